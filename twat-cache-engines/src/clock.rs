@@ -1,0 +1,93 @@
+//! Time as the engines see it: nanoseconds on a monotonic clock that tests can move.
+//!
+//! TTLs are checked against [`Clock::now_nanos`]. The system clock is `Instant`-based (immune to
+//! wall-clock jumps) plus a process-wide offset that [`Clock::advance_system`] moves forward, so a
+//! test can expire entries of attribute-generated caches without sleeping. A [`Clock::manual`]
+//! clock is private to the caches built with it and starts at zero.
+
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Offset added to the system clock, moved only by [`Clock::advance_system`].
+static SYSTEM_OFFSET_NANOS: AtomicU64 = AtomicU64::new(0);
+
+fn process_epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// A source of monotonic time for TTL checks.
+///
+/// ```
+/// use std::time::Duration;
+/// use twat_cache_engines::Clock;
+///
+/// let clock = Clock::manual();
+/// let t0 = clock.now_nanos();
+/// clock.advance(Duration::from_secs(5));
+/// assert_eq!(clock.now_nanos() - t0, 5_000_000_000);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    manual: Option<Arc<AtomicU64>>,
+}
+
+impl Clock {
+    /// The process's monotonic clock (plus the offset moved by [`Clock::advance_system`]).
+    pub fn system() -> Self {
+        Self { manual: None }
+    }
+
+    /// A clock that starts at 1ns and moves only when [`Clock::advance`] is called.
+    pub fn manual() -> Self {
+        Self {
+            manual: Some(Arc::new(AtomicU64::new(1))),
+        }
+    }
+
+    /// Nanoseconds since an arbitrary fixed origin; never decreases.
+    #[inline]
+    pub fn now_nanos(&self) -> u64 {
+        match &self.manual {
+            Some(t) => t.load(Ordering::Acquire),
+            None => {
+                let real = process_epoch().elapsed().as_nanos() as u64;
+                // +1 so that "now" is never 0, which entries use to mean "never expires".
+                real + SYSTEM_OFFSET_NANOS.load(Ordering::Acquire) + 1
+            }
+        }
+    }
+
+    /// Moves a manual clock forward. On a system clock this moves the whole process's time,
+    /// exactly like [`Clock::advance_system`].
+    pub fn advance(&self, by: Duration) {
+        match &self.manual {
+            Some(t) => {
+                t.fetch_add(duration_nanos(by), Ordering::AcqRel);
+            }
+            None => Self::advance_system(by),
+        }
+    }
+
+    /// Moves the system clock of this process forward by `by`: every cache on the system clock
+    /// (all attribute-generated caches) sees the time jump. Meant for tests of TTL behaviour.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use twat_cache_engines::Clock;
+    ///
+    /// let before = Clock::system().now_nanos();
+    /// Clock::advance_system(Duration::from_secs(3600));
+    /// assert!(Clock::system().now_nanos() - before >= 3_600_000_000_000);
+    /// ```
+    pub fn advance_system(by: Duration) {
+        SYSTEM_OFFSET_NANOS.fetch_add(duration_nanos(by), Ordering::AcqRel);
+    }
+}
+
+/// A duration in nanoseconds, saturating at `u64::MAX` (≈ 584 years).
+pub(crate) fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,33 @@
+//! Storage engines behind [twat-cache](https://docs.rs/twat-cache).
+//!
+//! - [`MemoryCache`]: sharded concurrent memory cache (LRU, FIFO, LFU, W-TinyLFU), TTL with a
+//!   replaceable [`Clock`], byte bounds, single-flight through [`MemoryCache::entry`].
+//!
+//! This crate knows nothing about macros: the attributes in `twat-cache` expand to calls into
+//! these types, and they are equally usable by hand.
+//!
+//! ```
+//! use twat_cache_engines::MemoryCache;
+//!
+//! let cache: MemoryCache<String, usize> = MemoryCache::builder().maxsize(100).build();
+//! let len = cache.get_or_insert_with("hello".to_string(), || "hello".len());
+//! assert_eq!(len, 5);
+//! assert_eq!(cache.get("hello"), Some(5));
+//! ```
+
+#![warn(missing_docs)]
+
+mod clock;
+mod flight;
+mod key;
+pub mod memory;
+mod policy;
+mod size;
+mod stats;
+
+pub use clock::Clock;
+pub use key::{Borrowed, Lookup};
+pub use memory::{Entry, MemoryCache, MemoryCacheBuilder, VacantEntry, Weigher};
+pub use policy::{Policy, UnknownPolicy};
+pub use size::EstimateSize;
+pub use stats::CacheStats;

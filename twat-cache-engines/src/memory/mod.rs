@@ -1,0 +1,451 @@
+//! The concurrent in-memory engine behind `#[mcache]` (and the L1 of `#[ucache]`).
+//!
+//! Layout: `store.rs` holds one shard's entries, `eviction.rs` the policies, `sketch.rs` the
+//! W-TinyLFU frequency sketch, `shard.rs` the lock and counters around a store, and this file the
+//! sharded front: hashing, TTL, single-flight and the public API.
+
+mod builder;
+mod eviction;
+mod shard;
+mod sketch;
+mod store;
+
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+
+use crossbeam_utils::CachePadded;
+
+pub use builder::MemoryCacheBuilder;
+use eviction::{Env, Removed};
+use shard::Shard;
+
+use crate::flight::{Flight, Join};
+use crate::stats::Counters;
+use crate::{CacheStats, Clock, Lookup, Policy};
+
+/// Estimated size of an entry, used against `max_bytes`.
+pub type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
+
+/// A sharded, concurrent, bounded in-memory cache.
+///
+/// A hit costs one hash, a shard read lock and a couple of relaxed atomics (for LRU and LFU, whose
+/// hits reorder entries, a write lock). Lookups accept any borrowed form of the key (see
+/// [`Lookup`]), so finding a `String` key with a `&str` does not allocate.
+///
+/// ```
+/// use std::time::Duration;
+/// use twat_cache_engines::{MemoryCache, Policy};
+///
+/// let cache: MemoryCache<String, u64> = MemoryCache::builder()
+///     .maxsize(1_000)
+///     .ttl(Duration::from_secs(60))
+///     .policy(Policy::Lru)
+///     .build();
+/// cache.insert("answer".to_string(), 42);
+/// assert_eq!(cache.get("answer"), Some(42));
+/// assert_eq!(cache.get_or_insert_with("other".to_string(), || 7), 7);
+/// assert_eq!(cache.stats().hits, 1);
+/// assert!(cache.remove("answer"));
+/// assert_eq!(cache.len(), 1);
+/// ```
+pub struct MemoryCache<K, V> {
+    shards: Box<[CachePadded<Shard<K, V>>]>,
+    shard_mask: usize,
+    hasher: foldhash::fast::RandomState,
+    policy: Policy,
+    /// Entry lifetime in clock nanoseconds; 0 = no TTL.
+    ttl: u64,
+    refresh: bool,
+    single_flight: bool,
+    clock: Clock,
+    weigher: Weigher<K, V>,
+}
+
+/// The outcome of [`MemoryCache::entry`]: the cached value, or the right to compute it.
+pub enum Entry<'a, K, V> {
+    /// The key was cached (or was computed by a concurrent caller we waited for).
+    Hit(V),
+    /// The key is absent; this caller computes it. Other callers of the same key wait until the
+    /// [`VacantEntry`] is filled or dropped.
+    Vacant(VacantEntry<'a, K, V>),
+}
+
+/// The right to fill one absent key; dropping it without [`VacantEntry::insert`] (an error, a
+/// panic, a cancelled future) wakes the waiters so one of them can try.
+pub struct VacantEntry<'a, K, V> {
+    cache: &'a MemoryCache<K, V>,
+    hash: u64,
+    key: Option<K>,
+    flight: Option<Arc<Flight>>,
+}
+
+impl<K, V> MemoryCache<K, V> {
+    /// Starts a builder; see [`MemoryCacheBuilder`] for the options.
+    pub fn builder() -> MemoryCacheBuilder<K, V> {
+        MemoryCacheBuilder::default()
+    }
+
+    /// The eviction policy in use.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    #[inline]
+    fn shard_of(&self, hash: u64) -> &Shard<K, V> {
+        // Skip the top 7 bits: the hash table uses them as tags within the shard.
+        &self.shards[((hash << 7) >> 32) as usize & self.shard_mask]
+    }
+
+    #[inline]
+    fn now(&self) -> u64 {
+        if self.ttl == 0 {
+            0
+        } else {
+            self.clock.now_nanos()
+        }
+    }
+
+    #[inline]
+    fn deadline(&self, now: u64) -> u64 {
+        if self.ttl == 0 {
+            0
+        } else {
+            now.saturating_add(self.ttl)
+        }
+    }
+
+    /// Number of entries held (expired entries not yet swept included).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.store.read().len()).sum()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Counters and current size.
+    pub fn stats(&self) -> CacheStats {
+        self.shards.iter().fold(CacheStats::default(), |acc, shard| {
+            let mut s = shard.counters.snapshot();
+            let store = shard.store.read();
+            s.len = store.len() as u64;
+            s.bytes = store.bytes;
+            acc.merge(s)
+        })
+    }
+
+    /// Removes every entry (counters are kept).
+    pub fn clear(&self) {
+        for shard in self.shards.iter() {
+            let dropped = shard.store.write().clear();
+            drop(dropped);
+        }
+    }
+}
+
+impl<K, V> MemoryCache<K, V>
+where
+    K: Hash + Eq,
+    V: Clone,
+{
+    #[inline]
+    fn hash<Q: ?Sized + Hash>(&self, q: &Q) -> u64 {
+        self.hasher.hash_one(q)
+    }
+
+    fn env(&self, shard: &Shard<K, V>) -> Env<'_, K, V> {
+        Env {
+            policy: self.policy,
+            limits: shard.limits,
+            hasher: &self.hasher,
+            weigh: &*self.weigher,
+        }
+    }
+
+    /// The value for `query`, counting a hit or a miss.
+    #[inline]
+    pub fn get<Q>(&self, query: &Q) -> Option<V>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        let hash = self.hash(query);
+        let shard = self.shard_of(hash);
+        let found = self.find(shard, hash, query);
+        if found.is_none() {
+            Counters::bump(&shard.counters.misses, 1);
+        }
+        found
+    }
+
+    /// Hit path: counts hits only, so callers decide what a miss is.
+    #[inline]
+    fn find<Q>(&self, shard: &Shard<K, V>, hash: u64, query: &Q) -> Option<V>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        if self.policy.reorders_on_hit() {
+            return self.find_exclusive(shard, hash, query);
+        }
+        let now = self.now();
+        let store = shard.store.read();
+        let index = store.find(hash, |k| query.matches(k))?;
+        let slot = store.slot(index);
+        if self.ttl != 0 {
+            if slot.is_expired(now) {
+                drop(store);
+                self.expire(shard, hash, query, now);
+                return None;
+            }
+            if self.refresh {
+                slot.expires
+                    .store(self.deadline(now), std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        eviction::on_hit_shared(self.policy, slot);
+        let value = slot.value.clone();
+        drop(store);
+        Counters::bump(&shard.counters.hits, 1);
+        Some(value)
+    }
+
+    fn find_exclusive<Q>(&self, shard: &Shard<K, V>, hash: u64, query: &Q) -> Option<V>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        let now = self.now();
+        let mut store = shard.store.write();
+        let index = store.find(hash, |k| query.matches(k))?;
+        let slot = store.slot(index);
+        if slot.is_expired(now) {
+            let removed = store.remove(index, |k: &K| self.hash(k));
+            store.bytes -= (self.weigher)(&removed.0, &removed.1);
+            drop(store);
+            Counters::bump(&shard.counters.expirations, 1);
+            return None;
+        }
+        if self.refresh && self.ttl != 0 {
+            slot.expires
+                .store(self.deadline(now), std::sync::atomic::Ordering::Relaxed);
+        }
+        let value = slot.value.clone();
+        eviction::on_hit_exclusive(&mut store, self.policy, index);
+        drop(store);
+        Counters::bump(&shard.counters.hits, 1);
+        Some(value)
+    }
+
+    /// Removes `query`'s entry if it is (still) expired.
+    #[cold]
+    fn expire<Q>(&self, shard: &Shard<K, V>, hash: u64, query: &Q, now: u64)
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        let mut store = shard.store.write();
+        if let Some(index) = store.find(hash, |k| query.matches(k))
+            && store.slot(index).is_expired(now)
+        {
+            let (k, v) = store.remove(index, |k: &K| self.hash(k));
+            store.bytes -= (self.weigher)(&k, &v);
+            drop(store);
+            Counters::bump(&shard.counters.expirations, 1);
+        }
+    }
+
+    /// Stores `value` under `key`, replacing any previous value, evicting as the policy decides.
+    /// A value heavier than the byte budget is not stored.
+    pub fn insert(&self, key: K, value: V) {
+        let hash = self.hash(&key);
+        self.insert_hashed(hash, key, value);
+    }
+
+    fn insert_hashed(&self, hash: u64, key: K, value: V) {
+        let shard = self.shard_of(hash);
+        let now = self.now();
+        let env = self.env(shard);
+        let mut removed = Removed::default();
+        let mut replaced = None;
+        let stored = {
+            let mut store = shard.store.write();
+            if let Some(index) = store.find(hash, |k| *k == key) {
+                let (k, v) = store.remove(index, env.hash());
+                store.bytes -= (self.weigher)(&k, &v);
+                replaced = Some((k, v));
+            }
+            eviction::insert_new(
+                &mut store,
+                &env,
+                hash,
+                (key, value, self.deadline(now)),
+                now,
+                &mut removed,
+            )
+        };
+        let counters = &shard.counters;
+        Counters::bump(&counters.inserts, u64::from(stored));
+        Counters::bump(&counters.evictions, removed.evicted.len() as u64);
+        Counters::bump(&counters.expirations, removed.expired.len() as u64);
+        // Values are dropped here, outside the lock.
+        drop((removed, replaced));
+    }
+
+    /// Removes `query`'s entry; `true` if a live (unexpired) entry was removed.
+    pub fn remove<Q>(&self, query: &Q) -> bool
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        let hash = self.hash(query);
+        let shard = self.shard_of(hash);
+        let now = self.now();
+        let mut store = shard.store.write();
+        let Some(index) = store.find(hash, |k| query.matches(k)) else {
+            return false;
+        };
+        let expired = store.slot(index).is_expired(now);
+        let (k, v) = store.remove(index, |k: &K| self.hash(k));
+        store.bytes -= (self.weigher)(&k, &v);
+        drop(store);
+        if expired {
+            Counters::bump(&shard.counters.expirations, 1);
+        }
+        !expired
+    }
+
+    /// Looks `query` up; on a miss, either returns the right to compute it ([`Entry::Vacant`]) or,
+    /// when another caller is already computing it, blocks until that caller is done and looks
+    /// again (single-flight, unless disabled in the builder).
+    pub fn entry<Q>(&self, query: &Q) -> Entry<'_, K, V>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        let hash = self.hash(query);
+        let shard = self.shard_of(hash);
+        loop {
+            if let Some(value) = self.find(shard, hash, query) {
+                return Entry::Hit(value);
+            }
+            match self.join(shard, hash, query) {
+                Ok(entry) => return entry,
+                Err(flight) => flight.wait(),
+            }
+        }
+    }
+
+    /// [`MemoryCache::entry`] for async code: waiting for another caller's computation is a future
+    /// (woken by that caller, on any executor) instead of a blocked thread.
+    pub async fn entry_async<Q>(&self, query: &Q) -> Entry<'_, K, V>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        let hash = self.hash(query);
+        let shard = self.shard_of(hash);
+        loop {
+            if let Some(value) = self.find(shard, hash, query) {
+                return Entry::Hit(value);
+            }
+            match self.join(shard, hash, query) {
+                Ok(entry) => return entry,
+                Err(flight) => flight.wait_async().await,
+            }
+        }
+    }
+
+    /// After a miss: lead (a vacant entry, or a hit if a leader finished meanwhile) or wait.
+    fn join<Q>(&self, shard: &Shard<K, V>, hash: u64, query: &Q) -> Result<Entry<'_, K, V>, Arc<Flight>>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        let flight = if self.single_flight {
+            match shard.flights.join(hash) {
+                Join::Wait(flight) => return Err(flight),
+                Join::Lead(flight) => {
+                    // A leader may have stored the value between our lookup and our join.
+                    if let Some(value) = self.find(shard, hash, query) {
+                        shard.flights.land(&flight);
+                        return Ok(Entry::Hit(value));
+                    }
+                    Some(flight)
+                }
+            }
+        } else {
+            None
+        };
+        Counters::bump(&shard.counters.misses, 1);
+        Ok(Entry::Vacant(VacantEntry {
+            cache: self,
+            hash,
+            key: Some(query.to_key()),
+            flight,
+        }))
+    }
+
+    /// The cached value for `key`, or `make()`'s result, stored (single-flight).
+    pub fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> V) -> V
+    where
+        K: Clone,
+    {
+        match self.entry(&key) {
+            Entry::Hit(value) => value,
+            Entry::Vacant(vacant) => {
+                let value = make();
+                vacant.insert(value.clone());
+                value
+            }
+        }
+    }
+
+    /// Like [`MemoryCache::get_or_insert_with`], but an `Err` is returned and not cached.
+    pub fn get_or_try_insert_with<E>(
+        &self,
+        key: K,
+        make: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E>
+    where
+        K: Clone,
+    {
+        match self.entry(&key) {
+            Entry::Hit(value) => Ok(value),
+            Entry::Vacant(vacant) => {
+                let value = make()?;
+                vacant.insert(value.clone());
+                Ok(value)
+            }
+        }
+    }
+}
+
+impl<K, V> VacantEntry<'_, K, V>
+where
+    K: Hash + Eq,
+    V: Clone,
+{
+    /// The key being filled.
+    pub fn key(&self) -> &K {
+        self.key.as_ref().expect("the key is present until insert")
+    }
+
+    /// Stores the computed value and releases the waiters (who will now hit).
+    pub fn insert(mut self, value: V) {
+        let key = self.key.take().expect("insert consumes the entry");
+        self.cache.insert_hashed(self.hash, key, value);
+    }
+}
+
+impl<K, V> Drop for VacantEntry<'_, K, V> {
+    fn drop(&mut self) {
+        if let Some(flight) = self.flight.take() {
+            self.cache.shard_of(self.hash).flights.land(&flight);
+        }
+    }
+}
+
+impl<K, V> std::fmt::Debug for MemoryCache<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryCache")
+            .field("policy", &self.policy)
+            .field("shards", &self.shards.len())
+            .field("ttl_nanos", &self.ttl)
+            .field("refresh", &self.refresh)
+            .finish_non_exhaustive()
+    }
+}

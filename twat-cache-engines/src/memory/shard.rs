@@ -1,0 +1,40 @@
+//! One shard: its store behind a read-write lock, its event counters and its in-flight misses.
+
+use parking_lot::RwLock;
+
+use super::eviction::Limits;
+use super::sketch::FrequencySketch;
+use super::store::Store;
+use crate::Policy;
+use crate::flight::FlightTable;
+use crate::stats::Counters;
+
+pub(crate) struct Shard<K, V> {
+    pub store: RwLock<Store<K, V>>,
+    pub counters: Counters,
+    pub flights: FlightTable,
+    pub limits: Limits,
+}
+
+impl<K, V> Shard<K, V> {
+    pub fn new(policy: Policy, limits: Limits) -> Self {
+        // Reserve the bounded size up front (dense slots, no doubling slack), but never a
+        // pathological amount for a huge `maxsize`.
+        let reserve = limits.capacity.min(1 << 20);
+        let reserve = if limits.capacity == usize::MAX { 0 } else { reserve };
+        let sketch = (policy == Policy::TinyLfu).then(|| {
+            let expected = if limits.capacity == usize::MAX {
+                4096
+            } else {
+                limits.capacity
+            };
+            FrequencySketch::new(expected)
+        });
+        Self {
+            store: RwLock::new(Store::with_capacity(reserve, sketch)),
+            counters: Counters::default(),
+            flights: FlightTable::default(),
+            limits,
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The frequency sketch behind W-TinyLFU admission (Einziger, Friedman & Manes, "TinyLFU", 2017).
+//!
+//! A count-min sketch of 4-bit counters: each key bumps the smallest of its four counters
+//! (conservative update, which keeps over-estimates low). After `10 × capacity` additions every
+//! counter is halved, so the sketch follows a changing popularity instead of remembering forever.
+
+pub(crate) struct FrequencySketch {
+    table: Vec<u64>,
+    mask: usize,
+    additions: u64,
+    sample_size: u64,
+}
+
+const SEEDS: [u64; 4] = [
+    0xc3a5_c85c_97cb_3127,
+    0xb492_b66f_be98_f273,
+    0x9ae1_6a3b_2f90_404f,
+    0xcbf2_9ce4_8422_2325,
+];
+const MAX_COUNT: u64 = 15;
+
+impl FrequencySketch {
+    /// A sketch for a cache of `capacity` entries.
+    pub fn new(capacity: usize) -> Self {
+        // 16 counters per word, one word per expected entry: 16 counters per entry.
+        let words = capacity.max(8).next_power_of_two();
+        Self {
+            table: vec![0; words],
+            mask: words - 1,
+            additions: 0,
+            sample_size: (capacity.max(8) as u64).saturating_mul(10),
+        }
+    }
+
+    #[inline]
+    fn position(&self, hash: u64, row: usize) -> (usize, u32) {
+        let mut h = (hash ^ SEEDS[row]).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^= h >> 29;
+        ((h as usize) & self.mask, ((h >> 58) as u32 & 15) * 4)
+    }
+
+    #[inline]
+    fn counter(&self, (word, shift): (usize, u32)) -> u64 {
+        (self.table[word] >> shift) & 0xf
+    }
+
+    /// Estimated number of recent accesses of `hash` (0..=15).
+    pub fn estimate(&self, hash: u64) -> u32 {
+        (0..4)
+            .map(|row| self.counter(self.position(hash, row)))
+            .min()
+            .unwrap_or(0) as u32
+    }
+
+    /// Records one access of `hash`.
+    pub fn increment(&mut self, hash: u64) {
+        let positions = [0, 1, 2, 3].map(|row| self.position(hash, row));
+        let least = positions.iter().map(|&p| self.counter(p)).min().unwrap_or(0);
+        if least < MAX_COUNT {
+            for &(word, shift) in &positions {
+                if self.counter((word, shift)) == least {
+                    self.table[word] += 1 << shift;
+                }
+            }
+        }
+        self.additions += 1;
+        if self.additions >= self.sample_size {
+            self.age();
+        }
+    }
+
+    /// Records `times` accesses of `hash` (hits folded in lazily by the policy).
+    pub fn add(&mut self, hash: u64, times: u32) {
+        for _ in 0..times.min(MAX_COUNT as u32) {
+            self.increment(hash);
+        }
+    }
+
+    /// Halves every counter.
+    fn age(&mut self) {
+        for word in &mut self.table {
+            *word = (*word >> 1) & 0x7777_7777_7777_7777;
+        }
+        self.additions /= 2;
+    }
+
+    pub fn clear(&mut self) {
+        self.table.fill(0);
+        self.additions = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_ages() {
+        let mut s = FrequencySketch::new(64);
+        for _ in 0..5 {
+            s.increment(42);
+        }
+        assert!(s.estimate(42) >= 5);
+        assert!(s.estimate(7) <= 1);
+        for i in 0..640u64 {
+            s.increment(i.wrapping_mul(0x1234_5678_9abc_def1));
+        }
+        assert!(s.estimate(42) <= 3, "aging halves counters");
+    }
+}
