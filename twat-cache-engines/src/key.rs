@@ -60,6 +60,19 @@ where
 #[derive(Debug)]
 pub struct Borrowed<T>(pub T);
 
+/// The owned key type a [`Borrowed`] query stands for, so generic code can name it.
+///
+/// ```
+/// use twat_cache_engines::{Borrowed, BorrowedKey};
+///
+/// fn owned_of<Q: BorrowedKey>(_: &Q) -> &'static str { std::any::type_name::<Q::Owned>() }
+/// assert_eq!(owned_of(&Borrowed(("x", &1u8))), "(alloc::string::String, u8)");
+/// ```
+pub trait BorrowedKey: Lookup<Self::Owned> {
+    /// The tuple of owned forms.
+    type Owned;
+}
+
 macro_rules! borrowed_tuple {
     ($($b:ident $i:tt),*) => {
         impl<$($b: ?Sized + Hash),*> Hash for Borrowed<($(&$b,)*)> {
@@ -69,6 +82,10 @@ macro_rules! borrowed_tuple {
                 // Same byte stream as hashing the owned tuple: tuples hash field by field.
                 $( self.0.$i.hash(state); )*
             }
+        }
+
+        impl<$($b: ?Sized + Hash + Eq + ToOwned),*> BorrowedKey for Borrowed<($(&$b,)*)> {
+            type Owned = ($($b::Owned,)*);
         }
 
         impl<$($b: ?Sized + Hash + Eq + ToOwned),*> Lookup<($($b::Owned,)*)> for Borrowed<($(&$b,)*)> {

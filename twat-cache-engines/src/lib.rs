@@ -26,7 +26,7 @@ mod size;
 mod stats;
 
 pub use clock::Clock;
-pub use key::{Borrowed, Lookup};
+pub use key::{Borrowed, BorrowedKey, Lookup};
 pub use memory::{Entry, MemoryCache, MemoryCacheBuilder, VacantEntry, Weigher};
 pub use policy::{Policy, UnknownPolicy};
 pub use size::EstimateSize;

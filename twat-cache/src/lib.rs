@@ -1,1 +1,44 @@
-//! placeholder
+//! One attribute turns a function into a correct, fast cache.
+//!
+//! ```
+//! use twat_cache::mcache;
+//!
+//! #[mcache(maxsize = 10_000, ttl = "10m")]
+//! fn word_count(text: &str) -> usize {
+//!     text.split_whitespace().count()
+//! }
+//!
+//! assert_eq!(word_count("a b c"), 3); // runs the body
+//! assert_eq!(word_count("a b c"), 3); // a hit: no allocation, no body
+//! assert_eq!(word_count_cache().stats().hits, 1);
+//! ```
+//!
+//! - [`mcache`]: a concurrent in-memory cache (sharded, W-TinyLFU by default, TTL,
+//!   single-flight). Companions `foo_uncached`, `foo_invalidate` and `foo_cache()` are generated
+//!   next to the function.
+//! - [`registry`], [`clear_all`], [`CacheStats`], [`cache_root`] and `TWAT_CACHE_DISABLE=1`
+//!   (see [`caching_disabled`]) work across every cache in the process.
+//! - The engines are usable without the attributes: [`MemoryCache`].
+
+#![warn(missing_docs)]
+
+mod config;
+mod error;
+mod handle;
+#[doc(hidden)]
+pub mod __private {
+    //! Support for generated code; not a public API.
+    pub use crate::private::*;
+}
+mod private;
+mod registry;
+
+pub use config::{cache_root, caching_disabled};
+pub use error::Error;
+pub use handle::CacheHandle;
+pub use registry::{CacheInfo, CacheKind, clear_all, registry};
+pub use twat_cache_engines::{
+    Borrowed, CacheStats, Clock, Entry, EstimateSize, Lookup, MemoryCache, MemoryCacheBuilder,
+    Policy, VacantEntry,
+};
+pub use twat_cache_macros::mcache;

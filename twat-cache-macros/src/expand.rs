@@ -1,0 +1,347 @@
+//! Code generation: the caching wrapper and its companions, from a validated [`CachedFn`].
+//!
+//! ```text
+//! #[attrs] vis fn foo(args) -> R {          // the wrapper: key → lookup → body → store
+//!     let handle = <resolve this function's CacheHandle>;
+//!     let ticket = match lookup(handle, &Borrowed((a, &b)), weigh) {
+//!         Hit(v) => return Adapter::from_stored(v),
+//!         Miss(t) => t,
+//!     };
+//!     let result = run_body(move || -> R { <original body> });
+//!     ticket.complete(Adapter::to_stored(&result));
+//!     result
+//! }
+//! vis fn foo_uncached(args) -> R { <original body> }
+//! vis fn foo_invalidate(args) -> bool { … }
+//! vis fn foo_cache() -> &'static CacheHandle { … }
+//! ```
+//!
+//! The body is inlined (a closure, or an async block) rather than called as `foo_uncached`,
+//! because an attribute cannot tell a free function from an associated one (`Self::` or not);
+//! for the same reason the three generated items find their shared handle by the `type_name`
+//! of a nested marker fn, not by calling each other.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, Ident, Type};
+
+use crate::ast::{CachedFn, Output};
+use crate::attr::{Kind, Options};
+
+pub fn expand(kind: Kind, f: &CachedFn, options: &Options) -> TokenStream {
+    let ctx = Context::new(kind, f, options);
+    let wrapper = ctx.wrapper();
+    let uncached = ctx.uncached();
+    let invalidate = ctx.invalidate();
+    let cache = ctx.cache_accessor();
+    quote! {
+        #wrapper
+        #uncached
+        #invalidate
+        #cache
+    }
+}
+
+struct Context<'a> {
+    kind: Kind,
+    f: &'a CachedFn,
+    options: &'a Options,
+    /// Span of the function's name: generated items point here.
+    span: Span,
+    /// The type stored in the cache.
+    stored: Type,
+    /// `::twat_cache::__private::{Plain, OkOnly, SomeOnly}`.
+    adapter: TokenStream,
+}
+
+impl<'a> Context<'a> {
+    fn new(kind: Kind, f: &'a CachedFn, options: &'a Options) -> Self {
+        let cache_none = options.cache_none.as_ref().is_some_and(|c| c.value);
+        let (stored, adapter) = match &f.output {
+            Output::Result { ok } => (ok.clone(), quote!(::twat_cache::__private::OkOnly)),
+            Output::Option { some } if !cache_none => {
+                (some.clone(), quote!(::twat_cache::__private::SomeOnly))
+            }
+            _ => (f.return_type(), quote!(::twat_cache::__private::Plain)),
+        };
+        Self {
+            kind,
+            f,
+            options,
+            span: f.sig.ident.span(),
+            stored,
+            adapter,
+        }
+    }
+
+    fn ident(&self, suffix: &str) -> Ident {
+        format_ident!("{}{}", self.f.sig.ident, suffix)
+    }
+
+    /// The compile-time options as a `HandleSpec` literal.
+    fn spec(&self) -> TokenStream {
+        let o = self.options;
+        let kind = match self.kind {
+            Kind::Mcache => quote!(Mcache),
+        };
+        let function = self.f.sig.ident.to_string();
+        let function = function.strip_prefix("r#").unwrap_or(&function);
+        let opt_u64 = |v: &Option<crate::attr::Spanned<u64>>, ty: TokenStream| match v {
+            Some(s) => {
+                let n = s.value;
+                quote!(::core::option::Option::Some(#n as #ty))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let maxsize = opt_u64(&o.maxsize, quote!(usize));
+        let max_bytes = opt_u64(&o.max_bytes, quote!(u64));
+        let ttl = opt_u64(&o.ttl_nanos, quote!(u64));
+        let name = match &o.name {
+            Some(n) => {
+                let n = &n.value;
+                quote!(::core::option::Option::Some(#n))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let refresh = o.refresh.as_ref().is_some_and(|r| r.value);
+        let single_flight = o.single_flight.as_ref().is_none_or(|s| s.value);
+        let policy = match o.policy.as_ref().map(|p| p.value.as_str()) {
+            Some("lru") => quote!(Lru),
+            Some("fifo") => quote!(Fifo),
+            Some("lfu") => quote!(Lfu),
+            _ => quote!(TinyLfu),
+        };
+        quote! {
+            ::twat_cache::__private::HandleSpec {
+                kind: ::twat_cache::__private::CacheKind::#kind,
+                module: ::core::module_path!(),
+                function: #function,
+                name: #name,
+                maxsize: #maxsize,
+                max_bytes: #max_bytes,
+                ttl_nanos: #ttl,
+                refresh: #refresh,
+                policy: ::twat_cache::__private::Policy::#policy,
+                single_flight: #single_flight,
+            }
+        }
+    }
+
+    /// An expression resolving this function's `&'static CacheHandle` (see the module docs).
+    fn handle(&self, companion_suffix: &str) -> TokenStream {
+        let spec = self.spec();
+        quote_spanned! {self.span=>
+            {
+                fn __twat_marker() {}
+                static __TWAT_SLOT: ::twat_cache::__private::HandleSlot =
+                    ::twat_cache::__private::HandleSlot::new();
+                ::twat_cache::__private::resolve_handle(
+                    &__TWAT_SLOT,
+                    &#spec,
+                    || ::twat_cache::__private::path_of(&__twat_marker),
+                    #companion_suffix,
+                    ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
+                )
+            }
+        }
+    }
+
+    /// Statements binding the key expression (if any) and the borrowed query `__twat_query`.
+    fn query(&self) -> TokenStream {
+        if let Some(key) = &self.options.key {
+            return quote_spanned! {key.span()=>
+                let __twat_key = #key;
+                let __twat_query = ::twat_cache::__private::Borrowed((&__twat_key,));
+            };
+        }
+        let elems = self.f.args.iter().map(|arg| {
+            let name = &arg.name;
+            let ty = &arg.ty;
+            if matches!(ty, Type::Reference(_)) {
+                quote_spanned!(ty.span()=> ::twat_cache::__private::key_part(#name))
+            } else {
+                quote_spanned!(ty.span()=> ::twat_cache::__private::key_part(&#name))
+            }
+        });
+        quote! {
+            let __twat_query = ::twat_cache::__private::Borrowed((#(#elems,)*));
+        }
+    }
+
+    fn weigh(&self) -> TokenStream {
+        if self.options.max_bytes.is_some() {
+            quote!(::core::option::Option::Some(::twat_cache::__private::weigh_entry))
+        } else {
+            quote!(::core::option::Option::None)
+        }
+    }
+
+    /// The wrapper's parameter list: receiver as written, arguments by their wrapper names.
+    fn wrapper_inputs(&self) -> Vec<TokenStream> {
+        let mut typed = self.f.args.iter();
+        self.f
+            .sig
+            .inputs
+            .iter()
+            .map(|input| match input {
+                FnArg::Receiver(r) => quote!(#r),
+                FnArg::Typed(t) => {
+                    let arg = typed.next().expect("one Arg per typed input");
+                    let attrs = &t.attrs;
+                    let ty = &arg.ty;
+                    if arg.simple {
+                        let pat = &arg.pat;
+                        quote!(#(#attrs)* #pat: #ty)
+                    } else {
+                        let name = &arg.name;
+                        quote!(#(#attrs)* #name: #ty)
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Rebinds destructuring patterns inside the body (`let (a, b) = __twat_arg0;`).
+    fn unpack_patterns(&self) -> TokenStream {
+        let lets = self.f.args.iter().filter(|a| !a.simple).map(|arg| {
+            let pat = &arg.pat;
+            let name = &arg.name;
+            quote!(let #pat = #name;)
+        });
+        quote!(#(#lets)*)
+    }
+
+    fn wrapper(&self) -> TokenStream {
+        let f = self.f;
+        let attrs = &f.attrs;
+        let vis = &f.vis;
+        let sig = &f.sig;
+        let constness = &sig.constness;
+        let asyncness = &sig.asyncness;
+        let ident = &sig.ident;
+        let generics = &sig.generics;
+        let where_clause = &sig.generics.where_clause;
+        let output = &sig.output;
+        let inputs = self.wrapper_inputs();
+        let ret = f.return_type();
+        let stored = &self.stored;
+        let adapter = &self.adapter;
+        let handle = self.handle("");
+        let query = self.query();
+        let weigh = self.weigh();
+        let unpack = self.unpack_patterns();
+        let block = &f.block;
+        let (lookup, body) = if asyncness.is_some() {
+            (
+                quote!(::twat_cache::__private::lookup_async::<_, #stored>(__twat_handle, &__twat_query, #weigh).await),
+                quote!(::twat_cache::__private::run_body_async::<#ret, _>(async move { #unpack #block }).await),
+            )
+        } else {
+            (
+                quote!(::twat_cache::__private::lookup::<_, #stored>(__twat_handle, &__twat_query, #weigh)),
+                quote!(::twat_cache::__private::run_body::<#ret, _>(move || -> #ret { #unpack #block })),
+            )
+        };
+        let assert_value = quote_spanned! {stored.span()=>
+            ::twat_cache::__private::assert_value::<#stored>();
+        };
+        quote! {
+            #(#attrs)*
+            #vis #constness #asyncness fn #ident #generics (#(#inputs),*) #output #where_clause {
+                #assert_value
+                let __twat_handle = #handle;
+                let __twat_ticket = {
+                    #query
+                    match #lookup {
+                        ::twat_cache::__private::Step::Hit(__twat_value) => {
+                            return #adapter::from_stored(__twat_value);
+                        }
+                        ::twat_cache::__private::Step::Miss(__twat_ticket) => __twat_ticket,
+                    }
+                };
+                let __twat_result: #ret = #body;
+                __twat_ticket.complete(#adapter::to_stored(&__twat_result));
+                __twat_result
+            }
+        }
+    }
+
+    /// Attributes that must follow the function onto every generated item.
+    fn shared_attrs(&self) -> Vec<&Attribute> {
+        self.f
+            .attrs
+            .iter()
+            .filter(|a| {
+                let p = a.path();
+                p.is_ident("cfg") || p.is_ident("cfg_attr") || p.is_ident("allow")
+            })
+            .collect()
+    }
+
+    fn uncached(&self) -> TokenStream {
+        let f = self.f;
+        let shared = self.shared_attrs();
+        let must_use = f.attrs.iter().filter(|a| a.path().is_ident("must_use"));
+        let vis = &f.vis;
+        let mut sig = f.sig.clone();
+        sig.ident = self.ident("_uncached");
+        let block = &f.block;
+        let doc = format!(
+            "The body of `{}` without the cache: always runs, never reads or writes entries.",
+            f.sig.ident
+        );
+        quote! {
+            #(#shared)*
+            #(#must_use)*
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #vis #sig #block
+        }
+    }
+
+    fn invalidate(&self) -> TokenStream {
+        let f = self.f;
+        let shared = self.shared_attrs();
+        let vis = &f.vis;
+        let ident = self.ident("_invalidate");
+        let generics = &f.sig.generics;
+        let where_clause = &f.sig.generics.where_clause;
+        let inputs = self.wrapper_inputs();
+        let stored = &self.stored;
+        let handle = self.handle("_invalidate");
+        let query = self.query();
+        let doc = format!(
+            "Removes the cached result of `{}` for these arguments; `true` if there was one.",
+            f.sig.ident
+        );
+        quote! {
+            #(#shared)*
+            #[doc = #doc]
+            #[allow(dead_code, unused_variables, unused_mut)]
+            #vis fn #ident #generics (#(#inputs),*) -> bool #where_clause {
+                #query
+                ::twat_cache::__private::invalidate::<_, #stored>(#handle, &__twat_query)
+            }
+        }
+    }
+
+    fn cache_accessor(&self) -> TokenStream {
+        let shared = self.shared_attrs();
+        let vis = &self.f.vis;
+        let ident = self.ident("_cache");
+        let handle = self.handle("_cache");
+        let doc = format!(
+            "The cache of `{}`: its name, size, counters, and `clear()`.",
+            self.f.sig.ident
+        );
+        quote! {
+            #(#shared)*
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #vis fn #ident() -> &'static ::twat_cache::CacheHandle {
+                #handle
+            }
+        }
+    }
+}

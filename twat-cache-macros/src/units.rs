@@ -1,0 +1,87 @@
+//! Parsing `ttl = "10m"` and `max_bytes = "512MiB"` at compile time.
+
+/// `"250ms"`, `"1.5s"`, `"90s"`, `"10m"`, `"1h"`, `"1d"`, `"2w"`, or a bare number of seconds,
+/// to nanoseconds.
+pub fn parse_duration_nanos(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{text}` does not start with a number"))?;
+    let unit_nanos: f64 = match unit.trim() {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "" | "s" | "sec" | "secs" => 1e9,
+        "m" | "min" | "mins" => 60e9,
+        "h" | "hr" | "hrs" => 3_600e9,
+        "d" | "day" | "days" => 86_400e9,
+        "w" | "week" | "weeks" => 604_800e9,
+        other => return Err(format!("unknown time unit `{other}`")),
+    };
+    let nanos = number * unit_nanos;
+    if !nanos.is_finite() || nanos >= u64::MAX as f64 {
+        return Err(format!("`{text}` is too long"));
+    }
+    Ok(nanos.round() as u64)
+}
+
+/// `"512MiB"`, `"2GiB"`, `"10KB"`, `"64k"`, `"100"` to bytes (KB = 1000, KiB = 1024).
+pub fn parse_size_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{text}` does not start with a number"))?;
+    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" => 1e12,
+        "tib" => 1024.0f64.powi(4),
+        other => return Err(format!("unknown size unit `{other}`")),
+    };
+    let bytes = number * multiplier;
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(format!("`{text}` is too large"));
+    }
+    Ok(bytes.round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_nanos("250ms"), Ok(250_000_000));
+        assert_eq!(parse_duration_nanos("90s"), Ok(90_000_000_000));
+        assert_eq!(parse_duration_nanos("10m"), Ok(600_000_000_000));
+        assert_eq!(parse_duration_nanos("1h"), Ok(3_600_000_000_000));
+        assert_eq!(parse_duration_nanos("1d"), Ok(86_400_000_000_000));
+        assert_eq!(parse_duration_nanos("1.5s"), Ok(1_500_000_000));
+        assert!(parse_duration_nanos("soon").is_err());
+        assert!(parse_duration_nanos("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size_bytes("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size_bytes("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size_bytes("10KB"), Ok(10_000));
+        assert_eq!(parse_size_bytes("100"), Ok(100));
+        assert!(parse_size_bytes("lots").is_err());
+    }
+}

@@ -1,0 +1,351 @@
+//! [`CacheHandle`]: the static behind one cached function.
+//!
+//! Each attribute expands to one `static` handle holding the compile-time options. The engine is
+//! built on first use (so its key and value types can be inferred at the call site rather than
+//! spelled by the macro), registered in the [registry](crate::registry), and reached on the hot
+//! path by one `OnceLock` load and a type check.
+
+use std::any::Any;
+use std::hash::Hash;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use twat_cache_engines::{CacheStats, MemoryCache, Policy};
+
+use crate::registry::{self, CacheKind};
+
+/// Compile-time options of one cached function, written by the attribute macros.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct HandleSpec {
+    pub kind: CacheKind,
+    /// `module_path!()` of the function.
+    pub module: &'static str,
+    /// The function's name.
+    pub function: &'static str,
+    /// `name = "…"`, if given.
+    pub name: Option<&'static str>,
+    pub maxsize: Option<usize>,
+    pub max_bytes: Option<u64>,
+    pub ttl_nanos: Option<u64>,
+    pub refresh: bool,
+    pub policy: Policy,
+    pub single_flight: bool,
+}
+
+/// Type-erased operations every engine offers to the registry and to [`CacheHandle`].
+trait Engine: Send + Sync {
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
+    fn len(&self) -> usize;
+    fn clear(&self);
+    fn stats(&self) -> CacheStats;
+}
+
+impl<K, V> Engine for MemoryCache<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+    fn len(&self) -> usize {
+        MemoryCache::len(self)
+    }
+    fn clear(&self) {
+        MemoryCache::clear(self)
+    }
+    fn stats(&self) -> CacheStats {
+        MemoryCache::stats(self)
+    }
+}
+
+/// The cache behind one cached function: its name, size, stats, and a way to empty it.
+///
+/// Reached through the generated `foo_cache()` companion.
+///
+/// ```
+/// use twat_cache::mcache;
+///
+/// #[mcache(maxsize = 100)]
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// square(3);
+/// square(3);
+/// let cache = square_cache();
+/// assert!(cache.name().ends_with("::square"));
+/// assert_eq!(cache.len(), 1);
+/// assert_eq!((cache.stats().hits, cache.stats().misses), (1, 1));
+/// cache.clear();
+/// assert_eq!(cache.len(), 0);
+/// ```
+pub struct CacheHandle {
+    spec: HandleSpec,
+    name: String,
+    /// The engine of the first (usually only) key/value instantiation.
+    primary: OnceLock<Box<dyn Engine>>,
+    /// Engines of further instantiations of a generic function.
+    others: Mutex<Vec<&'static dyn Engine>>,
+}
+
+impl CacheHandle {
+    fn new(spec: HandleSpec, name: String) -> Self {
+        Self {
+            spec,
+            name,
+            primary: OnceLock::new(),
+            others: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The registry name: `name = "…"` if given, else `module::function` (for methods,
+    /// `module::Type::method`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Which attribute made this cache.
+    pub fn kind(&self) -> CacheKind {
+        self.spec.kind
+    }
+
+    /// Entries currently held.
+    pub fn len(&self) -> usize {
+        self.engines().iter().map(|e| e.len()).sum()
+    }
+
+    /// Whether the cache holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every entry; counters are kept.
+    pub fn clear(&self) {
+        for engine in self.engines() {
+            engine.clear();
+        }
+    }
+
+    /// Counters and size, summed over the engines of this function.
+    pub fn stats(&self) -> CacheStats {
+        self.engines()
+            .iter()
+            .fold(CacheStats::default(), |acc, e| acc.merge(e.stats()))
+    }
+
+    /// The entry lifetime, if any.
+    pub fn ttl(&self) -> Option<Duration> {
+        self.spec.ttl_nanos.map(Duration::from_nanos)
+    }
+
+    fn engines(&self) -> Vec<&dyn Engine> {
+        let mut all: Vec<&dyn Engine> = self.primary.get().map(|e| &**e).into_iter().collect();
+        all.extend(self.others.lock().unwrap_or_else(|e| e.into_inner()).iter());
+        all
+    }
+
+    /// The memory engine for this key/value instantiation, built on first use; `None` when
+    /// caching is disabled.
+    #[inline]
+    pub(crate) fn memory<K, V>(
+        &'static self,
+        weigh: Option<fn(&K, &V) -> u64>,
+    ) -> Option<&'static MemoryCache<K, V>>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if let Some(engine) = self.primary.get()
+            && let Some(typed) = engine.as_any().downcast_ref::<MemoryCache<K, V>>()
+        {
+            return Some(typed);
+        }
+        self.memory_slow(weigh)
+    }
+
+    #[cold]
+    fn memory_slow<K, V>(
+        &'static self,
+        weigh: Option<fn(&K, &V) -> u64>,
+    ) -> Option<&'static MemoryCache<K, V>>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if crate::caching_disabled() {
+            return None;
+        }
+        let mut created = false;
+        let primary = self.primary.get_or_init(|| {
+            created = true;
+            Box::new(self.build_memory(weigh))
+        });
+        if created {
+            registry::register(self);
+        }
+        if let Some(typed) = primary.as_any().downcast_ref::<MemoryCache<K, V>>() {
+            return Some(typed);
+        }
+        // Another instantiation of a generic function: find or add its engine.
+        let mut others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(typed) = others
+            .iter()
+            .find_map(|e| e.as_any().downcast_ref::<MemoryCache<K, V>>())
+        {
+            return Some(typed);
+        }
+        let engine: &'static MemoryCache<K, V> = Box::leak(Box::new(self.build_memory(weigh)));
+        others.push(engine);
+        Some(engine)
+    }
+
+    fn build_memory<K, V>(&self, weigh: Option<fn(&K, &V) -> u64>) -> MemoryCache<K, V>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let spec = &self.spec;
+        let mut builder = MemoryCache::builder()
+            .policy(spec.policy)
+            .refresh(spec.refresh)
+            .single_flight(spec.single_flight);
+        if let Some(n) = spec.maxsize {
+            builder = builder.maxsize(n);
+        }
+        if let Some(bytes) = spec.max_bytes {
+            builder = builder.max_bytes(bytes);
+        }
+        if let Some(nanos) = spec.ttl_nanos {
+            builder = builder.ttl(Duration::from_nanos(nanos));
+        }
+        if let Some(weigh) = weigh {
+            builder = builder.weigher(weigh);
+        }
+        builder.build()
+    }
+}
+
+impl std::fmt::Debug for CacheHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheHandle")
+            .field("name", &self.name())
+            .field("kind", &self.spec.kind)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Where each generated function finds its handle: a `static` slot of its own.
+#[doc(hidden)]
+pub type HandleSlot = OnceLock<&'static CacheHandle>;
+
+/// Every handle by function identity, so the wrapper and its companions share one.
+static HANDLES: Mutex<Vec<(String, &'static CacheHandle)>> = Mutex::new(Vec::new());
+
+/// Finds (or creates) the handle of the function a generated item belongs to.
+///
+/// An attribute cannot see whether it sits in an `impl` block, so the wrapper and its companions
+/// cannot call each other by name. Instead each holds a nested marker fn; its `type_name`
+/// (`crate::module::Type::method::__twat_marker`, or `…::method_cache::__twat_marker` in a
+/// companion) identifies the function, including its `impl` type, and `site` (file, line and
+/// column of the function's name) tells apart functions that print alike.
+#[doc(hidden)]
+#[inline]
+pub fn resolve_handle(
+    slot: &'static HandleSlot,
+    spec: &HandleSpec,
+    marker_path: impl FnOnce() -> &'static str,
+    companion_suffix: &str,
+    site: &'static str,
+) -> &'static CacheHandle {
+    match slot.get() {
+        Some(handle) => handle,
+        None => resolve_slow(slot, spec, marker_path(), companion_suffix, site),
+    }
+}
+
+#[cold]
+fn resolve_slow(
+    slot: &'static HandleSlot,
+    spec: &HandleSpec,
+    marker_path: &str,
+    companion_suffix: &str,
+    site: &'static str,
+) -> &'static CacheHandle {
+    let item = marker_path
+        .strip_suffix("::__twat_marker")
+        .unwrap_or(marker_path);
+    let item = item.strip_suffix(companion_suffix).unwrap_or(item);
+    let identity = format!("{item}@{site}");
+    let mut handles = HANDLES.lock().unwrap_or_else(|e| e.into_inner());
+    let handle = match handles.iter().find(|(id, _)| *id == identity) {
+        Some((_, handle)) => *handle,
+        None => {
+            let name = display_name(spec, item);
+            let handle: &'static CacheHandle = Box::leak(Box::new(CacheHandle::new(*spec, name)));
+            handles.push((identity, handle));
+            handle
+        }
+    };
+    drop(handles);
+    slot.get_or_init(|| handle)
+}
+
+/// `name = "…"`, or `module::function`, or `module::Type::method` when the item path has an
+/// `impl` type (an UpperCamelCase or `<…>` segment) between the module and the function.
+fn display_name(spec: &HandleSpec, item_path: &str) -> String {
+    if let Some(name) = spec.name {
+        return name.to_string();
+    }
+    let inner = item_path
+        .strip_prefix(spec.module)
+        .and_then(|rest| rest.strip_prefix("::"))
+        .and_then(|rest| rest.strip_suffix(spec.function))
+        .and_then(|rest| rest.strip_suffix("::"))
+        .unwrap_or("");
+    let owner = inner.rsplit("::").next().unwrap_or("");
+    let owner = strip_generics(owner);
+    let is_type = owner.starts_with(|c: char| c.is_uppercase() || c == '<');
+    if is_type {
+        format!("{}::{}::{}", spec.module, owner, spec.function)
+    } else {
+        format!("{}::{}", spec.module, spec.function)
+    }
+}
+
+/// `Circle<f64>` → `Circle`.
+fn strip_generics(segment: &str) -> &str {
+    match segment.find('<') {
+        Some(0) | None => segment,
+        Some(i) => &segment[..i],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(module: &'static str, function: &'static str) -> HandleSpec {
+        HandleSpec {
+            kind: CacheKind::Mcache,
+            module,
+            function,
+            name: None,
+            maxsize: None,
+            max_bytes: None,
+            ttl_nanos: None,
+            refresh: false,
+            policy: Policy::TinyLfu,
+            single_flight: true,
+        }
+    }
+
+    #[test]
+    fn names_follow_module_and_type() {
+        let s = spec("app::geo", "area");
+        assert_eq!(display_name(&s, "app::geo::area"), "app::geo::area");
+        assert_eq!(display_name(&s, "app::geo::Circle::area"), "app::geo::Circle::area");
+        assert_eq!(display_name(&s, "app::geo::Circle<f64>::area"), "app::geo::Circle::area");
+        assert_eq!(display_name(&s, "app::geo::tests::area"), "app::geo::area");
+    }
+}

@@ -1,0 +1,195 @@
+//! What generated code calls. Not a public API: names and signatures may change at any release.
+//!
+//! A cached function expands to roughly
+//!
+//! ```ignore
+//! fn f(a: &str, b: u32) -> R {
+//!     let ticket = match __private::lookup(f_cache(), &Borrowed((a, &b)), None) {
+//!         Step::Hit(v) => return Adapter::from_stored(v),
+//!         Step::Miss(ticket) => ticket,
+//!     };
+//!     let result = f_uncached(a, b);
+//!     ticket.complete(Adapter::to_stored(&result));
+//!     result
+//! }
+//! ```
+//!
+//! so the borrowed key lives only until the match ends and the arguments can then be moved into
+//! the body. `Adapter` decides what part of `R` is stored (`Ok` of a `Result`, `Some` of an
+//! `Option`, or all of `R`).
+
+#![allow(missing_docs)]
+
+use std::hash::Hash;
+
+pub use twat_cache_engines::{Borrowed, BorrowedKey, EstimateSize, Policy};
+
+pub use crate::handle::{HandleSlot, HandleSpec, resolve_handle};
+pub use crate::registry::CacheKind;
+use crate::CacheHandle;
+use twat_cache_engines::{Entry, Lookup, MemoryCache, VacantEntry};
+
+/// The result of a lookup: a cached value, or the duty to compute and hand it back.
+pub enum Step<K: 'static, V: 'static> {
+    Hit(V),
+    Miss(Ticket<K, V>),
+}
+
+/// The duty to store a computed value; dropping it unfilled (error, panic, cancellation)
+/// releases any callers waiting on the same key.
+pub struct Ticket<K: 'static, V: 'static> {
+    vacant: Option<VacantEntry<'static, K, V>>,
+}
+
+impl<K, V> Ticket<K, V>
+where
+    K: Hash + Eq,
+    V: Clone,
+{
+    /// Stores `stored` if the result is cacheable.
+    #[inline]
+    pub fn complete(self, stored: Option<V>) {
+        if let (Some(vacant), Some(value)) = (self.vacant, stored) {
+            vacant.insert(value);
+        }
+    }
+}
+
+#[inline]
+fn to_step<K, V>(entry: Entry<'static, K, V>) -> Step<K, V> {
+    match entry {
+        Entry::Hit(v) => Step::Hit(v),
+        Entry::Vacant(vacant) => Step::Miss(Ticket {
+            vacant: Some(vacant),
+        }),
+    }
+}
+
+/// Looks a call up in a memory cache, waiting (blocking) for a concurrent computation of the
+/// same key.
+#[inline]
+pub fn lookup<Q, V>(
+    handle: &'static CacheHandle,
+    query: &Q,
+    weigh: Option<fn(&Q::Owned, &V) -> u64>,
+) -> Step<Q::Owned, V>
+where
+    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
+    Q::Owned: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    match handle.memory::<Q::Owned, V>(weigh) {
+        Some(cache) => to_step(cache.entry(query)),
+        None => Step::Miss(Ticket { vacant: None }),
+    }
+}
+
+/// [`lookup`] for `async fn`: waiting for a concurrent computation is a future.
+#[inline]
+pub async fn lookup_async<Q, V>(
+    handle: &'static CacheHandle,
+    query: &Q,
+    weigh: Option<fn(&Q::Owned, &V) -> u64>,
+) -> Step<Q::Owned, V>
+where
+    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
+    Q::Owned: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    match handle.memory::<Q::Owned, V>(weigh) {
+        Some(cache) => to_step(cache.entry_async(query).await),
+        None => Step::Miss(Ticket { vacant: None }),
+    }
+}
+
+/// Removes one call's entry; `false` if it was not cached.
+pub fn invalidate<Q, V>(handle: &'static CacheHandle, query: &Q) -> bool
+where
+    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
+    Q::Owned: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    handle
+        .memory::<Q::Owned, V>(None)
+        .is_some_and(|cache: &MemoryCache<Q::Owned, V>| cache.remove(query))
+}
+
+/// One argument as a key part: checks, at the argument's span, that its owned form can be a
+/// memory-cache key.
+#[inline(always)]
+pub fn key_part<T>(part: &T) -> &T
+where
+    T: ?Sized + Hash + Eq + ToOwned,
+    T::Owned: Hash + Eq + Send + Sync + 'static,
+{
+    part
+}
+
+/// Checks, at the return type's span, that the stored value fits a memory cache.
+#[inline(always)]
+pub fn assert_value<V: Clone + Send + Sync + 'static>() {}
+
+/// Runs the inlined body of a sync function, typed as the function's return type.
+#[inline(always)]
+pub fn run_body<R, F: FnOnce() -> R>(body: F) -> R {
+    body()
+}
+
+/// Types the inlined body of an `async fn` as the function's return type.
+#[inline(always)]
+pub fn run_body_async<R, F: std::future::Future<Output = R>>(body: F) -> F {
+    body
+}
+
+/// `type_name` of a value's type; generated code passes its marker fn item.
+#[inline]
+pub fn path_of<T>(_: &T) -> &'static str {
+    std::any::type_name::<T>()
+}
+
+/// The `max_bytes` weigher: estimated key plus value size.
+pub fn weigh_entry<K: EstimateSize, V: EstimateSize>(key: &K, value: &V) -> u64 {
+    (key.estimate_size() + value.estimate_size()) as u64
+}
+
+/// Stores every return value as is.
+pub struct Plain;
+
+impl Plain {
+    #[inline]
+    pub fn to_stored<R: Clone>(result: &R) -> Option<R> {
+        Some(result.clone())
+    }
+    #[inline]
+    pub fn from_stored<R>(value: R) -> R {
+        value
+    }
+}
+
+/// Stores the `Ok` value of a `Result`; errors are never cached.
+pub struct OkOnly;
+
+impl OkOnly {
+    #[inline]
+    pub fn to_stored<T: Clone, E>(result: &Result<T, E>) -> Option<T> {
+        result.as_ref().ok().cloned()
+    }
+    #[inline]
+    pub fn from_stored<T, E>(value: T) -> Result<T, E> {
+        Ok(value)
+    }
+}
+
+/// Stores the `Some` value of an `Option`; `None` is not cached.
+pub struct SomeOnly;
+
+impl SomeOnly {
+    #[inline]
+    pub fn to_stored<T: Clone>(result: &Option<T>) -> Option<T> {
+        result.clone()
+    }
+    #[inline]
+    pub fn from_stored<T>(value: T) -> Option<T> {
+        Some(value)
+    }
+}
