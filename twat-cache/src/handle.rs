@@ -272,9 +272,11 @@ fn resolve_slow(
     companion_suffix: &str,
     site: &'static str,
 ) -> &'static CacheHandle {
+    // In an `async fn` the marker sits inside the body's coroutine: drop `::{{closure}}`.
+    let marker_path = marker_path.replace("::{{closure}}", "");
     let item = marker_path
         .strip_suffix("::__twat_marker")
-        .unwrap_or(marker_path);
+        .unwrap_or(&marker_path);
     let item = item.strip_suffix(companion_suffix).unwrap_or(item);
     let identity = format!("{item}@{site}");
     let mut handles = HANDLES.lock().unwrap_or_else(|e| e.into_inner());

@@ -178,6 +178,20 @@ where
         found
     }
 
+    /// Whether `query` has a live entry; unlike [`MemoryCache::get`] this touches neither the
+    /// policy's bookkeeping nor the counters.
+    pub fn contains_key<Q>(&self, query: &Q) -> bool
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        let hash = self.hash(query);
+        let now = self.now();
+        let store = self.shard_of(hash).store.read();
+        store
+            .find(hash, |k| query.matches(k))
+            .is_some_and(|i| !store.slot(i).is_expired(now))
+    }
+
     /// Hit path: counts hits only, so callers decide what a miss is.
     #[inline]
     fn find<Q>(&self, shard: &Shard<K, V>, hash: u64, query: &Q) -> Option<V>
