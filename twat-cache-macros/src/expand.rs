@@ -202,14 +202,27 @@ impl<'a> Context<'a> {
             .collect()
     }
 
-    /// Rebinds destructuring patterns inside the body (`let (a, b) = __twat_arg0;`).
-    fn unpack_patterns(&self) -> TokenStream {
-        let lets = self.f.args.iter().filter(|a| !a.simple).map(|arg| {
-            let pat = &arg.pat;
-            let name = &arg.name;
-            quote!(let #pat = #name;)
-        });
-        quote!(#(#lets)*)
+    /// The original body as a block, preceded by rebinding destructuring patterns
+    /// (`let (a, b) = __twat_arg0;`) when there are any.
+    fn body_block(&self) -> TokenStream {
+        let block = &self.f.block;
+        let ret = self.f.return_type();
+        let lets: Vec<TokenStream> = self
+            .f
+            .args
+            .iter()
+            .filter(|a| !a.simple)
+            .map(|arg| {
+                let pat = &arg.pat;
+                let name = &arg.name;
+                quote!(let #pat = #name;)
+            })
+            .collect();
+        if lets.is_empty() {
+            quote!(#block)
+        } else {
+            quote!({ #(#lets)* let __twat_body: #ret = #block; __twat_body })
+        }
     }
 
     fn wrapper(&self) -> TokenStream {
@@ -230,17 +243,16 @@ impl<'a> Context<'a> {
         let handle = self.handle("");
         let query = self.query();
         let weigh = self.weigh();
-        let unpack = self.unpack_patterns();
-        let block = &f.block;
+        let block = self.body_block();
         let (lookup, body) = if asyncness.is_some() {
             (
                 quote!(::twat_cache::__private::lookup_async::<_, #stored>(__twat_handle, &__twat_query, #weigh).await),
-                quote!(::twat_cache::__private::run_body_async::<#ret, _>(async move { #unpack #block }).await),
+                quote!(::twat_cache::__private::run_body_async::<#ret, _>(async move #block).await),
             )
         } else {
             (
                 quote!(::twat_cache::__private::lookup::<_, #stored>(__twat_handle, &__twat_query, #weigh)),
-                quote!(::twat_cache::__private::run_body::<#ret, _>(move || -> #ret { #unpack #block })),
+                quote!(::twat_cache::__private::run_body::<#ret, _>(move || -> #ret #block)),
             )
         };
         let assert_value = quote_spanned! {stored.span()=>

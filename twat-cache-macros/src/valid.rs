@@ -88,10 +88,7 @@ fn check_arguments(f: &CachedFn, options: &Options, errors: &mut darling::error:
                     "`{}` is a `&mut` argument: a cache hit would skip the body's changes to it; take it by value or by `&`",
                     arg.name
                 ))
-                .with_span(&{
-                    let and = &r.and_token;
-                    quote::quote!(#and #mutability)
-                }),
+                .with_span(mutability),
             );
         }
         let mut finder = ImplTraitFinder::default();
