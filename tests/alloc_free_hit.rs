@@ -58,7 +58,10 @@ fn a_hit_allocates_nothing() {
     });
     assert_eq!(allocations, 0, "a hit must not allocate");
     assert!(Arc::ptr_eq(&first, hit.as_ref().unwrap()));
-    assert!(allocations_during(|| drop(label("beta", 1))) > 0, "a miss does allocate (sanity)");
+    assert!(
+        allocations_during(|| drop(label("beta", 1))) > 0,
+        "a miss does allocate (sanity)"
+    );
 
     let data = vec![1, 2, 3];
     by_slice(&data);

@@ -23,7 +23,9 @@ fn disable_env_var_bypasses_the_cache() {
     assert_eq!(cached_unless_disabled_cache().len(), 0);
     assert!(!cached_unless_disabled_invalidate(5));
     assert!(
-        twat_cache::registry().iter().all(|c| !c.name.ends_with("cached_unless_disabled")),
+        twat_cache::registry()
+            .iter()
+            .all(|c| !c.name.ends_with("cached_unless_disabled")),
         "a disabled cache is never built, so never registered"
     );
 }

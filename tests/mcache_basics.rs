@@ -54,7 +54,7 @@ static FIND_CALLS: Calls = Calls::new();
 #[mcache]
 fn find_user(id: u32) -> Option<String> {
     FIND_CALLS.hit();
-    (id % 2 == 0).then(|| format!("user{id}"))
+    id.is_multiple_of(2).then(|| format!("user{id}"))
 }
 
 static FIND_NONE_CALLS: Calls = Calls::new();
@@ -62,7 +62,7 @@ static FIND_NONE_CALLS: Calls = Calls::new();
 #[mcache(cache_none = true)]
 fn find_user_caching_none(id: u32) -> Option<String> {
     FIND_NONE_CALLS.hit();
-    (id % 2 == 0).then(|| format!("user{id}"))
+    id.is_multiple_of(2).then(|| format!("user{id}"))
 }
 
 #[test]
@@ -152,13 +152,21 @@ static FIB_CALLS: Calls = Calls::new();
 #[mcache]
 fn fib(n: u32) -> u128 {
     FIB_CALLS.hit();
-    if n < 2 { n as u128 } else { fib(n - 1) + fib(n - 2) }
+    if n < 2 {
+        n as u128
+    } else {
+        fib(n - 1) + fib(n - 2)
+    }
 }
 
 #[test]
 fn recursive_fib_90_is_correct_and_computes_each_n_once() {
     assert_eq!(fib(90), 2_880_067_194_370_816_120);
-    assert_eq!(FIB_CALLS.get(), 91, "each n computed once: no lock held while the body runs");
+    assert_eq!(
+        FIB_CALLS.get(),
+        91,
+        "each n computed once: no lock held while the body runs"
+    );
     assert_eq!(fib(90), 2_880_067_194_370_816_120);
     assert_eq!(FIB_CALLS.get(), 91);
 }
@@ -177,7 +185,10 @@ fn may_panic(x: i32) -> i32 {
 #[test]
 fn panics_propagate_unchanged_and_leave_no_entry() {
     let err = std::panic::catch_unwind(|| may_panic(-1)).expect_err("the panic propagates");
-    assert_eq!(err.downcast_ref::<String>().map(String::as_str), Some("negative input -1"));
+    assert_eq!(
+        err.downcast_ref::<String>().map(String::as_str),
+        Some("negative input -1")
+    );
     assert_eq!(may_panic_cache().len(), 0);
     assert!(std::panic::catch_unwind(|| may_panic(-1)).is_err());
     assert_eq!(PANIC_CALLS.get(), 2, "a panicked call is not cached");
@@ -217,12 +228,44 @@ fn zero_args() -> u32 {
 #[test]
 fn arities_zero_to_twelve_with_borrowed_args() {
     let path = std::path::Path::new("/tmp/x");
-    let run = || twelve(1, 2, 3, 4, 5, 6, "g", &[1, 2], "i".into(), vec![9], (1, 2), path);
+    let run = || {
+        twelve(
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            "g",
+            &[1, 2],
+            "i".into(),
+            vec![9],
+            (1, 2),
+            path,
+        )
+    };
     let first = run();
     assert_eq!(run(), first);
     assert_eq!(MANY_CALLS.get(), 1);
-    twelve(1, 2, 3, 4, 5, 6, "g", &[1, 3], "i".into(), vec![9], (1, 2), path);
-    assert_eq!(MANY_CALLS.get(), 2, "any differing argument is a different key");
+    twelve(
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        "g",
+        &[1, 3],
+        "i".into(),
+        vec![9],
+        (1, 2),
+        path,
+    );
+    assert_eq!(
+        MANY_CALLS.get(),
+        2,
+        "any differing argument is a different key"
+    );
 
     assert_eq!(zero_args(), 7);
     assert_eq!(zero_args(), 7);
@@ -244,13 +287,37 @@ fn render(req: &Request, page: u32) -> String {
 
 #[test]
 fn custom_key_ignores_other_fields() {
-    let a = render(&Request { user: 1, trace_id: 10 }, 2);
-    let b = render(&Request { user: 1, trace_id: 99 }, 2);
+    let a = render(
+        &Request {
+            user: 1,
+            trace_id: 10,
+        },
+        2,
+    );
+    let b = render(
+        &Request {
+            user: 1,
+            trace_id: 99,
+        },
+        2,
+    );
     assert_eq!(a, b, "trace_id is not part of the key");
     assert_eq!(KEY_CALLS.get(), 1);
-    render(&Request { user: 2, trace_id: 10 }, 2);
+    render(
+        &Request {
+            user: 2,
+            trace_id: 10,
+        },
+        2,
+    );
     assert_eq!(KEY_CALLS.get(), 2);
-    assert!(render_invalidate(&Request { user: 1, trace_id: 0 }, 2));
+    assert!(render_invalidate(
+        &Request {
+            user: 1,
+            trace_id: 0
+        },
+        2
+    ));
 }
 
 static GENERIC_CALLS: Calls = Calls::new();
@@ -265,7 +332,11 @@ fn describe<T: std::fmt::Display>(value: T) -> String {
 fn generic_function_with_key() {
     assert_eq!(describe(5u8), "<5>");
     assert_eq!(describe(5u8), "<5>");
-    assert_eq!(describe("5"), "<5>", "same key, same stored type: shared entry");
+    assert_eq!(
+        describe("5"),
+        "<5>",
+        "same key, same stored type: shared entry"
+    );
     assert_eq!(GENERIC_CALLS.get(), 1);
 }
 
@@ -298,7 +369,10 @@ mod nested {
 #[test]
 fn any_module_any_visibility() {
     assert_eq!(nested::visible_in_crate(1), 2);
-    assert_eq!(nested::visible_in_crate_cache().name(), concat!(module_path!(), "::nested::visible_in_crate"));
+    assert_eq!(
+        nested::visible_in_crate_cache().name(),
+        concat!(module_path!(), "::nested::visible_in_crate")
+    );
     assert_eq!(nested::visible_in_crate_uncached(1), 2);
 }
 

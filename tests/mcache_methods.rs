@@ -18,7 +18,11 @@ impl Circle {
     #[mcache(key = (self.id, digits))]
     pub fn area(&self, digits: u32) -> String {
         AREA_CALLS.hit();
-        format!("{:.*}", digits as usize, std::f64::consts::PI * self.radius * self.radius)
+        format!(
+            "{:.*}",
+            digits as usize,
+            std::f64::consts::PI * self.radius * self.radius
+        )
     }
 
     /// An associated function that never mentions `Self`.
@@ -49,7 +53,10 @@ fn method_with_key_and_companions() {
     assert_eq!(AREA_CALLS.get(), 1);
     assert_eq!(Circle::area_uncached(&c, 2), "12.57");
     assert_eq!(AREA_CALLS.get(), 2);
-    assert_eq!(Circle::area_cache().name(), concat!(module_path!(), "::Circle::area"));
+    assert_eq!(
+        Circle::area_cache().name(),
+        concat!(module_path!(), "::Circle::area")
+    );
     assert_eq!(Circle::area_cache().len(), 1);
     assert!(c.area_invalidate(2));
     assert!(!c.area_invalidate(2));
@@ -60,7 +67,10 @@ fn associated_functions() {
     assert_eq!(Circle::scale(3, 4), 12);
     assert_eq!(Circle::scale(3, 4), 12);
     assert_eq!(SCALE_CALLS.get(), 1);
-    assert_eq!(Circle::scale_cache().name(), concat!(module_path!(), "::Circle::scale"));
+    assert_eq!(
+        Circle::scale_cache().name(),
+        concat!(module_path!(), "::Circle::scale")
+    );
     assert!(Circle::scale_invalidate(3, 4));
 
     assert_eq!(Circle::unit(7), Circle2 { id: 7 });
@@ -105,11 +115,16 @@ fn async_fns_without_any_particular_runtime() {
         assert_eq!(fetch_uncached(1, "u").await, Ok("u1".to_string()));
         assert!(fetch_invalidate(1, "u"), "invalidate is a plain sync fn");
 
-        let client = Client { base: "http://x".into() };
+        let client = Client {
+            base: "http://x".into(),
+        };
         assert_eq!(client.get("a").await, "http://x/a");
         assert_eq!(client.get("a").await, "http://x/a");
         assert_eq!(ASYNC_METHOD_CALLS.get(), 1);
-        assert_eq!(Client::get_cache().name(), concat!(module_path!(), "::Client::get"));
+        assert_eq!(
+            Client::get_cache().name(),
+            concat!(module_path!(), "::Client::get")
+        );
     });
 }
 

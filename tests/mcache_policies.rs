@@ -5,7 +5,11 @@ use twat_cache::{MemoryCache, Policy, mcache};
 use twat_cache_tests::Calls;
 
 fn cache(policy: Policy, maxsize: usize) -> MemoryCache<u32, u32> {
-    MemoryCache::builder().maxsize(maxsize).policy(policy).shards(1).build()
+    MemoryCache::builder()
+        .maxsize(maxsize)
+        .policy(policy)
+        .shards(1)
+        .build()
 }
 
 fn resident(c: &MemoryCache<u32, u32>, keys: impl IntoIterator<Item = u32>) -> Vec<u32> {
@@ -20,7 +24,11 @@ fn lru_evicts_least_recently_used() {
     }
     assert_eq!(c.get(&1), Some(1));
     c.insert(4, 4);
-    assert_eq!(resident(&c, 1..=4), vec![1, 3, 4], "2 was least recently used");
+    assert_eq!(
+        resident(&c, 1..=4),
+        vec![1, 3, 4],
+        "2 was least recently used"
+    );
     assert_eq!(c.get(&3), Some(3));
     c.insert(5, 5);
     assert_eq!(resident(&c, 1..=5), vec![3, 4, 5], "then 1");
@@ -52,12 +60,20 @@ fn lfu_evicts_least_frequent_then_least_recent() {
     c.insert(4, 4);
     assert_eq!(resident(&c, 1..=4), vec![1, 2, 4], "3 was used least");
     c.insert(5, 5);
-    assert_eq!(resident(&c, 1..=5), vec![1, 2, 5], "4 and 5 tie at one use; 4 is older");
+    assert_eq!(
+        resident(&c, 1..=5),
+        vec![1, 2, 5],
+        "4 and 5 tie at one use; 4 is older"
+    );
     c.get(&5);
     c.get(&5);
     c.get(&5);
     c.insert(6, 6);
-    assert_eq!(resident(&c, 1..=6), vec![1, 5, 6], "2 (two uses) is now the least frequent");
+    assert_eq!(
+        resident(&c, 1..=6),
+        vec![1, 5, 6],
+        "2 (two uses) is now the least frequent"
+    );
 }
 
 #[test]
@@ -103,7 +119,11 @@ fn tinylfu_keeps_frequent_keys_through_a_scan() {
     for cold in 1000..2000 {
         lru.insert(cold, cold);
     }
-    assert_eq!(resident(&lru, 0..50).len(), 0, "LRU, by contrast, is flushed");
+    assert_eq!(
+        resident(&lru, 0..50).len(),
+        0,
+        "LRU, by contrast, is flushed"
+    );
 }
 
 #[test]
@@ -176,7 +196,10 @@ fn max_bytes_bounds_estimated_size() {
     }
     assert_eq!(c.len(), 3);
     c.insert(99, "y".repeat(101));
-    assert!(!c.contains_key(&99), "an entry heavier than the budget is not stored");
+    assert!(
+        !c.contains_key(&99),
+        "an entry heavier than the budget is not stored"
+    );
 }
 
 static BYTES_CALLS: Calls = Calls::new();

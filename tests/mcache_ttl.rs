@@ -70,7 +70,11 @@ fn integer_ttl_is_seconds_and_without_refresh_hits_do_not_extend() {
     integer_seconds(1);
     Clock::advance_system(Duration::from_millis(600));
     integer_seconds(1);
-    assert_eq!(PLAIN_CALLS.get(), 2, "1s after insertion it expired despite the hit");
+    assert_eq!(
+        PLAIN_CALLS.get(),
+        2,
+        "1s after insertion it expired despite the hit"
+    );
 }
 
 #[test]
@@ -86,7 +90,11 @@ fn every_policy_honours_ttl_on_a_manual_clock() {
         clock.advance(Duration::from_millis(99));
         assert_eq!(c.get(&1), Some(1), "{policy}");
         clock.advance(Duration::from_millis(1));
-        assert_eq!(c.get(&1), None, "{policy}: expired entries are never returned");
+        assert_eq!(
+            c.get(&1),
+            None,
+            "{policy}: expired entries are never returned"
+        );
         assert!(!c.contains_key(&1));
         assert_eq!(c.stats().expirations, 1, "{policy}");
         assert_eq!(c.len(), 0, "{policy}: removed on access");
@@ -108,6 +116,10 @@ fn expired_entries_are_swept_by_inserts() {
     clock.advance(Duration::from_secs(2));
     c.insert(10, 10);
     c.insert(11, 11);
-    assert_eq!(c.stats().expirations, 4, "old expired entries swept without being read");
+    assert_eq!(
+        c.stats().expirations,
+        4,
+        "old expired entries swept without being read"
+    );
     assert_eq!(c.len(), 2);
 }

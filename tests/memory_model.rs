@@ -31,7 +31,12 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn policy() -> impl Strategy<Value = Policy> {
-    prop_oneof![Just(Policy::Lru), Just(Policy::Fifo), Just(Policy::Lfu), Just(Policy::TinyLfu)]
+    prop_oneof![
+        Just(Policy::Lru),
+        Just(Policy::Fifo),
+        Just(Policy::Lfu),
+        Just(Policy::TinyLfu)
+    ]
 }
 
 /// Model entries carry their insertion time, for TTL.
@@ -68,7 +73,11 @@ fn run(policy: Policy, maxsize: Option<usize>, ttl_ms: Option<u64>, ops: Vec<Op>
                 if exact {
                     assert_eq!(got, want, "get {k}");
                 } else if let Some(v) = got {
-                    assert_eq!(Some(v), want, "a bounded cache returned a wrong value for {k}");
+                    assert_eq!(
+                        Some(v),
+                        want,
+                        "a bounded cache returned a wrong value for {k}"
+                    );
                 }
             }
             Op::Insert(k, v) => {

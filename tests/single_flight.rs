@@ -44,7 +44,10 @@ struct YieldNow(u32);
 
 impl std::future::Future for YieldNow {
     type Output = ();
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
         if self.0 == 0 {
             std::task::Poll::Ready(())
         } else {
@@ -64,9 +67,14 @@ async fn slow_async(x: u64) -> u64 {
 
 #[test]
 fn sixteen_futures_one_body_run() {
-    let results = futures::executor::block_on(futures::future::join_all((0..16).map(|_| slow_async(41))));
+    let results =
+        futures::executor::block_on(futures::future::join_all((0..16).map(|_| slow_async(41))));
     assert!(results.iter().all(|&r| r == 42));
-    assert_eq!(ASYNC_CALLS.get(), 1, "single-flight across futures on one thread");
+    assert_eq!(
+        ASYNC_CALLS.get(),
+        1,
+        "single-flight across futures on one thread"
+    );
 }
 
 #[test]
@@ -79,7 +87,10 @@ fn sixteen_futures_on_a_thread_pool() {
         std::thread::sleep(Duration::from_millis(20));
         x * 3
     }
-    let pool = futures::executor::ThreadPool::builder().pool_size(4).create().unwrap();
+    let pool = futures::executor::ThreadPool::builder()
+        .pool_size(4)
+        .create()
+        .unwrap();
     let handles: Vec<_> = (0..16)
         .map(|_| {
             let (tx, rx) = futures::channel::oneshot::channel();
@@ -123,8 +134,17 @@ fn waiters_of_a_panicked_leader_retry() {
     });
     let panicked = outcomes.iter().filter(|o| o.is_err()).count();
     assert_eq!(panicked, 1, "only the leader sees its own panic");
-    assert!(outcomes.iter().filter_map(|o| o.as_ref().ok()).all(|&v| v == 3));
-    assert_eq!(FLAKY_CALLS.get(), 2, "one panicked run, one successful retry");
+    assert!(
+        outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok())
+            .all(|&v| v == 3)
+    );
+    assert_eq!(
+        FLAKY_CALLS.get(),
+        2,
+        "one panicked run, one successful retry"
+    );
 }
 
 static OFF_CALLS: Calls = Calls::new();
@@ -147,7 +167,10 @@ fn single_flight_can_be_turned_off() {
             });
         }
     });
-    assert!(OFF_CALLS.get() > 1, "without single-flight concurrent misses each run the body");
+    assert!(
+        OFF_CALLS.get() > 1,
+        "without single-flight concurrent misses each run the body"
+    );
 }
 
 static ERR_CALLS: Calls = Calls::new();
@@ -170,5 +193,9 @@ fn waiters_of_an_uncacheable_result_compute_their_own() {
             });
         }
     });
-    assert_eq!(ERR_CALLS.get(), 3, "errors are not shared or cached: each caller gets its own");
+    assert_eq!(
+        ERR_CALLS.get(),
+        3,
+        "errors are not shared or cached: each caller gets its own"
+    );
 }

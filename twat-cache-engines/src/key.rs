@@ -130,13 +130,13 @@ mod tests {
     #[test]
     fn borrowed_hashes_like_owned() {
         let s = foldhash::fast::FixedState::with_seed(7);
-        let owned = ("abc".to_string(), vec![1u8, 2], 5u64, std::path::PathBuf::from("/x"));
-        let q = Borrowed((
-            "abc",
-            &[1u8, 2][..],
-            &5u64,
-            std::path::Path::new("/x"),
-        ));
+        let owned = (
+            "abc".to_string(),
+            vec![1u8, 2],
+            5u64,
+            std::path::PathBuf::from("/x"),
+        );
+        let q = Borrowed(("abc", &[1u8, 2][..], &5u64, std::path::Path::new("/x")));
         assert_eq!(s.hash_one(&owned), s.hash_one(&q));
         assert!(q.matches(&owned));
         assert_eq!(q.to_key(), owned);

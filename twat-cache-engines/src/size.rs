@@ -33,7 +33,23 @@ macro_rules! inline_only {
     ($($t:ty),*) => { $( impl EstimateSize for $t {} )* };
 }
 inline_only!(
-    (), bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64,
+    (),
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
     std::time::Duration
 );
 

@@ -144,7 +144,10 @@ pub fn parse(kind: Kind, args: TokenStream, errors: &mut darling::error::Accumul
 }
 
 fn is_flag(name: &str) -> bool {
-    matches!(name, "refresh" | "cache_none" | "single_flight" | "compress")
+    matches!(
+        name,
+        "refresh" | "cache_none" | "single_flight" | "compress"
+    )
 }
 
 fn example(name: &str) -> &'static str {
@@ -193,7 +196,12 @@ fn check_name(
     false
 }
 
-fn read_value(options: &mut Options, name: &str, value: Expr, errors: &mut darling::error::Accumulator) {
+fn read_value(
+    options: &mut Options,
+    name: &str,
+    value: Expr,
+    errors: &mut darling::error::Accumulator,
+) {
     let span = value.span();
     let wrong = |errors: &mut darling::error::Accumulator, detail: String| {
         errors.push(Error::custom(detail).with_span(&value));
@@ -205,20 +213,25 @@ fn read_value(options: &mut Options, name: &str, value: Expr, errors: &mut darli
         },
         "max_bytes" => {
             let parsed = match &value {
-                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => units::parse_size_bytes(&s.value()),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => units::parse_size_bytes(&s.value()),
                 _ => positive_int(&value),
             };
             match parsed {
                 Ok(0) => wrong(errors, "`max_bytes` must be greater than 0".into()),
                 Ok(n) => options.max_bytes = Some(Spanned { value: n, span }),
-                Err(e) => wrong(errors, format!("`max_bytes`: {e}; expected {}", example(name))),
+                Err(e) => wrong(
+                    errors,
+                    format!("`max_bytes`: {e}; expected {}", example(name)),
+                ),
             }
         }
         "ttl" => {
             let parsed = match &value {
-                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => {
-                    units::parse_duration_nanos(&s.value())
-                }
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => units::parse_duration_nanos(&s.value()),
                 _ => positive_int(&value).and_then(|secs| {
                     secs.checked_mul(1_000_000_000)
                         .ok_or_else(|| "is too long".to_string())
@@ -253,7 +266,10 @@ fn read_value(options: &mut Options, name: &str, value: Expr, errors: &mut darli
         "key" => options.key = Some(value),
         "name" => match string(&value) {
             Some(s) if !s.trim().is_empty() => options.name = Some(Spanned { value: s, span }),
-            _ => wrong(errors, format!("`name` expects a non-empty string: {}", example(name))),
+            _ => wrong(
+                errors,
+                format!("`name` expects a non-empty string: {}", example(name)),
+            ),
         },
         "refresh" | "cache_none" | "single_flight" => match boolean(&value) {
             Some(b) => {
@@ -272,7 +288,9 @@ fn read_value(options: &mut Options, name: &str, value: Expr, errors: &mut darli
 
 fn positive_int(value: &Expr) -> Result<u64, String> {
     match value {
-        Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => match int.base10_parse::<u64>() {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => match int.base10_parse::<u64>() {
             Ok(0) => Err("must be greater than 0".into()),
             Ok(n) => Ok(n),
             Err(_) => Err("is not a valid integer".into()),
@@ -284,14 +302,18 @@ fn positive_int(value: &Expr) -> Result<u64, String> {
 
 fn string(value: &Expr) -> Option<String> {
     match value {
-        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Some(s.value()),
         _ => None,
     }
 }
 
 fn boolean(value: &Expr) -> Option<bool> {
     match value {
-        Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => Some(b.value),
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(b), ..
+        }) => Some(b.value),
         _ => None,
     }
 }

@@ -171,7 +171,9 @@ impl<'a> Context<'a> {
 
     fn weigh(&self) -> TokenStream {
         if self.options.max_bytes.is_some() {
-            quote!(::core::option::Option::Some(::twat_cache::__private::weigh_entry))
+            quote!(::core::option::Option::Some(
+                ::twat_cache::__private::weigh_entry
+            ))
         } else {
             quote!(::core::option::Option::None)
         }

@@ -26,7 +26,11 @@ pub fn mcache(args: TokenStream, item: TokenStream) -> TokenStream {
     run(Kind::Mcache, args.into(), item.into()).into()
 }
 
-fn run(kind: Kind, args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+fn run(
+    kind: Kind,
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
     let mut errors = darling::Error::accumulator();
     let options = attr::parse(kind, args, &mut errors);
     let function = match ast::CachedFn::parse(item.clone()) {
@@ -48,8 +52,15 @@ fn run(kind: Kind, args: proc_macro2::TokenStream, item: proc_macro2::TokenStrea
     }
 }
 
-fn finish_with_errors(errors: darling::error::Accumulator, item: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
-    let mut out = errors.finish().err().map(darling::Error::write_errors).unwrap_or_default();
+fn finish_with_errors(
+    errors: darling::error::Accumulator,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    let mut out = errors
+        .finish()
+        .err()
+        .map(darling::Error::write_errors)
+        .unwrap_or_default();
     out.extend(item);
     out
 }

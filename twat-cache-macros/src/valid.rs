@@ -8,25 +8,36 @@ use syn::{GenericParam, ReceiverKind, ReturnType, Type};
 use crate::ast::{CachedFn, Output};
 use crate::attr::{Kind, Options};
 
-pub fn check(kind: Kind, f: &CachedFn, options: &Options, errors: &mut darling::error::Accumulator) {
+pub fn check(
+    kind: Kind,
+    f: &CachedFn,
+    options: &Options,
+    errors: &mut darling::error::Accumulator,
+) {
     let sig = &f.sig;
     let attr = kind.attr_name();
     if let Some(constness) = &sig.constness {
         errors.push(
-            Error::custom(format!("#[{attr}] cannot cache a `const fn`: it must run at compile time; remove `const`"))
-                .with_span(constness),
+            Error::custom(format!(
+                "#[{attr}] cannot cache a `const fn`: it must run at compile time; remove `const`"
+            ))
+            .with_span(constness),
         );
     }
     if let syn::Safety::Unsafe(unsafety) = &sig.safety {
         errors.push(
-            Error::custom(format!("#[{attr}] does not support `unsafe fn`; cache a safe wrapper around it"))
-                .with_span(unsafety),
+            Error::custom(format!(
+                "#[{attr}] does not support `unsafe fn`; cache a safe wrapper around it"
+            ))
+            .with_span(unsafety),
         );
     }
     if let Some(abi) = &sig.abi {
         errors.push(
-            Error::custom(format!("#[{attr}] does not support `extern` functions; cache a Rust wrapper around it"))
-                .with_span(abi),
+            Error::custom(format!(
+                "#[{attr}] does not support `extern` functions; cache a Rust wrapper around it"
+            ))
+            .with_span(abi),
         );
     }
     if let Some(variadic) = &sig.variadic {
@@ -38,7 +49,12 @@ pub fn check(kind: Kind, f: &CachedFn, options: &Options, errors: &mut darling::
     check_output(attr, f, options, errors);
 }
 
-fn check_receiver(attr: &str, f: &CachedFn, options: &Options, errors: &mut darling::error::Accumulator) {
+fn check_receiver(
+    attr: &str,
+    f: &CachedFn,
+    options: &Options,
+    errors: &mut darling::error::Accumulator,
+) {
     let Some(receiver) = &f.receiver else { return };
     if let ReceiverKind::Reference(_, _, Some(mutability)) = &receiver.kind {
         errors.push(
@@ -59,7 +75,12 @@ fn check_receiver(attr: &str, f: &CachedFn, options: &Options, errors: &mut darl
     }
 }
 
-fn check_generics(attr: &str, f: &CachedFn, options: &Options, errors: &mut darling::error::Accumulator) {
+fn check_generics(
+    attr: &str,
+    f: &CachedFn,
+    options: &Options,
+    errors: &mut darling::error::Accumulator,
+) {
     if options.key.is_some() {
         return;
     }
@@ -112,7 +133,12 @@ fn check_arguments(f: &CachedFn, options: &Options, errors: &mut darling::error:
     }
 }
 
-fn check_output(attr: &str, f: &CachedFn, options: &Options, errors: &mut darling::error::Accumulator) {
+fn check_output(
+    attr: &str,
+    f: &CachedFn,
+    options: &Options,
+    errors: &mut darling::error::Accumulator,
+) {
     if let ReturnType::Type(_, ty) = &f.sig.output {
         match &**ty {
             Type::ImplTrait(t) => errors.push(

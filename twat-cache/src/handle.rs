@@ -346,8 +346,14 @@ mod tests {
     fn names_follow_module_and_type() {
         let s = spec("app::geo", "area");
         assert_eq!(display_name(&s, "app::geo::area"), "app::geo::area");
-        assert_eq!(display_name(&s, "app::geo::Circle::area"), "app::geo::Circle::area");
-        assert_eq!(display_name(&s, "app::geo::Circle<f64>::area"), "app::geo::Circle::area");
+        assert_eq!(
+            display_name(&s, "app::geo::Circle::area"),
+            "app::geo::Circle::area"
+        );
+        assert_eq!(
+            display_name(&s, "app::geo::Circle<f64>::area"),
+            "app::geo::Circle::area"
+        );
         assert_eq!(display_name(&s, "app::geo::tests::area"), "app::geo::area");
     }
 }

@@ -24,9 +24,9 @@ use std::hash::Hash;
 
 pub use twat_cache_engines::{Borrowed, BorrowedKey, EstimateSize, Policy};
 
+use crate::CacheHandle;
 pub use crate::handle::{HandleSlot, HandleSpec, resolve_handle};
 pub use crate::registry::CacheKind;
-use crate::CacheHandle;
 use twat_cache_engines::{Entry, Lookup, MemoryCache, VacantEntry};
 
 /// The result of a lookup: a cached value, or the duty to compute and hand it back.

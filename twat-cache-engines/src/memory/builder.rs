@@ -129,9 +129,9 @@ impl<K, V> MemoryCacheBuilder<K, V> {
                 CachePadded::new(Shard::new(self.policy, Limits::new(cap, max_bytes)))
             })
             .collect();
-        let weigher = self.weigher.unwrap_or_else(|| {
-            Box::new(|_: &K, _: &V| (size_of::<K>() + size_of::<V>()) as u64)
-        });
+        let weigher = self
+            .weigher
+            .unwrap_or_else(|| Box::new(|_: &K, _: &V| (size_of::<K>() + size_of::<V>()) as u64));
         MemoryCache {
             shards,
             shard_mask: shard_count - 1,

@@ -165,7 +165,12 @@ fn plain_victim<K, V>(store: &mut Store<K, V>, policy: Policy) -> Option<u32> {
     (tail != NIL).then_some(tail)
 }
 
-fn evict<K: std::hash::Hash, V>(store: &mut Store<K, V>, env: &Env<'_, K, V>, index: u32, out: &mut Vec<(K, V)>) {
+fn evict<K: std::hash::Hash, V>(
+    store: &mut Store<K, V>,
+    env: &Env<'_, K, V>,
+    index: u32,
+    out: &mut Vec<(K, V)>,
+) {
     let (k, v) = store.remove(index, env.hash());
     store.bytes -= (env.weigh)(&k, &v);
     out.push((k, v));
@@ -192,7 +197,11 @@ fn sweep_expired<K: std::hash::Hash, V>(
 
 /// Restores the W-TinyLFU invariants after an insert: within capacity and byte budget, with the
 /// window no larger than its share.
-fn tinylfu_rebalance<K: std::hash::Hash, V>(store: &mut Store<K, V>, env: &Env<'_, K, V>, out: &mut Vec<(K, V)>) {
+fn tinylfu_rebalance<K: std::hash::Hash, V>(
+    store: &mut Store<K, V>,
+    env: &Env<'_, K, V>,
+    out: &mut Vec<(K, V)>,
+) {
     let limits = env.limits;
     while store.len() > limits.capacity || store.bytes > limits.max_bytes {
         if store.fixed[MAIN as usize].len == 0 {
@@ -206,8 +215,7 @@ fn tinylfu_rebalance<K: std::hash::Hash, V>(store: &mut Store<K, V>, env: &Env<'
             let candidate_hash = env.hash_of(&store.slot(candidate).key);
             let victim_hash = env.hash_of(&store.slot(victim).key);
             let sketch = store.sketch.as_ref().expect("tinylfu shards have a sketch");
-            let candidate_freq =
-                sketch.estimate(candidate_hash) + store.slot(candidate).meta();
+            let candidate_freq = sketch.estimate(candidate_hash) + store.slot(candidate).meta();
             let victim_freq = sketch.estimate(victim_hash);
             if candidate_freq > victim_freq {
                 evict(store, env, victim, out);

@@ -126,13 +126,15 @@ impl<K, V> MemoryCache<K, V> {
 
     /// Counters and current size.
     pub fn stats(&self) -> CacheStats {
-        self.shards.iter().fold(CacheStats::default(), |acc, shard| {
-            let mut s = shard.counters.snapshot();
-            let store = shard.store.read();
-            s.len = store.len() as u64;
-            s.bytes = store.bytes;
-            acc.merge(s)
-        })
+        self.shards
+            .iter()
+            .fold(CacheStats::default(), |acc, shard| {
+                let mut s = shard.counters.snapshot();
+                let store = shard.store.read();
+                s.len = store.len() as u64;
+                s.bytes = store.bytes;
+                acc.merge(s)
+            })
     }
 
     /// Removes every entry (counters are kept).
@@ -365,7 +367,12 @@ where
     }
 
     /// After a miss: lead (a vacant entry, or a hit if a leader finished meanwhile) or wait.
-    fn join<Q>(&self, shard: &Shard<K, V>, hash: u64, query: &Q) -> Result<Entry<'_, K, V>, Arc<Flight>>
+    fn join<Q>(
+        &self,
+        shard: &Shard<K, V>,
+        hash: u64,
+        query: &Q,
+    ) -> Result<Entry<'_, K, V>, Arc<Flight>>
     where
         Q: ?Sized + Lookup<K>,
     {

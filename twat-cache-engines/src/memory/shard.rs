@@ -21,7 +21,11 @@ impl<K, V> Shard<K, V> {
         // Reserve the bounded size up front (dense slots, no doubling slack), but never a
         // pathological amount for a huge `maxsize`.
         let reserve = limits.capacity.min(1 << 20);
-        let reserve = if limits.capacity == usize::MAX { 0 } else { reserve };
+        let reserve = if limits.capacity == usize::MAX {
+            0
+        } else {
+            reserve
+        };
         let sketch = (policy == Policy::TinyLfu).then(|| {
             let expected = if limits.capacity == usize::MAX {
                 4096

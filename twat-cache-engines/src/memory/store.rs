@@ -141,11 +141,12 @@ impl<K, V> Store<K, V> {
     pub fn remove(&mut self, index: u32, hasher: impl Fn(&K) -> u64) -> (K, V) {
         self.unlink(index);
         let hash = hasher(&self.slots[index as usize].key);
-        self.table
-            .find_entry(hash, |&i| i == index)
-            .ok()
-            .expect("every slot is indexed")
-            .remove();
+        match self.table.find_entry(hash, |&i| i == index) {
+            Ok(entry) => {
+                entry.remove();
+            }
+            Err(_) => unreachable!("every slot is indexed"),
+        }
         let last = (self.slots.len() - 1) as u32;
         let removed = self.slots.swap_remove(index as usize);
         if index != last {
