@@ -5,7 +5,7 @@
 //! spelled by the macro), registered in the [registry](crate::registry), and reached on the hot
 //! path by one `OnceLock` load and a type check.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::hash::Hash;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -60,6 +60,13 @@ where
     }
 }
 
+/// The first engine of a handle, with its concrete type recorded so the hot path can reach it by
+/// one `TypeId` comparison instead of two virtual calls.
+struct Primary {
+    type_id: TypeId,
+    engine: &'static dyn Engine,
+}
+
 /// The cache behind one cached function: its name, size, stats, and a way to empty it.
 ///
 /// Reached through the generated `foo_cache()` companion.
@@ -83,7 +90,7 @@ pub struct CacheHandle {
     spec: HandleSpec,
     name: String,
     /// The engine of the first (usually only) key/value instantiation.
-    primary: OnceLock<Box<dyn Engine>>,
+    primary: OnceLock<Primary>,
     /// Engines of further instantiations of a generic function.
     others: Mutex<Vec<&'static dyn Engine>>,
 }
@@ -139,7 +146,7 @@ impl CacheHandle {
     }
 
     fn engines(&self) -> Vec<&dyn Engine> {
-        let mut all: Vec<&dyn Engine> = self.primary.get().map(|e| &**e).into_iter().collect();
+        let mut all: Vec<&dyn Engine> = self.primary.get().map(|p| p.engine).into_iter().collect();
         all.extend(self.others.lock().unwrap_or_else(|e| e.into_inner()).iter());
         all
     }
@@ -155,10 +162,14 @@ impl CacheHandle {
         K: Hash + Eq + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
-        if let Some(engine) = self.primary.get()
-            && let Some(typed) = engine.as_any().downcast_ref::<MemoryCache<K, V>>()
+        if let Some(primary) = self.primary.get()
+            && primary.type_id == TypeId::of::<MemoryCache<K, V>>()
         {
-            return Some(typed);
+            let erased: *const dyn Engine = primary.engine;
+            // SAFETY: `type_id` was recorded from this very engine's concrete type when it was
+            // built (`memory_slow`), and it equals `MemoryCache<K, V>`'s, so the data pointer
+            // of the trait object points to a live (leaked, `'static`) `MemoryCache<K, V>`.
+            return Some(unsafe { &*(erased as *const MemoryCache<K, V>) });
         }
         self.memory_slow(weigh)
     }
@@ -178,12 +189,16 @@ impl CacheHandle {
         let mut created = false;
         let primary = self.primary.get_or_init(|| {
             created = true;
-            Box::new(self.build_memory(weigh))
+            let engine: &'static MemoryCache<K, V> = Box::leak(Box::new(self.build_memory(weigh)));
+            Primary {
+                type_id: TypeId::of::<MemoryCache<K, V>>(),
+                engine,
+            }
         });
         if created {
             registry::register(self);
         }
-        if let Some(typed) = primary.as_any().downcast_ref::<MemoryCache<K, V>>() {
+        if let Some(typed) = primary.engine.as_any().downcast_ref::<MemoryCache<K, V>>() {
             return Some(typed);
         }
         // Another instantiation of a generic function: find or add its engine.

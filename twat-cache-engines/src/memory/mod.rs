@@ -195,7 +195,7 @@ where
     }
 
     /// Hit path: counts hits only, so callers decide what a miss is.
-    #[inline]
+    #[inline(always)]
     fn find<Q>(&self, shard: &Shard<K, V>, hash: u64, query: &Q) -> Option<V>
     where
         Q: ?Sized + Lookup<K>,
@@ -330,6 +330,7 @@ where
     /// Looks `query` up; on a miss, either returns the right to compute it ([`Entry::Vacant`]) or,
     /// when another caller is already computing it, blocks until that caller is done and looks
     /// again (single-flight, unless disabled in the builder).
+    #[inline]
     pub fn entry<Q>(&self, query: &Q) -> Entry<'_, K, V>
     where
         Q: ?Sized + Lookup<K>,
