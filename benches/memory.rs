@@ -12,7 +12,9 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use cached::macros::cached;
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime};
+use criterion::{
+    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
+};
 use twat_cache::mcache;
 
 const ENTRIES: u64 = 10_000;
@@ -50,18 +52,23 @@ fn cached_str(s: &str) -> Arc<String> {
     Arc::new(s.to_uppercase())
 }
 
-/// Times `per_thread` on two threads started together; one iteration = one call on each.
-fn two_threads(iters: u64, per_thread: impl Fn(u64) + Sync) -> Duration {
+/// Times `per_thread` on two threads started together; one iteration = one call on each. The
+/// threads start half-way apart in the key order, so they do not walk the same keys in lockstep.
+fn two_threads(iters: u64, per_thread: impl Fn(u64, usize) + Sync) -> Duration {
     let barrier = Barrier::new(2);
     let elapsed = std::thread::scope(|s| {
-        let run = || {
-            barrier.wait();
-            let start = Instant::now();
-            per_thread(iters);
-            start.elapsed()
+        let run = |offset: usize| {
+            let barrier = &barrier;
+            let per_thread = &per_thread;
+            move || {
+                barrier.wait();
+                let start = Instant::now();
+                per_thread(iters, offset);
+                start.elapsed()
+            }
         };
-        let a = s.spawn(run);
-        let b = s.spawn(run);
+        let a = s.spawn(run(0));
+        let b = s.spawn(run(ORDER / 2));
         a.join().unwrap().max(b.join().unwrap())
     });
     elapsed
@@ -103,8 +110,8 @@ fn hit_u64(c: &mut Criterion) {
                     })
                 } else {
                     b.iter_custom(|iters| {
-                        two_threads(iters, |n| {
-                            for i in 0..n as usize {
+                        two_threads(iters, |n, offset| {
+                            for i in offset..offset + n as usize {
                                 black_box(get(black_box(keys[i % ORDER])));
                             }
                         })
@@ -124,13 +131,17 @@ fn hit_u64(c: &mut Criterion) {
 
 fn hit_str(c: &mut Criterion) {
     let names: Vec<String> = (0..ENTRIES).map(|i| format!("user-{i:08}")).collect();
-    let order: Vec<&str> = shuffled_keys().iter().map(|&k| names[k as usize].as_str()).collect();
+    let order: Vec<&str> = shuffled_keys()
+        .iter()
+        .map(|&k| names[k as usize].as_str())
+        .collect();
     let map: HashMap<String, Arc<String>> = names
         .iter()
         .map(|n| (n.clone(), Arc::new(n.to_uppercase())))
         .collect();
     let moka: moka::sync::Cache<String, Arc<String>> = moka::sync::Cache::new(100_000);
-    let quick: quick_cache::sync::Cache<String, Arc<String>> = quick_cache::sync::Cache::new(100_000);
+    let quick: quick_cache::sync::Cache<String, Arc<String>> =
+        quick_cache::sync::Cache::new(100_000);
     for n in &names {
         mcache_str(n);
         cached_str(n);
@@ -150,8 +161,8 @@ fn hit_str(c: &mut Criterion) {
                     })
                 } else {
                     b.iter_custom(|iters| {
-                        two_threads(iters, |n| {
-                            for i in 0..n as usize {
+                        two_threads(iters, |n, offset| {
+                            for i in offset..offset + n as usize {
                                 black_box(get(black_box(order[i % ORDER])));
                             }
                         })

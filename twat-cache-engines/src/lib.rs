@@ -19,6 +19,7 @@
 
 mod clock;
 mod flight;
+mod hit_counter;
 mod key;
 pub mod memory;
 mod policy;

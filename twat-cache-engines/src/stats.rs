@@ -56,10 +56,10 @@ impl CacheStats {
     }
 }
 
-/// Event counters of one shard; `len`/`bytes` are read from the shard itself.
+/// Event counters of one shard (hits are counted per cache, per thread: see `hit_counter`);
+/// `len`/`bytes` are read from the store.
 #[derive(Default, Debug)]
 pub(crate) struct Counters {
-    pub hits: AtomicU64,
     pub misses: AtomicU64,
     pub inserts: AtomicU64,
     pub evictions: AtomicU64,
@@ -76,7 +76,6 @@ impl Counters {
 
     pub fn snapshot(&self) -> CacheStats {
         CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             inserts: self.inserts.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),

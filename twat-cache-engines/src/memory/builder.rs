@@ -8,6 +8,7 @@ use super::eviction::Limits;
 use super::shard::Shard;
 use super::{MemoryCache, Weigher};
 use crate::clock::duration_nanos;
+use crate::hit_counter::HitCounter;
 use crate::{Clock, Policy};
 
 /// Builds a [`MemoryCache`].
@@ -135,6 +136,7 @@ impl<K, V> MemoryCacheBuilder<K, V> {
         MemoryCache {
             shards,
             shard_mask: shard_count - 1,
+            hits: HitCounter::new(),
             hasher: foldhash::fast::RandomState::default(),
             policy: self.policy,
             ttl: self.ttl.map_or(0, |d| duration_nanos(d).max(1)),

@@ -20,6 +20,7 @@ use eviction::{Env, Removed};
 use shard::Shard;
 
 use crate::flight::{Flight, Join};
+use crate::hit_counter::HitCounter;
 use crate::stats::Counters;
 use crate::{CacheStats, Clock, Lookup, Policy};
 
@@ -51,6 +52,7 @@ pub type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 pub struct MemoryCache<K, V> {
     shards: Box<[CachePadded<Shard<K, V>>]>,
     shard_mask: usize,
+    hits: HitCounter,
     hasher: foldhash::fast::RandomState,
     policy: Policy,
     /// Entry lifetime in clock nanoseconds; 0 = no TTL.
@@ -126,7 +128,8 @@ impl<K, V> MemoryCache<K, V> {
 
     /// Counters and current size.
     pub fn stats(&self) -> CacheStats {
-        self.shards
+        let per_shard = self
+            .shards
             .iter()
             .fold(CacheStats::default(), |acc, shard| {
                 let mut s = shard.counters.snapshot();
@@ -134,7 +137,11 @@ impl<K, V> MemoryCache<K, V> {
                 s.len = store.len() as u64;
                 s.bytes = store.bytes;
                 acc.merge(s)
-            })
+            });
+        CacheStats {
+            hits: self.hits.total(),
+            ..per_shard
+        }
     }
 
     /// Removes every entry (counters are kept).
@@ -221,7 +228,7 @@ where
         eviction::on_hit_shared(self.policy, slot);
         let value = slot.value.clone();
         drop(store);
-        Counters::bump(&shard.counters.hits, 1);
+        self.hits.add(1);
         Some(value)
     }
 
@@ -247,7 +254,7 @@ where
         let value = slot.value.clone();
         eviction::on_hit_exclusive(&mut store, self.policy, index);
         drop(store);
-        Counters::bump(&shard.counters.hits, 1);
+        self.hits.add(1);
         Some(value)
     }
 

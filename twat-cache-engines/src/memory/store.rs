@@ -21,16 +21,19 @@ pub(crate) const WINDOW: ListId = 0;
 pub(crate) const MAIN: ListId = 1;
 pub(crate) const COUNTED: ListId = 2;
 
+// `repr(C)` puts what a hit reads and writes (key, value, meta) first, so that it usually sits
+// in one cache line; links and the deadline follow.
+#[repr(C)]
 pub(crate) struct Slot<K, V> {
     pub key: K,
     pub value: V,
-    /// Deadline in clock nanoseconds; 0 = never. Atomic so a hit can slide it (`refresh`).
-    pub expires: AtomicU64,
-    prev: u32,
-    next: u32,
     /// Policy metadata: pending hits (W-TinyLFU), access count (LFU).
     pub meta: AtomicU32,
     list: ListId,
+    prev: u32,
+    next: u32,
+    /// Deadline in clock nanoseconds; 0 = never. Atomic so a hit can slide it (`refresh`).
+    pub expires: AtomicU64,
 }
 
 impl<K, V> Slot<K, V> {
