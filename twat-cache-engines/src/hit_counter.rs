@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_utils::CachePadded;
 
-/// Slot of the current thread; `usize::MAX` until first use.
+// `THREAD_SLOT`: the current thread's slot, `usize::MAX` until first use.
 thread_local! {
     static THREAD_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
     static SLOT_RELEASE: SlotRelease = const { SlotRelease };

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! #[attrs] vis fn foo(args) -> R {          // the wrapper: key → lookup → body → store
-//!     let handle = <resolve this function's CacheHandle>;
-//!     let ticket = match lookup(handle, &Borrowed((a, &b)), weigh) {
+//!     let site = <this item's static Site>;
+//!     let ticket = match lookup(site, &Borrowed((a, &b)), weigh) {
 //!         Hit(v) => return Adapter::from_stored(v),
 //!         Miss(t) => t,
 //!     };
@@ -18,8 +18,8 @@
 //!
 //! The body is inlined (a closure, or an async block) rather than called as `foo_uncached`,
 //! because an attribute cannot tell a free function from an associated one (`Self::` or not);
-//! for the same reason the three generated items find their shared handle by the `type_name`
-//! of a nested marker fn, not by calling each other.
+//! for the same reason the three generated items find their shared handle through a `static Site`
+//! each, identified by the `type_name` of a nested marker fn, not by calling each other.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -128,21 +128,21 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// An expression resolving this function's `&'static CacheHandle` (see the module docs).
-    fn handle(&self, companion_suffix: &str) -> TokenStream {
+    /// An expression for this generated item's `&'static Site` (see `twat_cache::site`).
+    fn site(&self, companion_suffix: &str) -> TokenStream {
         let spec = self.spec();
         quote_spanned! {self.span=>
             {
-                fn __twat_marker() {}
-                static __TWAT_SLOT: ::twat_cache::__private::HandleSlot =
-                    ::twat_cache::__private::HandleSlot::new();
-                ::twat_cache::__private::resolve_handle(
-                    &__TWAT_SLOT,
-                    &#spec,
-                    || ::twat_cache::__private::path_of(&__twat_marker),
+                fn __twat_marker() -> &'static str {
+                    ::core::any::type_name_of_val(&__twat_marker)
+                }
+                static __TWAT_SITE: ::twat_cache::__private::Site = ::twat_cache::__private::Site::new(
+                    #spec,
                     #companion_suffix,
                     ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
-                )
+                    __twat_marker,
+                );
+                &__TWAT_SITE
             }
         }
     }
@@ -242,29 +242,37 @@ impl<'a> Context<'a> {
         let ret = f.return_type();
         let stored = &self.stored;
         let adapter = &self.adapter;
-        let handle = self.handle("");
+        let site = self.site("");
         let query = self.query();
         let weigh = self.weigh();
         let block = self.body_block();
         let (lookup, body) = if asyncness.is_some() {
             (
-                quote!(::twat_cache::__private::lookup_async::<_, #stored>(__twat_handle, &__twat_query, #weigh).await),
+                quote!(::twat_cache::__private::lookup_async::<_, #stored>(__twat_site, &__twat_query, #weigh).await),
                 quote!(::twat_cache::__private::run_body_async::<#ret, _>(async move #block).await),
             )
         } else {
             (
-                quote!(::twat_cache::__private::lookup::<_, #stored>(__twat_handle, &__twat_query, #weigh)),
+                quote!(::twat_cache::__private::lookup::<_, #stored>(__twat_site, &__twat_query, #weigh)),
                 quote!(::twat_cache::__private::run_body::<#ret, _>(move || -> #ret #block)),
             )
+        };
+        // The wrapper is only the hit path (the body runs out of line), so let callers inline it,
+        // unless the user already chose.
+        let inline = if attrs.iter().any(|a| a.path().is_ident("inline")) {
+            quote!()
+        } else {
+            quote!(#[inline])
         };
         let assert_value = quote_spanned! {stored.span()=>
             ::twat_cache::__private::assert_value::<#stored>();
         };
         quote! {
             #(#attrs)*
+            #inline
             #vis #constness #asyncness fn #ident #generics (#(#inputs),*) #output #where_clause {
                 #assert_value
-                let __twat_handle = #handle;
+                let __twat_site = #site;
                 let __twat_ticket = {
                     #query
                     match #lookup {
@@ -323,7 +331,7 @@ impl<'a> Context<'a> {
         let where_clause = &f.sig.generics.where_clause;
         let inputs = self.wrapper_inputs();
         let stored = &self.stored;
-        let handle = self.handle("_invalidate");
+        let site = self.site("_invalidate");
         let query = self.query();
         let doc = format!(
             "Removes the cached result of `{}` for these arguments; `true` if there was one.",
@@ -335,7 +343,7 @@ impl<'a> Context<'a> {
             #[allow(dead_code, unused_variables, unused_mut)]
             #vis fn #ident #generics (#(#inputs),*) -> bool #where_clause {
                 #query
-                ::twat_cache::__private::invalidate::<_, #stored>(#handle, &__twat_query)
+                ::twat_cache::__private::invalidate::<_, #stored>(#site, &__twat_query)
             }
         }
     }
@@ -344,7 +352,7 @@ impl<'a> Context<'a> {
         let shared = self.shared_attrs();
         let vis = &self.f.vis;
         let ident = self.ident("_cache");
-        let handle = self.handle("_cache");
+        let site = self.site("_cache");
         let doc = format!(
             "The cache of `{}`: its name, size, counters, and `clear()`.",
             self.f.sig.ident
@@ -354,7 +362,7 @@ impl<'a> Context<'a> {
             #[doc = #doc]
             #[allow(dead_code)]
             #vis fn #ident() -> &'static ::twat_cache::CacheHandle {
-                #handle
+                #site.handle()
             }
         }
     }

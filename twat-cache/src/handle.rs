@@ -7,7 +7,7 @@
 
 use std::any::{Any, TypeId};
 use std::hash::Hash;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use twat_cache_engines::{CacheStats, MemoryCache, Policy};
@@ -92,16 +92,16 @@ pub struct CacheHandle {
     /// The engine of the first (usually only) key/value instantiation.
     primary: OnceLock<Primary>,
     /// Engines of further instantiations of a generic function.
-    others: Mutex<Vec<&'static dyn Engine>>,
+    others: RwLock<Vec<&'static dyn Engine>>,
 }
 
 impl CacheHandle {
-    fn new(spec: HandleSpec, name: String) -> Self {
+    pub(crate) fn new(spec: HandleSpec, name: String) -> Self {
         Self {
             spec,
             name,
             primary: OnceLock::new(),
-            others: Mutex::new(Vec::new()),
+            others: RwLock::new(Vec::new()),
         }
     }
 
@@ -147,7 +147,7 @@ impl CacheHandle {
 
     fn engines(&self) -> Vec<&dyn Engine> {
         let mut all: Vec<&dyn Engine> = self.primary.get().map(|p| p.engine).into_iter().collect();
-        all.extend(self.others.lock().unwrap_or_else(|e| e.into_inner()).iter());
+        all.extend(self.others.read().unwrap_or_else(|e| e.into_inner()).iter());
         all
     }
 
@@ -164,12 +164,9 @@ impl CacheHandle {
     {
         if let Some(primary) = self.primary.get()
             && primary.type_id == TypeId::of::<MemoryCache<K, V>>()
+            && let Some(typed) = primary.engine.as_any().downcast_ref::<MemoryCache<K, V>>()
         {
-            let erased: *const dyn Engine = primary.engine;
-            // SAFETY: `type_id` was recorded from this very engine's concrete type when it was
-            // built (`memory_slow`), and it equals `MemoryCache<K, V>`'s, so the data pointer
-            // of the trait object points to a live (leaked, `'static`) `MemoryCache<K, V>`.
-            return Some(unsafe { &*(erased as *const MemoryCache<K, V>) });
+            return Some(typed);
         }
         self.memory_slow(weigh)
     }
@@ -202,7 +199,16 @@ impl CacheHandle {
             return Some(typed);
         }
         // Another instantiation of a generic function: find or add its engine.
-        let mut others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        let found = self
+            .others
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find_map(|e| e.as_any().downcast_ref::<MemoryCache<K, V>>());
+        if let Some(typed) = found {
+            return Some(typed);
+        }
+        let mut others = self.others.write().unwrap_or_else(|e| e.into_inner());
         if let Some(typed) = others
             .iter()
             .find_map(|e| e.as_any().downcast_ref::<MemoryCache<K, V>>())
@@ -250,67 +256,9 @@ impl std::fmt::Debug for CacheHandle {
     }
 }
 
-/// Where each generated function finds its handle: a `static` slot of its own.
-#[doc(hidden)]
-pub type HandleSlot = OnceLock<&'static CacheHandle>;
-
-/// Every handle by function identity, so the wrapper and its companions share one.
-static HANDLES: Mutex<Vec<(String, &'static CacheHandle)>> = Mutex::new(Vec::new());
-
-/// Finds (or creates) the handle of the function a generated item belongs to.
-///
-/// An attribute cannot see whether it sits in an `impl` block, so the wrapper and its companions
-/// cannot call each other by name. Instead each holds a nested marker fn; its `type_name`
-/// (`crate::module::Type::method::__twat_marker`, or `…::method_cache::__twat_marker` in a
-/// companion) identifies the function, including its `impl` type, and `site` (file, line and
-/// column of the function's name) tells apart functions that print alike.
-#[doc(hidden)]
-#[inline]
-pub fn resolve_handle(
-    slot: &'static HandleSlot,
-    spec: &HandleSpec,
-    marker_path: impl FnOnce() -> &'static str,
-    companion_suffix: &str,
-    site: &'static str,
-) -> &'static CacheHandle {
-    match slot.get() {
-        Some(handle) => handle,
-        None => resolve_slow(slot, spec, marker_path(), companion_suffix, site),
-    }
-}
-
-#[cold]
-fn resolve_slow(
-    slot: &'static HandleSlot,
-    spec: &HandleSpec,
-    marker_path: &str,
-    companion_suffix: &str,
-    site: &'static str,
-) -> &'static CacheHandle {
-    // In an `async fn` the marker sits inside the body's coroutine: drop `::{{closure}}`.
-    let marker_path = marker_path.replace("::{{closure}}", "");
-    let item = marker_path
-        .strip_suffix("::__twat_marker")
-        .unwrap_or(&marker_path);
-    let item = item.strip_suffix(companion_suffix).unwrap_or(item);
-    let identity = format!("{item}@{site}");
-    let mut handles = HANDLES.lock().unwrap_or_else(|e| e.into_inner());
-    let handle = match handles.iter().find(|(id, _)| *id == identity) {
-        Some((_, handle)) => *handle,
-        None => {
-            let name = display_name(spec, item);
-            let handle: &'static CacheHandle = Box::leak(Box::new(CacheHandle::new(*spec, name)));
-            handles.push((identity, handle));
-            handle
-        }
-    };
-    drop(handles);
-    slot.get_or_init(|| handle)
-}
-
 /// `name = "…"`, or `module::function`, or `module::Type::method` when the item path has an
 /// `impl` type (an UpperCamelCase or `<…>` segment) between the module and the function.
-fn display_name(spec: &HandleSpec, item_path: &str) -> String {
+pub(crate) fn display_name(spec: &HandleSpec, item_path: &str) -> String {
     if let Some(name) = spec.name {
         return name.to_string();
     }

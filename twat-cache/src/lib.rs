@@ -32,6 +32,7 @@ pub mod __private {
 }
 mod private;
 mod registry;
+mod site;
 
 pub use config::{cache_root, caching_disabled};
 pub use error::Error;

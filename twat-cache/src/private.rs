@@ -4,7 +4,7 @@
 //!
 //! ```ignore
 //! fn f(a: &str, b: u32) -> R {
-//!     let ticket = match __private::lookup(f_cache(), &Borrowed((a, &b)), None) {
+//!     let ticket = match __private::lookup(SITE, &Borrowed((a, &b)), None) {
 //!         Step::Hit(v) => return Adapter::from_stored(v),
 //!         Step::Miss(ticket) => ticket,
 //!     };
@@ -24,9 +24,9 @@ use std::hash::Hash;
 
 pub use twat_cache_engines::{Borrowed, BorrowedKey, EstimateSize, Policy};
 
-use crate::CacheHandle;
-pub use crate::handle::{HandleSlot, HandleSpec, resolve_handle};
+pub use crate::handle::HandleSpec;
 pub use crate::registry::CacheKind;
+pub use crate::site::Site;
 use twat_cache_engines::{Entry, Lookup, MemoryCache, VacantEntry};
 
 /// The result of a lookup: a cached value, or the duty to compute and hand it back.
@@ -47,7 +47,7 @@ where
     V: Clone,
 {
     /// Stores `stored` if the result is cacheable.
-    #[inline]
+    #[inline(never)]
     pub fn complete(self, stored: Option<V>) {
         if let (Some(vacant), Some(value)) = (self.vacant, stored) {
             vacant.insert(value);
@@ -69,7 +69,7 @@ fn to_step<K, V>(entry: Entry<'static, K, V>) -> Step<K, V> {
 /// same key.
 #[inline]
 pub fn lookup<Q, V>(
-    handle: &'static CacheHandle,
+    site: &'static Site,
     query: &Q,
     weigh: Option<fn(&Q::Owned, &V) -> u64>,
 ) -> Step<Q::Owned, V>
@@ -78,7 +78,7 @@ where
     Q::Owned: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    match handle.memory::<Q::Owned, V>(weigh) {
+    match site.memory::<Q::Owned, V>(weigh) {
         Some(cache) => to_step(cache.entry(query)),
         None => Step::Miss(Ticket { vacant: None }),
     }
@@ -87,7 +87,7 @@ where
 /// [`lookup`] for `async fn`: waiting for a concurrent computation is a future.
 #[inline]
 pub async fn lookup_async<Q, V>(
-    handle: &'static CacheHandle,
+    site: &'static Site,
     query: &Q,
     weigh: Option<fn(&Q::Owned, &V) -> u64>,
 ) -> Step<Q::Owned, V>
@@ -96,21 +96,20 @@ where
     Q::Owned: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    match handle.memory::<Q::Owned, V>(weigh) {
+    match site.memory::<Q::Owned, V>(weigh) {
         Some(cache) => to_step(cache.entry_async(query).await),
         None => Step::Miss(Ticket { vacant: None }),
     }
 }
 
 /// Removes one call's entry; `false` if it was not cached.
-pub fn invalidate<Q, V>(handle: &'static CacheHandle, query: &Q) -> bool
+pub fn invalidate<Q, V>(site: &'static Site, query: &Q) -> bool
 where
     Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
     Q::Owned: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    handle
-        .memory::<Q::Owned, V>(None)
+    site.memory::<Q::Owned, V>(None)
         .is_some_and(|cache: &MemoryCache<Q::Owned, V>| cache.remove(query))
 }
 
@@ -129,8 +128,9 @@ where
 #[inline(always)]
 pub fn assert_value<V: Clone + Send + Sync + 'static>() {}
 
-/// Runs the inlined body of a sync function, typed as the function's return type.
-#[inline(always)]
+/// Runs the body of a sync function, typed as the function's return type. Kept out of line so
+/// the wrapper's hit path stays a small function (few registers to save and restore).
+#[inline(never)]
 pub fn run_body<R, F: FnOnce() -> R>(body: F) -> R {
     body()
 }
@@ -139,12 +139,6 @@ pub fn run_body<R, F: FnOnce() -> R>(body: F) -> R {
 #[inline(always)]
 pub fn run_body_async<R, F: std::future::Future<Output = R>>(body: F) -> F {
     body
-}
-
-/// `type_name` of a value's type; generated code passes its marker fn item.
-#[inline]
-pub fn path_of<T>(_: &T) -> &'static str {
-    std::any::type_name::<T>()
 }
 
 /// The `max_bytes` weigher: estimated key plus value size.

@@ -139,6 +139,7 @@ impl<K, V> MemoryCacheBuilder<K, V> {
             hits: HitCounter::new(),
             hasher: foldhash::fast::RandomState::default(),
             policy: self.policy,
+            plain_hits: self.ttl.is_none() && !self.policy.reorders_on_hit(),
             ttl: self.ttl.map_or(0, |d| duration_nanos(d).max(1)),
             refresh: self.refresh,
             single_flight: self.single_flight,

@@ -55,6 +55,8 @@ pub struct MemoryCache<K, V> {
     hits: HitCounter,
     hasher: foldhash::fast::RandomState,
     policy: Policy,
+    /// No TTL and a policy that does not reorder on hits: hits take the shortest path.
+    plain_hits: bool,
     /// Entry lifetime in clock nanoseconds; 0 = no TTL.
     ttl: u64,
     refresh: bool,
@@ -207,6 +209,16 @@ where
     where
         Q: ?Sized + Lookup<K>,
     {
+        if self.plain_hits {
+            // No TTL and a policy whose hit is one relaxed atomic: the shortest path.
+            let store = shard.store.read();
+            let slot = store.slot(store.find(hash, |k| query.matches(k))?);
+            eviction::on_hit_shared(self.policy, slot);
+            let value = slot.value.clone();
+            drop(store);
+            self.hits.add(1);
+            return Some(value);
+        }
         if self.policy.reorders_on_hit() {
             return self.find_exclusive(shard, hash, query);
         }
@@ -375,6 +387,8 @@ where
     }
 
     /// After a miss: lead (a vacant entry, or a hit if a leader finished meanwhile) or wait.
+    #[cold]
+    #[inline(never)]
     fn join<Q>(
         &self,
         shard: &Shard<K, V>,

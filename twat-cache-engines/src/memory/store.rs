@@ -103,14 +103,14 @@ impl<K, V> Store<K, V> {
         self.slots.len()
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, hash: u64, mut matches: impl FnMut(&K) -> bool) -> Option<u32> {
         self.table
             .find(hash, |&i| matches(&self.slots[i as usize].key))
             .copied()
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn slot(&self, index: u32) -> &Slot<K, V> {
         &self.slots[index as usize]
     }
