@@ -56,7 +56,7 @@ fn cached_str(s: &str) -> Arc<String> {
 /// threads start half-way apart in the key order, so they do not walk the same keys in lockstep.
 fn two_threads(iters: u64, per_thread: impl Fn(u64, usize) + Sync) -> Duration {
     let barrier = Barrier::new(2);
-    let elapsed = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let run = |offset: usize| {
             let barrier = &barrier;
             let per_thread = &per_thread;
@@ -70,8 +70,7 @@ fn two_threads(iters: u64, per_thread: impl Fn(u64, usize) + Sync) -> Duration {
         let a = s.spawn(run(0));
         let b = s.spawn(run(ORDER / 2));
         a.join().unwrap().max(b.join().unwrap())
-    });
-    elapsed
+    })
 }
 
 fn configure<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
