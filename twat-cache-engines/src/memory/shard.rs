@@ -19,12 +19,12 @@ pub(crate) struct Shard<K, V> {
 impl<K, V> Shard<K, V> {
     pub fn new(policy: Policy, limits: Limits) -> Self {
         // Reserve the bounded size up front (dense slots, no doubling slack), but never a
-        // pathological amount for a huge `maxsize`.
-        let reserve = limits.capacity.min(1 << 20);
+        // pathological amount for a huge `maxsize`. `+ 1`: W-TinyLFU links a new entry before
+        // choosing its victim, so a full shard briefly holds one more.
         let reserve = if limits.capacity == usize::MAX {
             0
         } else {
-            reserve
+            limits.capacity.min(1 << 20) + 1
         };
         let sketch = (policy == Policy::TinyLfu).then(|| {
             let expected = if limits.capacity == usize::MAX {
