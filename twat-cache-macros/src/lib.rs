@@ -2,8 +2,8 @@
 //! `twat_cache` crate, which re-exports them and holds the runtime they expand to.
 //!
 //! Each attribute runs the same pipeline, one file per pass (as in `thiserror-impl`):
-//! [`attr`] reads the options, [`ast`] takes the function apart, [`valid`] checks that it can be
-//! cached correctly, and [`expand`] writes the wrapper and its companions. Errors from every pass
+//! `attr.rs` reads the options, `ast.rs` takes the function apart, `valid.rs` checks that it can
+//! be cached correctly, and `expand.rs` writes the wrapper and its companions. Errors from every pass
 //! are collected and reported together, each on the token to fix.
 
 mod ast;

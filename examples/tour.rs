@@ -1,0 +1,279 @@
+//! A tour of twat-cache on real work: `cargo run --release --example tour`.
+//!
+//! 1. A recursive computation (integer partitions), exponential without a cache.
+//! 2. A parse-heavy workload: 200k arithmetic expressions drawn from 2k distinct ones with a
+//!    skewed (Zipf-like) popularity, evaluated by a small recursive-descent parser.
+//! 3. A bounded, TTL'd cache under a scan, showing evictions and the default policy at work.
+//!
+//! Each step times the uncached body (`*_uncached`) against the cached function, then the tour
+//! prints every cache's counters from `twat_cache::registry()`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use twat_cache::{mcache, registry};
+
+/// Number of ways to write `n` as a sum of parts no larger than `largest`.
+#[mcache]
+fn partitions(n: u32, largest: u32) -> u128 {
+    match (n, largest) {
+        (0, _) => 1,
+        (_, 0) => 0,
+        _ if largest > n => partitions(n, n),
+        _ => partitions(n - largest, largest) + partitions(n, largest - 1),
+    }
+}
+
+/// Evaluates `+ - * / ( )` over decimal numbers; errors are not cached.
+#[mcache(maxsize = 4096)]
+fn evaluate(expression: &str) -> Result<f64, String> {
+    let mut parser = Parser {
+        bytes: expression.as_bytes(),
+        pos: 0,
+    };
+    let value = parser.sum()?;
+    parser.skip_spaces();
+    if parser.pos != parser.bytes.len() {
+        return Err(format!("unexpected input at byte {}", parser.pos));
+    }
+    Ok(value)
+}
+
+struct Parser<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn skip_spaces(&mut self) {
+        while self.bytes.get(self.pos) == Some(&b' ') {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_spaces();
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn sum(&mut self) -> Result<f64, String> {
+        let mut value = self.product()?;
+        while let Some(op @ (b'+' | b'-')) = self.peek() {
+            self.pos += 1;
+            let rhs = self.product()?;
+            value = if op == b'+' { value + rhs } else { value - rhs };
+        }
+        Ok(value)
+    }
+
+    fn product(&mut self) -> Result<f64, String> {
+        let mut value = self.atom()?;
+        while let Some(op @ (b'*' | b'/')) = self.peek() {
+            self.pos += 1;
+            let rhs = self.atom()?;
+            value = if op == b'*' { value * rhs } else { value / rhs };
+        }
+        Ok(value)
+    }
+
+    fn atom(&mut self) -> Result<f64, String> {
+        match self.peek() {
+            Some(b'(') => {
+                self.pos += 1;
+                let value = self.sum()?;
+                if self.peek() != Some(b')') {
+                    return Err("missing `)`".into());
+                }
+                self.pos += 1;
+                Ok(value)
+            }
+            Some(b'-') => {
+                self.pos += 1;
+                Ok(-self.atom()?)
+            }
+            _ => {
+                let start = self.pos;
+                while matches!(self.bytes.get(self.pos), Some(b'0'..=b'9' | b'.')) {
+                    self.pos += 1;
+                }
+                std::str::from_utf8(&self.bytes[start..self.pos])
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| format!("expected a number at byte {start}"))
+            }
+        }
+    }
+}
+
+static PROFILE_RENDERS: AtomicUsize = AtomicUsize::new(0);
+
+/// A lookup with a lifetime: a "profile" rendered from an id, kept 10 minutes, at most 500.
+#[mcache(maxsize = 500, ttl = "10m")]
+fn render_profile(user_id: u64) -> Arc<String> {
+    PROFILE_RENDERS.fetch_add(1, Ordering::Relaxed);
+    let mut s = String::with_capacity(256);
+    for i in 0..16 {
+        s.push_str(&format!("{user_id:08x}:{i:02} "));
+    }
+    Arc::new(s)
+}
+
+/// A deterministic xorshift generator, so every run does the same work.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Skewed pick in `0..n`: small indices are much more popular.
+    fn skewed(&mut self, n: u64) -> u64 {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        ((n as f64).powf(u) - 1.0) as u64
+    }
+}
+
+fn make_expression(rng: &mut Rng) -> String {
+    let mut expr = String::new();
+    for term in 0..(3 + rng.next() % 6) {
+        if term > 0 {
+            expr.push_str([" + ", " - ", " * ", " / "][(rng.next() % 4) as usize]);
+        }
+        if rng.next().is_multiple_of(3) {
+            expr.push_str(&format!(
+                "({} * {}.{})",
+                rng.next() % 97,
+                rng.next() % 13,
+                rng.next() % 10
+            ));
+        } else {
+            expr.push_str(&format!("{}", 1 + rng.next() % 1000));
+        }
+    }
+    expr
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let value = f();
+    (value, start.elapsed())
+}
+
+fn speedup(slow: Duration, fast: Duration) -> String {
+    format!("{:.0}×", slow.as_secs_f64() / fast.as_secs_f64().max(1e-9))
+}
+
+fn main() {
+    println!("twat-cache tour\n");
+
+    // 1. Recursion.
+    let n = 75;
+    let (slow, uncached) = time(|| partitions_uncached_recursive(n, n));
+    let (fast, cached) = time(|| partitions(n, n));
+    assert_eq!(slow, fast);
+    let (_, warm) = time(|| partitions(n, n));
+    println!("1. partitions({n}) = {fast}");
+    println!(
+        "   uncached {:>10.3?}   cached (cold) {:>10.3?}   cached (warm) {:>10.3?}   {} faster cold",
+        uncached,
+        cached,
+        warm,
+        speedup(uncached, cached)
+    );
+
+    // 2. Parsing.
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let distinct: Vec<String> = (0..2_000).map(|_| make_expression(&mut rng)).collect();
+    let workload: Vec<&str> = (0..200_000)
+        .map(|_| distinct[rng.skewed(distinct.len() as u64) as usize].as_str())
+        .collect();
+    let (sum_slow, uncached) = time(|| {
+        workload
+            .iter()
+            .filter_map(|e| evaluate_uncached(e).ok())
+            .sum::<f64>()
+    });
+    let (sum_fast, cached) = time(|| {
+        workload
+            .iter()
+            .filter_map(|e| evaluate(e).ok())
+            .sum::<f64>()
+    });
+    assert_eq!(
+        sum_slow.to_bits(),
+        sum_fast.to_bits(),
+        "a cache never changes a result"
+    );
+    println!(
+        "\n2. evaluate(): {} calls over {} distinct expressions",
+        workload.len(),
+        distinct.len()
+    );
+    println!(
+        "   uncached {:>10.3?}   cached {:>10.3?}   {} faster   hit ratio {:.1}%",
+        uncached,
+        cached,
+        speedup(uncached, cached),
+        100.0 * evaluate_cache().stats().hit_ratio()
+    );
+
+    // 3. A bounded cache under a scan.
+    let (_, elapsed) = time(|| {
+        for round in 0..20u64 {
+            for hot in 0..200 {
+                render_profile(hot);
+            }
+            for cold in 0..300 {
+                render_profile(1_000_000 + round * 300 + cold);
+            }
+        }
+    });
+    let renders_before = PROFILE_RENDERS.load(Ordering::Relaxed);
+    for hot in 0..200 {
+        render_profile(hot);
+    }
+    let hot_missed = PROFILE_RENDERS.load(Ordering::Relaxed) - renders_before;
+    println!(
+        "\n3. render_profile(): 10k calls, 200 hot ids + a 6k-id scan, maxsize 500, in {elapsed:.3?}"
+    );
+    println!(
+        "   hot ids still cached after the scan: {}/200 (default policy: W-TinyLFU)",
+        200 - hot_missed
+    );
+
+    // Stats of every cache in the process.
+    println!(
+        "\n{:<34} {:>9} {:>9} {:>7} {:>7} {:>9}",
+        "cache", "hits", "misses", "hit%", "len", "evictions"
+    );
+    for info in registry() {
+        let s = info.stats;
+        println!(
+            "{:<34} {:>9} {:>9} {:>6.1}% {:>7} {:>9}",
+            info.name.trim_start_matches("tour::"),
+            s.hits,
+            s.misses,
+            100.0 * s.hit_ratio(),
+            s.len,
+            s.evictions
+        );
+    }
+}
+
+/// The partitions recursion with no cache at all (the generated `partitions_uncached` runs the
+/// body once, but its recursive calls go through the cached `partitions`).
+fn partitions_uncached_recursive(n: u32, largest: u32) -> u128 {
+    match (n, largest) {
+        (0, _) => 1,
+        (_, 0) => 0,
+        _ if largest > n => partitions_uncached_recursive(n, n),
+        _ => {
+            partitions_uncached_recursive(n - largest, largest)
+                + partitions_uncached_recursive(n, largest - 1)
+        }
+    }
+}
