@@ -58,6 +58,12 @@ impl fmt::Display for Policy {
 }
 
 /// A policy name that is not one of [`Policy::NAMES`].
+///
+/// ```
+/// use twat_cache_engines::{Policy, UnknownPolicy};
+///
+/// assert_eq!("arc".parse::<Policy>(), Err(UnknownPolicy("arc".into())));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown eviction policy `{0}`; expected one of: lru, fifo, lfu, tinylfu")]
 pub struct UnknownPolicy(pub String);

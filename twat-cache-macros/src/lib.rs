@@ -18,9 +18,36 @@ use attr::Kind;
 
 /// Caches a function's results in a concurrent in-memory cache.
 ///
-/// Options: `maxsize`, `max_bytes`, `ttl`, `refresh`, `policy`, `key`, `name`, `cache_none`,
-/// `single_flight`. See the `twat_cache` crate docs for their meaning and for the generated
-/// companions (`foo_uncached`, `foo_invalidate`, `foo_cache`).
+/// Options (all optional, all checked at compile time): `maxsize = N`, `max_bytes = "64MiB"`,
+/// `ttl = "10m"`, `refresh = true`, `policy = "tinylfu" | "lru" | "fifo" | "lfu"`,
+/// `key = <expr>`, `name = "…"`, `cache_none = true`, `single_flight = false`.
+///
+/// Next to `fn foo(args) -> R` it generates `foo_uncached(args) -> R` (the body, never cached),
+/// `foo_invalidate(args) -> bool` and `foo_cache() -> &'static CacheHandle`.
+///
+/// ```
+/// use twat_cache::mcache;
+///
+/// #[mcache(maxsize = 1000, ttl = "1h")]
+/// fn parse_port(text: &str) -> Result<u16, std::num::ParseIntError> {
+///     text.trim().parse()
+/// }
+///
+/// assert_eq!(parse_port(" 8080 "), Ok(8080));
+/// assert_eq!(parse_port(" 8080 "), Ok(8080)); // hit
+/// assert!(parse_port("http").is_err());       // errors are never cached
+/// assert_eq!(parse_port_cache().len(), 1);
+/// assert!(parse_port_invalidate(" 8080 "));
+///
+/// struct Repo { id: u64 }
+/// impl Repo {
+///     // Methods name what identifies the call with `key = …`.
+///     #[mcache(key = (self.id, branch.to_string()))]
+///     fn head(&self, branch: &str) -> String { format!("{}:{branch}", self.id) }
+/// }
+/// assert_eq!(Repo { id: 7 }.head("main"), "7:main");
+/// assert!(Repo::head_cache().name().ends_with("::Repo::head"));
+/// ```
 #[proc_macro_attribute]
 pub fn mcache(args: TokenStream, item: TokenStream) -> TokenStream {
     run(Kind::Mcache, args.into(), item.into()).into()

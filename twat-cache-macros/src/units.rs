@@ -1,18 +1,24 @@
 //! Parsing `ttl = "10m"` and `max_bytes = "512MiB"` at compile time.
 
-/// `"250ms"`, `"1.5s"`, `"90s"`, `"10m"`, `"1h"`, `"1d"`, `"2w"`, or a bare number of seconds,
-/// to nanoseconds.
-pub fn parse_duration_nanos(text: &str) -> Result<u64, String> {
+/// `"1.5 GiB"` → `(1.5, "GiB")`: the leading number (underscores allowed) and the trimmed unit.
+fn split_number(text: &str) -> Result<(f64, &str), String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number
+    let number = number
         .replace('_', "")
         .parse()
         .map_err(|_| format!("`{text}` does not start with a number"))?;
-    let unit_nanos: f64 = match unit.trim() {
+    Ok((number, unit.trim()))
+}
+
+/// `"250ms"`, `"1.5s"`, `"90s"`, `"10m"`, `"1h"`, `"1d"`, `"2w"`, or a bare number of seconds,
+/// to nanoseconds.
+pub fn parse_duration_nanos(text: &str) -> Result<u64, String> {
+    let (number, unit) = split_number(text)?;
+    let unit_nanos: f64 = match unit {
         "ns" => 1.0,
         "us" | "µs" => 1e3,
         "ms" => 1e6,
@@ -25,23 +31,15 @@ pub fn parse_duration_nanos(text: &str) -> Result<u64, String> {
     };
     let nanos = number * unit_nanos;
     if !nanos.is_finite() || nanos >= u64::MAX as f64 {
-        return Err(format!("`{text}` is too long"));
+        return Err(format!("`{}` is too long", text.trim()));
     }
     Ok(nanos.round() as u64)
 }
 
 /// `"512MiB"`, `"2GiB"`, `"10KB"`, `"64k"`, `"100"` to bytes (KB = 1000, KiB = 1024).
 pub fn parse_size_bytes(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .replace('_', "")
-        .parse()
-        .map_err(|_| format!("`{text}` does not start with a number"))?;
-    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let (number, unit) = split_number(text)?;
+    let multiplier: f64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" => 1e3,
         "kib" => 1024.0,
@@ -55,7 +53,7 @@ pub fn parse_size_bytes(text: &str) -> Result<u64, String> {
     };
     let bytes = number * multiplier;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-        return Err(format!("`{text}` is too large"));
+        return Err(format!("`{}` is too large", text.trim()));
     }
     Ok(bytes.round() as u64)
 }

@@ -5,13 +5,13 @@
 //! spelled by the macro), registered in the [registry](crate::registry), and reached on the hot
 //! path by one `OnceLock` load and a type check.
 
-use std::any::{Any, TypeId};
-use std::hash::Hash;
+use std::any::Any;
 use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use twat_cache_engines::{CacheStats, MemoryCache, Policy};
 
+use crate::private::{CacheKey, CacheValue};
 use crate::registry::{self, CacheKind};
 
 /// Compile-time options of one cached function, written by the attribute macros.
@@ -43,8 +43,8 @@ trait Engine: Send + Sync {
 
 impl<K, V> Engine for MemoryCache<K, V>
 where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
+    K: CacheKey,
+    V: CacheValue,
 {
     fn as_any(&self) -> &(dyn Any + Send + Sync) {
         self
@@ -58,13 +58,6 @@ where
     fn stats(&self) -> CacheStats {
         MemoryCache::stats(self)
     }
-}
-
-/// The first engine of a handle, with its concrete type recorded so the hot path can reach it by
-/// one `TypeId` comparison instead of two virtual calls.
-struct Primary {
-    type_id: TypeId,
-    engine: &'static dyn Engine,
 }
 
 /// The cache behind one cached function: its name, size, stats, and a way to empty it.
@@ -90,7 +83,7 @@ pub struct CacheHandle {
     spec: HandleSpec,
     name: String,
     /// The engine of the first (usually only) key/value instantiation.
-    primary: OnceLock<Primary>,
+    primary: OnceLock<&'static dyn Engine>,
     /// Engines of further instantiations of a generic function.
     others: RwLock<Vec<&'static dyn Engine>>,
 }
@@ -146,39 +139,21 @@ impl CacheHandle {
     }
 
     fn engines(&self) -> Vec<&dyn Engine> {
-        let mut all: Vec<&dyn Engine> = self.primary.get().map(|p| p.engine).into_iter().collect();
+        let mut all: Vec<&dyn Engine> = self.primary.get().copied().into_iter().collect();
         all.extend(self.others.read().unwrap_or_else(|e| e.into_inner()).iter());
         all
     }
 
     /// The memory engine for this key/value instantiation, built on first use; `None` when
-    /// caching is disabled.
-    #[inline]
+    /// caching is disabled. Not the hot path: each [`Site`](crate::site::Site) keeps the engine
+    /// it got from here.
     pub(crate) fn memory<K, V>(
         &'static self,
         weigh: Option<fn(&K, &V) -> u64>,
     ) -> Option<&'static MemoryCache<K, V>>
     where
-        K: Hash + Eq + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
-    {
-        if let Some(primary) = self.primary.get()
-            && primary.type_id == TypeId::of::<MemoryCache<K, V>>()
-            && let Some(typed) = primary.engine.as_any().downcast_ref::<MemoryCache<K, V>>()
-        {
-            return Some(typed);
-        }
-        self.memory_slow(weigh)
-    }
-
-    #[cold]
-    fn memory_slow<K, V>(
-        &'static self,
-        weigh: Option<fn(&K, &V) -> u64>,
-    ) -> Option<&'static MemoryCache<K, V>>
-    where
-        K: Hash + Eq + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
+        K: CacheKey,
+        V: CacheValue,
     {
         if crate::caching_disabled() {
             return None;
@@ -187,15 +162,12 @@ impl CacheHandle {
         let primary = self.primary.get_or_init(|| {
             created = true;
             let engine: &'static MemoryCache<K, V> = Box::leak(Box::new(self.build_memory(weigh)));
-            Primary {
-                type_id: TypeId::of::<MemoryCache<K, V>>(),
-                engine,
-            }
+            engine
         });
         if created {
             registry::register(self);
         }
-        if let Some(typed) = primary.engine.as_any().downcast_ref::<MemoryCache<K, V>>() {
+        if let Some(typed) = primary.as_any().downcast_ref::<MemoryCache<K, V>>() {
             return Some(typed);
         }
         // Another instantiation of a generic function: find or add its engine.
@@ -222,8 +194,8 @@ impl CacheHandle {
 
     fn build_memory<K, V>(&self, weigh: Option<fn(&K, &V) -> u64>) -> MemoryCache<K, V>
     where
-        K: Hash + Eq + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
+        K: CacheKey,
+        V: CacheValue,
     {
         let spec = &self.spec;
         let mut builder = MemoryCache::builder()

@@ -29,6 +29,14 @@ pub use crate::registry::CacheKind;
 pub use crate::site::Site;
 use twat_cache_engines::{Entry, Lookup, MemoryCache, VacantEntry};
 
+/// What a memory cache needs of a key (the owned form of the arguments, or `key = …`).
+pub trait CacheKey: Hash + Eq + Send + Sync + 'static {}
+impl<T: Hash + Eq + Send + Sync + 'static> CacheKey for T {}
+
+/// What a memory cache needs of a stored value.
+pub trait CacheValue: Clone + Send + Sync + 'static {}
+impl<T: Clone + Send + Sync + 'static> CacheValue for T {}
+
 /// The result of a lookup: a cached value, or the duty to compute and hand it back.
 pub enum Step<K: 'static, V: 'static> {
     Hit(V),
@@ -75,8 +83,8 @@ pub fn lookup<Q, V>(
 ) -> Step<Q::Owned, V>
 where
     Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
-    Q::Owned: Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
+    Q::Owned: CacheKey,
+    V: CacheValue,
 {
     match site.memory::<Q::Owned, V>(weigh) {
         Some(cache) => to_step(cache.entry(query)),
@@ -93,8 +101,8 @@ pub async fn lookup_async<Q, V>(
 ) -> Step<Q::Owned, V>
 where
     Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
-    Q::Owned: Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
+    Q::Owned: CacheKey,
+    V: CacheValue,
 {
     match site.memory::<Q::Owned, V>(weigh) {
         Some(cache) => to_step(cache.entry_async(query).await),
@@ -106,8 +114,8 @@ where
 pub fn invalidate<Q, V>(site: &'static Site, query: &Q) -> bool
 where
     Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
-    Q::Owned: Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
+    Q::Owned: CacheKey,
+    V: CacheValue,
 {
     site.memory::<Q::Owned, V>(None)
         .is_some_and(|cache: &MemoryCache<Q::Owned, V>| cache.remove(query))

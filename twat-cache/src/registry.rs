@@ -8,6 +8,15 @@ use twat_cache_engines::CacheStats;
 use crate::CacheHandle;
 
 /// Which attribute made a cache.
+///
+/// ```
+/// use twat_cache::{mcache, CacheKind};
+///
+/// #[mcache]
+/// fn id(x: u8) -> u8 { x }
+///
+/// assert_eq!(id_cache().kind(), CacheKind::Mcache);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CacheKind {
     /// `#[mcache]`: memory.
@@ -21,6 +30,18 @@ pub enum CacheKind {
 }
 
 /// One registered cache, as [`registry`] reports it.
+///
+/// ```
+/// use twat_cache::{mcache, registry, CacheInfo};
+///
+/// #[mcache(name = "lengths")]
+/// fn length(s: &str) -> usize { s.len() }
+///
+/// length("abc");
+/// let info: CacheInfo = registry().into_iter().find(|c| c.name == "lengths").unwrap();
+/// assert_eq!((info.stats.misses, info.stats.len), (1, 1));
+/// assert!(info.folder.is_none(), "memory caches have no folder");
+/// ```
 #[derive(Debug, Clone)]
 pub struct CacheInfo {
     /// The cache's name (see [`CacheHandle::name`]).

@@ -10,13 +10,13 @@
 //! the site straight to the engine.
 
 use std::any::{Any, TypeId};
-use std::hash::Hash;
 use std::sync::{Mutex, OnceLock};
 
 use twat_cache_engines::MemoryCache;
 
 use crate::CacheHandle;
 use crate::handle::{HandleSpec, display_name};
+use crate::private::{CacheKey, CacheValue};
 
 /// One generated function's view of its cache (see the module docs).
 #[doc(hidden)]
@@ -96,8 +96,8 @@ impl Site {
         weigh: Option<fn(&K, &V) -> u64>,
     ) -> Option<&'static MemoryCache<K, V>>
     where
-        K: Hash + Eq + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
+        K: CacheKey,
+        V: CacheValue,
     {
         if let Some(typed) = self.engine.get()
             && typed.type_id == TypeId::of::<MemoryCache<K, V>>()
@@ -117,8 +117,8 @@ impl Site {
         weigh: Option<fn(&K, &V) -> u64>,
     ) -> Option<&'static MemoryCache<K, V>>
     where
-        K: Hash + Eq + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
+        K: CacheKey,
+        V: CacheValue,
     {
         let engine = self.handle().memory(weigh)?;
         // The first instantiation to get here is the one this site keeps; any other (a generic

@@ -25,6 +25,13 @@ use crate::stats::Counters;
 use crate::{CacheStats, Clock, Lookup, Policy};
 
 /// Estimated size of an entry, used against `max_bytes`.
+///
+/// ```
+/// use twat_cache_engines::Weigher;
+///
+/// let by_length: Weigher<String, Vec<u8>> = Box::new(|k, v| (k.len() + v.len()) as u64);
+/// assert_eq!(by_length(&"ab".to_string(), &vec![0; 3]), 5);
+/// ```
 pub type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 
 /// A sharded, concurrent, bounded in-memory cache.
@@ -66,6 +73,22 @@ pub struct MemoryCache<K, V> {
 }
 
 /// The outcome of [`MemoryCache::entry`]: the cached value, or the right to compute it.
+///
+/// ```
+/// use twat_cache_engines::{Entry, MemoryCache};
+///
+/// let cache: MemoryCache<String, usize> = MemoryCache::builder().build();
+/// let len = match cache.entry("hello") {
+///     Entry::Hit(len) => len,
+///     Entry::Vacant(vacant) => {
+///         let len = vacant.key().len(); // the expensive part; concurrent callers wait
+///         vacant.insert(len);
+///         len
+///     }
+/// };
+/// assert_eq!(len, 5);
+/// assert!(matches!(cache.entry("hello"), Entry::Hit(5)));
+/// ```
 pub enum Entry<'a, K, V> {
     /// The key was cached (or was computed by a concurrent caller we waited for).
     Hit(V),
@@ -76,6 +99,16 @@ pub enum Entry<'a, K, V> {
 
 /// The right to fill one absent key; dropping it without [`VacantEntry::insert`] (an error, a
 /// panic, a cancelled future) wakes the waiters so one of them can try.
+///
+/// ```
+/// use twat_cache_engines::{Entry, MemoryCache};
+///
+/// let cache: MemoryCache<u32, u32> = MemoryCache::builder().build();
+/// if let Entry::Vacant(vacant) = cache.entry(&1) {
+///     drop(vacant); // e.g. the computation failed: nothing is stored
+/// }
+/// assert_eq!(cache.get(&1), None);
+/// ```
 pub struct VacantEntry<'a, K, V> {
     cache: &'a MemoryCache<K, V>,
     hash: u64,
@@ -369,6 +402,23 @@ where
 
     /// [`MemoryCache::entry`] for async code: waiting for another caller's computation is a future
     /// (woken by that caller, on any executor) instead of a blocked thread.
+    ///
+    /// ```
+    /// use twat_cache_engines::{Entry, MemoryCache};
+    ///
+    /// let cache: MemoryCache<u64, String> = MemoryCache::builder().build();
+    /// let value = futures::executor::block_on(async {
+    ///     match cache.entry_async(&7).await {
+    ///         Entry::Hit(v) => v,
+    ///         Entry::Vacant(vacant) => {
+    ///             let v = format!("user-{}", vacant.key());
+    ///             vacant.insert(v.clone());
+    ///             v
+    ///         }
+    ///     }
+    /// });
+    /// assert_eq!(value, "user-7");
+    /// ```
     pub async fn entry_async<Q>(&self, query: &Q) -> Entry<'_, K, V>
     where
         Q: ?Sized + Lookup<K>,
@@ -438,6 +488,15 @@ where
     }
 
     /// Like [`MemoryCache::get_or_insert_with`], but an `Err` is returned and not cached.
+    ///
+    /// ```
+    /// use twat_cache_engines::MemoryCache;
+    ///
+    /// let cache: MemoryCache<String, u16> = MemoryCache::builder().build();
+    /// assert!(cache.get_or_try_insert_with("x".into(), || "x".parse::<u16>()).is_err());
+    /// assert_eq!(cache.get_or_try_insert_with("80".into(), || "80".parse::<u16>()), Ok(80));
+    /// assert_eq!(cache.len(), 1);
+    /// ```
     pub fn get_or_try_insert_with<E>(
         &self,
         key: K,
