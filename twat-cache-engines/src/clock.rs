@@ -60,6 +60,28 @@ impl Clock {
         }
     }
 
+    /// Wall-clock nanoseconds since the Unix epoch (plus the offset moved by
+    /// [`Clock::advance_system`]); a manual clock returns its own time. Disk entries store these,
+    /// because they outlive the process and its monotonic clock.
+    ///
+    /// ```
+    /// use twat_cache_engines::Clock;
+    ///
+    /// let year_2020 = 1_577_836_800_000_000_000;
+    /// assert!(Clock::system().unix_nanos() > year_2020);
+    /// ```
+    pub fn unix_nanos(&self) -> u64 {
+        match &self.manual {
+            Some(t) => t.load(Ordering::Acquire),
+            None => {
+                let since_epoch = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, duration_nanos);
+                since_epoch.saturating_add(SYSTEM_OFFSET_NANOS.load(Ordering::Acquire))
+            }
+        }
+    }
+
     /// Moves a manual clock forward. On a system clock this moves the whole process's time,
     /// exactly like [`Clock::advance_system`].
     pub fn advance(&self, by: Duration) {

@@ -2,6 +2,8 @@
 //!
 //! - [`MemoryCache`]: sharded concurrent memory cache (LRU, FIFO, LFU, W-TinyLFU), TTL with a
 //!   replaceable [`Clock`], byte bounds, single-flight through [`MemoryCache::entry`].
+//! - [`SledCache`]: persistent cache in a sled database, checksummed entries, sampled eviction,
+//!   memory fallback when the disk fails.
 //!
 //! This crate knows nothing about macros: the attributes in `twat-cache` expand to calls into
 //! these types, and they are equally usable by hand.
@@ -18,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod clock;
+pub mod disk;
 mod flight;
 mod hit_counter;
 mod key;
@@ -27,6 +30,7 @@ mod size;
 mod stats;
 
 pub use clock::Clock;
+pub use disk::{DiskEntry, DiskVacant, SledCache, SledCacheBuilder};
 pub use key::{Borrowed, BorrowedKey, Lookup};
 pub use memory::{Entry, MemoryCache, MemoryCacheBuilder, VacantEntry, Weigher};
 pub use policy::{Policy, UnknownPolicy};

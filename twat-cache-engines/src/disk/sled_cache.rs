@@ -1,0 +1,798 @@
+//! [`SledCache`]: a persistent cache in a sled tree, with a memory fallback.
+
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::record::{self, COMPRESSED, Header};
+use super::sled_db::{self, OpenError};
+use crate::clock::duration_nanos;
+use crate::flight::{Flight, FlightTable, Join};
+use crate::{CacheStats, Clock, MemoryCache, Policy};
+
+/// An entry's id in the tree: BLAKE3 of the namespace and the serialized key.
+type EntryId = [u8; 32];
+
+/// A persistent cache of `V` values in a sled database, keyed by anything `Serialize`.
+///
+/// Keys are identified by their postcard serialization, so a borrowed form serializes like its
+/// owned one (`&str`/`String`, `&[T]`/`Vec<T>`, `&Path`/`PathBuf`) and lookups never need the
+/// owned key. Entries carry their serialized key, their value type and a checksum: a
+/// collision, a changed value type or a damaged entry reads as a miss, never as a wrong value.
+///
+/// If the database cannot be used (locked by another process, unwritable folder, full disk,
+/// corruption that recovery cannot fix), the cache logs one warning, counts `errors`, and keeps
+/// working in memory. sled calls are short and run inline, also from async code.
+///
+/// ```
+/// use twat_cache_engines::SledCache;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let cache: SledCache<Vec<u32>> = SledCache::builder(dir.path().join("geo"), "tiles")
+///     .maxsize(10_000)
+///     .compress(true)
+///     .build();
+/// cache.insert("tile-7", &vec![1, 2, 3]);
+/// assert_eq!(cache.get("tile-7"), Some(vec![1, 2, 3]));
+/// assert_eq!(cache.get(&"tile-7".to_string()), Some(vec![1, 2, 3]), "String finds &str keys");
+/// assert!(!cache.is_fallback());
+/// ```
+pub struct SledCache<V> {
+    folder: PathBuf,
+    tree: Option<sled::Tree>,
+    fallback: OnceLock<MemoryCache<EntryId, Arc<[u8]>>>,
+    namespace: Vec<u8>,
+    namespace_tag: u64,
+    value_type: u64,
+    ttl: u64,
+    refresh: bool,
+    maxsize: u64,
+    max_bytes: u64,
+    policy: Policy,
+    compress: bool,
+    clock: Clock,
+    single_flight: bool,
+    flights: FlightTable,
+    access: dashmap::DashMap<EntryId, Access>,
+    counters: DiskCounters,
+    warned: AtomicBool,
+    _value: PhantomData<fn() -> V>,
+}
+
+/// What this process knows about an entry's use, for choosing eviction victims.
+#[derive(Clone, Copy)]
+struct Access {
+    last: u64,
+    hits: u32,
+}
+
+#[derive(Default)]
+struct DiskCounters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    inserts: AtomicU64,
+    evictions: AtomicU64,
+    expirations: AtomicU64,
+    errors: AtomicU64,
+    len: AtomicU64,
+    bytes: AtomicU64,
+    sampler: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Builds a [`SledCache`].
+pub struct SledCacheBuilder<V> {
+    folder: PathBuf,
+    tree: String,
+    namespace: String,
+    ttl: Option<Duration>,
+    refresh: bool,
+    maxsize: Option<u64>,
+    max_bytes: Option<u64>,
+    policy: Policy,
+    compress: bool,
+    clock: Clock,
+    single_flight: bool,
+    _value: PhantomData<fn() -> V>,
+}
+
+impl<V> SledCacheBuilder<V> {
+    /// Entries of other namespaces are invisible to this cache (a `version`, or a fingerprint
+    /// of the function that produced them).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+    /// Entry lifetime from insertion, measured on the wall clock (entries outlive processes).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+    /// Whether a hit restarts the entry's TTL (rewrites its header).
+    pub fn refresh(mut self, refresh: bool) -> Self {
+        self.refresh = refresh;
+        self
+    }
+    /// Most entries kept on disk.
+    pub fn maxsize(mut self, entries: u64) -> Self {
+        self.maxsize = Some(entries);
+        self
+    }
+    /// Most bytes of stored entries (headers, keys and payloads).
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+    /// Which entries eviction prefers to drop (approximated by sampling; see [`Policy`]).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+    /// LZ4-compress stored values.
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
+        self
+    }
+    /// The clock TTLs are measured on (default: the system wall clock).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// Whether concurrent misses of one key through [`SledCache::entry`] run once.
+    pub fn single_flight(mut self, on: bool) -> Self {
+        self.single_flight = on;
+        self
+    }
+
+    /// Opens the database (or falls back to memory) and builds the cache.
+    pub fn build(self) -> SledCache<V> {
+        let namespace_tag = tag(self.namespace.as_bytes());
+        let mut cache = SledCache {
+            folder: self.folder.clone(),
+            tree: None,
+            fallback: OnceLock::new(),
+            namespace: self.namespace.into_bytes(),
+            namespace_tag,
+            value_type: tag(std::any::type_name::<V>().as_bytes()),
+            ttl: self.ttl.map_or(0, |d| duration_nanos(d).max(1)),
+            refresh: self.refresh,
+            maxsize: self.maxsize.unwrap_or(u64::MAX),
+            max_bytes: self.max_bytes.unwrap_or(u64::MAX),
+            policy: self.policy,
+            compress: self.compress,
+            clock: self.clock,
+            single_flight: self.single_flight,
+            flights: FlightTable::default(),
+            access: dashmap::DashMap::new(),
+            counters: DiskCounters::default(),
+            warned: AtomicBool::new(false),
+            _value: PhantomData,
+        };
+        match open_tree(&self.folder, &self.tree) {
+            Ok(tree) => {
+                cache.tree = Some(tree);
+                if let Err(why) = cache.scan() {
+                    cache.fault("scanning the cache database", &why);
+                    cache.tree = None;
+                }
+            }
+            Err(e) => cache.fault("opening the cache database", &e.to_string()),
+        }
+        cache
+    }
+}
+
+fn open_tree(folder: &Path, name: &str) -> Result<sled::Tree, OpenError> {
+    let db = sled_db::open(folder)?;
+    match catch_unwind(AssertUnwindSafe(|| db.open_tree(name))) {
+        Ok(Ok(tree)) => Ok(tree),
+        Ok(Err(e)) => Err(OpenError::Unusable(folder.to_path_buf(), e.to_string())),
+        Err(_) => Err(OpenError::Unusable(
+            folder.to_path_buf(),
+            "sled panicked".into(),
+        )),
+    }
+}
+
+/// A stable 64-bit tag of some bytes.
+fn tag(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(
+        blake3::hash(bytes).as_bytes()[..8]
+            .try_into()
+            .expect("8 bytes"),
+    )
+}
+
+/// Runs a sled operation, turning a panic inside sled into an error.
+fn guarded<T>(op: impl FnOnce() -> sled::Result<T>) -> Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(op)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("sled panicked".to_string()),
+    }
+}
+
+/// The outcome of [`SledCache::entry`].
+pub enum DiskEntry<'a, V> {
+    /// The stored value.
+    Hit(V),
+    /// Absent: this caller computes it (others wait) and stores it with
+    /// [`DiskVacant::insert`].
+    Vacant(DiskVacant<'a, V>),
+}
+
+/// The right to fill one absent key of a [`SledCache`]; dropping it releases the waiters.
+pub struct DiskVacant<'a, V> {
+    cache: &'a SledCache<V>,
+    id: EntryId,
+    key: Vec<u8>,
+    flight: Option<Arc<Flight>>,
+}
+
+impl<V: Serialize + DeserializeOwned> DiskVacant<'_, V> {
+    /// Stores the computed value.
+    pub fn insert(self, value: &V) {
+        self.cache.write(&self.id, &self.key, value);
+    }
+}
+
+impl<V> Drop for DiskVacant<'_, V> {
+    fn drop(&mut self) {
+        if let Some(flight) = self.flight.take() {
+            self.cache.flights.land(&flight);
+        }
+    }
+}
+
+impl<V> SledCache<V> {
+    /// Starts a builder for the tree `tree` of the database in `folder`.
+    pub fn builder(folder: impl Into<PathBuf>, tree: &str) -> SledCacheBuilder<V> {
+        SledCacheBuilder {
+            folder: folder.into(),
+            tree: tree.to_string(),
+            namespace: String::new(),
+            ttl: None,
+            refresh: false,
+            maxsize: None,
+            max_bytes: None,
+            policy: Policy::default(),
+            compress: false,
+            clock: Clock::system(),
+            single_flight: true,
+            _value: PhantomData,
+        }
+    }
+
+    /// The database folder.
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    /// Whether the cache is working from memory because the database could not be used.
+    pub fn is_fallback(&self) -> bool {
+        self.tree.is_none() || self.fallback.get().is_some()
+    }
+
+    /// Logs one warning per cache, counts every fault, and makes sure the memory fallback exists.
+    fn fault(&self, doing: &str, why: &str) {
+        bump(&self.counters.errors);
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(folder = %self.folder.display(), error = %why,
+                "twat-cache: {doing} failed; caching in memory instead");
+        }
+        self.memory();
+    }
+
+    fn memory(&self) -> &MemoryCache<EntryId, Arc<[u8]>> {
+        self.fallback.get_or_init(|| {
+            let mut builder = MemoryCache::builder().policy(self.policy);
+            if self.maxsize != u64::MAX {
+                builder = builder.maxsize(self.maxsize as usize);
+            }
+            if self.max_bytes != u64::MAX {
+                builder = builder
+                    .max_bytes(self.max_bytes)
+                    .weigher(|_, v: &Arc<[u8]>| v.len() as u64);
+            }
+            builder.build()
+        })
+    }
+
+    /// Counts this namespace's entries and bytes, dropping damaged and expired ones.
+    fn scan(&self) -> Result<(), String> {
+        let Some(tree) = &self.tree else {
+            return Ok(());
+        };
+        let now = self.clock.unix_nanos();
+        let mut doomed = Vec::new();
+        let (mut len, mut bytes) = (0u64, 0u64);
+        guarded(|| {
+            for item in tree.iter() {
+                let (id, value) = item?;
+                match record::decode(&value) {
+                    None => doomed.push((id, false)),
+                    Some(r) if r.header.namespace == self.namespace_tag => {
+                        if r.header.is_expired(now) {
+                            doomed.push((id, true));
+                        } else {
+                            len += 1;
+                            bytes += value.len() as u64;
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+            Ok(())
+        })?;
+        for (id, expired) in doomed {
+            guarded(|| tree.remove(&id))?;
+            if expired {
+                bump(&self.counters.expirations);
+            }
+        }
+        self.counters.len.store(len, Ordering::Relaxed);
+        self.counters.bytes.store(bytes, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn id_of(&self, key: &[u8]) -> EntryId {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&(self.namespace.len() as u64).to_le_bytes());
+        hasher.update(&self.namespace);
+        hasher.update(key);
+        *hasher.finalize().as_bytes()
+    }
+
+    /// Entries of this namespace.
+    pub fn len(&self) -> usize {
+        let memory = self.fallback.get().map_or(0, |m| m.len());
+        let disk = if self.tree.is_some() {
+            self.counters.len.load(Ordering::Relaxed)
+        } else {
+            0
+        };
+        disk as usize + memory
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Counters and size (disk plus any memory fallback).
+    pub fn stats(&self) -> CacheStats {
+        let c = &self.counters;
+        let memory = self.fallback.get().map(|m| m.stats()).unwrap_or_default();
+        CacheStats {
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            inserts: c.inserts.load(Ordering::Relaxed),
+            evictions: c.evictions.load(Ordering::Relaxed) + memory.evictions,
+            expirations: c.expirations.load(Ordering::Relaxed),
+            errors: c.errors.load(Ordering::Relaxed),
+            len: self.len() as u64,
+            bytes: c.bytes.load(Ordering::Relaxed) * u64::from(self.tree.is_some()) + memory.bytes,
+        }
+    }
+
+    /// Removes every entry of this namespace.
+    pub fn clear(&self) {
+        if let Some(m) = self.fallback.get() {
+            m.clear();
+        }
+        let Some(tree) = &self.tree else { return };
+        let result = guarded(|| {
+            let mut ids = Vec::new();
+            for item in tree.iter() {
+                let (id, value) = item?;
+                if record::decode(&value).is_none_or(|r| r.header.namespace == self.namespace_tag) {
+                    ids.push(id);
+                }
+            }
+            for id in ids {
+                tree.remove(id)?;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => {
+                self.counters.len.store(0, Ordering::Relaxed);
+                self.counters.bytes.store(0, Ordering::Relaxed);
+                self.access.clear();
+            }
+            Err(why) => self.fault("clearing the cache database", &why),
+        }
+    }
+
+    /// Writes everything to disk now (a normal exit does this too).
+    pub fn flush(&self) -> Result<(), String> {
+        if self.tree.is_none() {
+            return Ok(());
+        }
+        sled_db::flush(&self.folder).map_err(|e| e.to_string())
+    }
+
+    fn forget(&self, id: &EntryId, stored_len: u64) {
+        self.counters.len.fetch_sub(1, Ordering::Relaxed);
+        self.counters.bytes.fetch_sub(stored_len, Ordering::Relaxed);
+        self.access.remove(id);
+    }
+
+    /// Removes a stored entry by id (known to be ours); returns whether it was there.
+    fn delete(&self, id: &EntryId) -> bool {
+        let Some(tree) = &self.tree else { return false };
+        match guarded(|| tree.remove(id)) {
+            Ok(Some(old)) => {
+                self.forget(id, old.len() as u64);
+                true
+            }
+            Ok(None) => false,
+            Err(why) => {
+                self.fault("removing a cache entry", &why);
+                false
+            }
+        }
+    }
+}
+
+impl<V: Serialize + DeserializeOwned> SledCache<V> {
+    fn key_bytes<Q: ?Sized + Serialize>(&self, key: &Q) -> Option<Vec<u8>> {
+        match postcard::to_allocvec(key) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                self.fault("serializing a cache key", &e.to_string());
+                None
+            }
+        }
+    }
+
+    /// The value stored for `key`, counting a hit or a miss.
+    pub fn get<Q: ?Sized + Serialize>(&self, key: &Q) -> Option<V> {
+        let found = self
+            .key_bytes(key)
+            .and_then(|bytes| self.read(&self.id_of(&bytes), &bytes));
+        if found.is_none() {
+            bump(&self.counters.misses);
+        }
+        found
+    }
+
+    /// Stores `value` under `key`.
+    pub fn insert<Q: ?Sized + Serialize>(&self, key: &Q, value: &V) {
+        if let Some(bytes) = self.key_bytes(key) {
+            self.write(&self.id_of(&bytes), &bytes, value);
+        }
+    }
+
+    /// Removes `key`'s entry; `true` if one was there.
+    pub fn remove<Q: ?Sized + Serialize>(&self, key: &Q) -> bool {
+        let Some(bytes) = self.key_bytes(key) else {
+            return false;
+        };
+        let id = self.id_of(&bytes);
+        let in_memory = self.fallback.get().is_some_and(|m| m.remove(&id));
+        // Only remove a disk entry that is really ours (same key), never a colliding one.
+        let ours = self.stored(&id).is_some_and(|stored| {
+            record::decode(&stored).is_some_and(|r| r.key == bytes.as_slice())
+        });
+        (ours && self.delete(&id)) || in_memory
+    }
+
+    /// Looks `key` up; on a miss returns the right to compute it, or waits for the caller who
+    /// already is (single-flight).
+    pub fn entry<Q: ?Sized + Serialize>(&self, key: &Q) -> DiskEntry<'_, V> {
+        let Some(bytes) = self.key_bytes(key) else {
+            bump(&self.counters.misses);
+            return DiskEntry::Vacant(self.vacant(Vec::new(), None));
+        };
+        let id = self.id_of(&bytes);
+        loop {
+            if let Some(v) = self.read(&id, &bytes) {
+                return DiskEntry::Hit(v);
+            }
+            match self.join(&id, &bytes) {
+                Ok(entry) => return entry,
+                Err(flight) => flight.wait(),
+            }
+        }
+    }
+
+    /// [`SledCache::entry`] for async code: waiting is a future, not a blocked thread.
+    pub async fn entry_async<Q: ?Sized + Serialize>(&self, key: &Q) -> DiskEntry<'_, V> {
+        let Some(bytes) = self.key_bytes(key) else {
+            bump(&self.counters.misses);
+            return DiskEntry::Vacant(self.vacant(Vec::new(), None));
+        };
+        let id = self.id_of(&bytes);
+        loop {
+            if let Some(v) = self.read(&id, &bytes) {
+                return DiskEntry::Hit(v);
+            }
+            match self.join(&id, &bytes) {
+                Ok(entry) => return entry,
+                Err(flight) => flight.wait_async().await,
+            }
+        }
+    }
+
+    fn vacant(&self, key: Vec<u8>, flight: Option<Arc<Flight>>) -> DiskVacant<'_, V> {
+        let id = if key.is_empty() {
+            [0; 32]
+        } else {
+            self.id_of(&key)
+        };
+        DiskVacant {
+            cache: self,
+            id,
+            key,
+            flight,
+        }
+    }
+
+    #[cold]
+    fn join(&self, id: &EntryId, key: &[u8]) -> Result<DiskEntry<'_, V>, Arc<Flight>> {
+        let flight = if self.single_flight {
+            let hash = u64::from_le_bytes(id[..8].try_into().expect("8 bytes"));
+            match self.flights.join(hash) {
+                Join::Wait(flight) => return Err(flight),
+                Join::Lead(flight) => {
+                    if let Some(v) = self.read(id, key) {
+                        self.flights.land(&flight);
+                        return Ok(DiskEntry::Hit(v));
+                    }
+                    Some(flight)
+                }
+            }
+        } else {
+            None
+        };
+        bump(&self.counters.misses);
+        Ok(DiskEntry::Vacant(self.vacant(key.to_vec(), flight)))
+    }
+
+    /// The cached value or `make()`'s, stored (single-flight).
+    pub fn get_or_insert_with<Q: ?Sized + Serialize>(
+        &self,
+        key: &Q,
+        make: impl FnOnce() -> V,
+    ) -> V {
+        match self.entry(key) {
+            DiskEntry::Hit(v) => v,
+            DiskEntry::Vacant(vacant) => {
+                let value = make();
+                vacant.insert(&value);
+                value
+            }
+        }
+    }
+
+    /// The stored bytes for `id`, from disk or the memory fallback.
+    fn stored(&self, id: &EntryId) -> Option<Arc<[u8]>> {
+        if let Some(tree) = &self.tree {
+            match guarded(|| tree.get(id)) {
+                Ok(Some(bytes)) => return Some(Arc::from(&bytes[..])),
+                Ok(None) => {}
+                Err(why) => self.fault("reading the cache database", &why),
+            }
+        }
+        self.fallback.get().and_then(|m| m.get(id))
+    }
+
+    /// Hit path: verifies and decodes the entry; anything off is a miss (and is removed).
+    fn read(&self, id: &EntryId, key: &[u8]) -> Option<V> {
+        let stored = self.stored(id)?;
+        let now = self.clock.unix_nanos();
+        let Some(entry) = record::decode(&stored) else {
+            self.discard(id);
+            return None;
+        };
+        if entry.key != key || entry.header.namespace != self.namespace_tag {
+            return None; // a hash collision: someone else's entry, left alone
+        }
+        if entry.header.value_type != self.value_type {
+            self.discard(id);
+            return None;
+        }
+        if entry.header.is_expired(now) {
+            self.discard(id);
+            bump(&self.counters.expirations);
+            return None;
+        }
+        let value = self.decode_payload(&entry)?;
+        if value.is_none() {
+            self.discard(id);
+            return None;
+        }
+        if self.refresh && self.ttl != 0 {
+            let mut renewed = stored.to_vec();
+            record::set_expires(&mut renewed, now.saturating_add(self.ttl));
+            self.put(id, renewed);
+        }
+        self.touch(id, now);
+        bump(&self.counters.hits);
+        value
+    }
+
+    /// `Some(Some(v))` decoded, `Some(None)` undecodable (e.g. written by an older type).
+    fn decode_payload(&self, entry: &record::Record<'_>) -> Option<Option<V>> {
+        let decoded = if entry.header.flags & COMPRESSED != 0 {
+            lz4_flex::decompress_size_prepended(entry.payload)
+                .ok()
+                .and_then(|raw| postcard::from_bytes(&raw).ok())
+        } else {
+            postcard::from_bytes(entry.payload).ok()
+        };
+        Some(decoded)
+    }
+
+    fn touch(&self, id: &EntryId, now: u64) {
+        self.access
+            .entry(*id)
+            .and_modify(|a| {
+                a.last = now;
+                a.hits = a.hits.saturating_add(1);
+            })
+            .or_insert(Access { last: now, hits: 1 });
+    }
+
+    /// Removes a damaged, stale or expired entry.
+    fn discard(&self, id: &EntryId) {
+        if let Some(m) = self.fallback.get() {
+            m.remove(id);
+        }
+        self.delete(id);
+    }
+
+    fn write(&self, id: &EntryId, key: &[u8], value: &V) {
+        if key.is_empty() {
+            return; // the key could not be serialized: nothing to store under
+        }
+        let payload = match postcard::to_allocvec(value) {
+            Ok(p) => p,
+            Err(e) => return self.fault("serializing a cache value", &e.to_string()),
+        };
+        let (flags, payload) = if self.compress {
+            (COMPRESSED, lz4_flex::compress_prepend_size(&payload))
+        } else {
+            (0, payload)
+        };
+        let now = self.clock.unix_nanos();
+        let header = Header {
+            flags,
+            value_type: self.value_type,
+            namespace: self.namespace_tag,
+            created: now,
+            expires: if self.ttl == 0 {
+                0
+            } else {
+                now.saturating_add(self.ttl)
+            },
+        };
+        let bytes = record::encode(&header, key, &payload);
+        if bytes.len() as u64 > self.max_bytes {
+            return;
+        }
+        self.put(id, bytes);
+        bump(&self.counters.inserts);
+        self.touch(id, now);
+        self.enforce_bounds(id);
+    }
+
+    /// Stores encoded bytes on disk, or in memory if the disk fails.
+    fn put(&self, id: &EntryId, bytes: Vec<u8>) {
+        if let Some(tree) = &self.tree {
+            let new_len = bytes.len() as u64;
+            match guarded(|| tree.insert(id, bytes.as_slice())) {
+                Ok(old) => {
+                    let c = &self.counters;
+                    match old {
+                        Some(old) => {
+                            c.bytes.fetch_sub(old.len() as u64, Ordering::Relaxed);
+                        }
+                        None => {
+                            c.len.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    c.bytes.fetch_add(new_len, Ordering::Relaxed);
+                    return;
+                }
+                Err(why) => self.fault("writing the cache database", &why),
+            }
+        }
+        self.memory().insert(*id, Arc::from(bytes));
+    }
+
+    /// Evicts by sampling until within `maxsize` and `max_bytes`, sparing `keep`.
+    fn enforce_bounds(&self, keep: &EntryId) {
+        let Some(tree) = &self.tree else { return };
+        let c = &self.counters;
+        while c.len.load(Ordering::Relaxed) > self.maxsize
+            || c.bytes.load(Ordering::Relaxed) > self.max_bytes
+        {
+            match self.sample_victim(tree, keep) {
+                Ok(Some(victim)) => {
+                    if self.delete(&victim) {
+                        bump(&c.evictions);
+                    }
+                }
+                Ok(None) => break,
+                Err(why) => return self.fault("evicting from the cache database", &why),
+            }
+        }
+    }
+
+    /// The least valuable of up to 16 entries of this namespace read from a pseudo-random
+    /// position: the Redis approach to approximate LRU/LFU/FIFO without an index.
+    fn sample_victim(&self, tree: &sled::Tree, keep: &EntryId) -> Result<Option<EntryId>, String> {
+        const SAMPLE: usize = 16;
+        let seed = self
+            .counters
+            .sampler
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        let start = seed.to_be_bytes();
+        let mut best: Option<(EntryId, (u64, u64))> = None;
+        guarded(|| {
+            let after = tree.range(start.as_slice()..);
+            let before = tree.range(..start.as_slice());
+            let mut seen = 0;
+            for item in after.chain(before) {
+                let (id, value) = item?;
+                let Ok(id) = <EntryId>::try_from(id.as_ref()) else {
+                    continue;
+                };
+                if &id == keep {
+                    continue;
+                }
+                let Some(r) = record::decode(&value) else {
+                    best = Some((id, (0, 0))); // damaged: the best victim
+                    break;
+                };
+                if r.header.namespace != self.namespace_tag {
+                    continue;
+                }
+                let score = self.keep_score(&id, r.header.created);
+                if best.is_none_or(|(_, b)| score < b) {
+                    best = Some((id, score));
+                }
+                seen += 1;
+                if seen == SAMPLE {
+                    break;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(best.map(|(id, _)| id))
+    }
+
+    /// Higher = more worth keeping, per policy.
+    fn keep_score(&self, id: &EntryId, created: u64) -> (u64, u64) {
+        let access = self.access.get(id).map(|a| *a);
+        let last = access.map_or(created, |a| a.last.max(created));
+        let hits = access.map_or(0, |a| u64::from(a.hits));
+        match self.policy {
+            Policy::Fifo => (created, 0),
+            Policy::Lru => (last, 0),
+            Policy::Lfu | Policy::TinyLfu => (hits, last),
+        }
+    }
+}
+
+impl<V> std::fmt::Debug for SledCache<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledCache")
+            .field("folder", &self.folder)
+            .field("fallback", &self.is_fallback())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
