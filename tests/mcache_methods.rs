@@ -130,9 +130,14 @@ fn async_fns_without_any_particular_runtime() {
 
 fn assert_send<T: Send>(_: &T) {}
 
+#[mcache]
+async fn fetch_for_send_check(id: u64, label: &str) -> Result<String, String> {
+    Ok(format!("{label}{id}"))
+}
+
 #[test]
 fn async_wrapper_future_is_send() {
-    let fut = fetch(5, "s");
+    let fut = fetch_for_send_check(5, "s");
     assert_send(&fut);
     assert_eq!(futures::executor::block_on(fut), Ok("s5".into()));
 }

@@ -60,6 +60,14 @@ where
 #[derive(Debug)]
 pub struct Borrowed<T>(pub T);
 
+// Disk caches identify keys by their serialization; a tuple of references serializes exactly
+// like the tuple of owned values.
+impl<T: serde::Serialize> serde::Serialize for Borrowed<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 /// The owned key type a [`Borrowed`] query stands for, so generic code can name it.
 ///
 /// ```

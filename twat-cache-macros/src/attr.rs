@@ -15,6 +15,7 @@ use crate::units;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Mcache,
+    Bcache,
 }
 
 /// Options every attribute accepts.
@@ -41,12 +42,19 @@ impl Kind {
     pub fn attr_name(self) -> &'static str {
         match self {
             Kind::Mcache => "mcache",
+            Kind::Bcache => "bcache",
         }
+    }
+
+    /// Whether entries go to disk (and so need `Serialize` keys and values).
+    pub fn is_disk(self) -> bool {
+        !matches!(self, Kind::Mcache)
     }
 
     fn valid_options(self) -> Vec<&'static str> {
         match self {
             Kind::Mcache => COMMON.to_vec(),
+            Kind::Bcache => [COMMON, DISK_ONLY].concat(),
         }
     }
 
@@ -81,6 +89,9 @@ pub struct Options {
     pub name: Option<Spanned<String>>,
     pub cache_none: Option<Spanned<bool>>,
     pub single_flight: Option<Spanned<bool>>,
+    pub folder: Option<Spanned<String>>,
+    pub version: Option<Spanned<String>>,
+    pub compress: Option<Spanned<bool>>,
 }
 
 pub fn parse(kind: Kind, args: TokenStream, errors: &mut darling::error::Accumulator) -> Options {
@@ -159,6 +170,8 @@ fn example(name: &str) -> &'static str {
         }
         "policy" => "one of \"lru\", \"fifo\", \"lfu\", \"tinylfu\", e.g. `policy = \"lru\"`",
         "key" => "an expression over the arguments, e.g. `key = (user.id, page)`",
+        "folder" => "a folder name of letters, digits, `.`, `_` or `-`, e.g. `folder = \"geo\"`",
+        "version" => "a string, e.g. `version = \"2\"`",
         "name" => "a string, e.g. `name = \"users\"`",
         _ => "`true` or `false`",
     }
@@ -271,11 +284,30 @@ fn read_value(
                 format!("`name` expects a non-empty string: {}", example(name)),
             ),
         },
-        "refresh" | "cache_none" | "single_flight" => match boolean(&value) {
+        "folder" => match string(&value) {
+            Some(f) if is_folder_name(&f) => options.folder = Some(Spanned { value: f, span }),
+            Some(f) => wrong(
+                errors,
+                format!(
+                    "`folder = \"{f}\"` is not a plain sub-folder name; expected {}",
+                    example(name)
+                ),
+            ),
+            None => wrong(errors, format!("`folder` expects {}", example(name))),
+        },
+        "version" => match string(&value) {
+            Some(v) if !v.trim().is_empty() => options.version = Some(Spanned { value: v, span }),
+            _ => wrong(
+                errors,
+                format!("`version` expects a non-empty string: {}", example(name)),
+            ),
+        },
+        "refresh" | "cache_none" | "single_flight" | "compress" => match boolean(&value) {
             Some(b) => {
                 let slot = match name {
                     "refresh" => &mut options.refresh,
                     "cache_none" => &mut options.cache_none,
+                    "compress" => &mut options.compress,
                     _ => &mut options.single_flight,
                 };
                 *slot = Some(Spanned { value: b, span });
@@ -284,6 +316,16 @@ fn read_value(
         },
         _ => unreachable!("check_name admits only known options"),
     }
+}
+
+/// `[A-Za-z0-9._-]+`, and not `.` or `..` (which would leave the cache root).
+fn is_folder_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 fn positive_int(value: &Expr) -> Result<u64, String> {

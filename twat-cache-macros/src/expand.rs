@@ -84,7 +84,21 @@ impl<'a> Context<'a> {
         let o = self.options;
         let kind = match self.kind {
             Kind::Mcache => quote!(Mcache),
+            Kind::Bcache => quote!(Bcache),
         };
+        let folder = match &o.folder {
+            Some(f) => {
+                let f = &f.value;
+                quote!(#f)
+            }
+            None if self.kind.is_disk() => quote!(::core::env!("CARGO_PKG_NAME")),
+            None => quote!(""),
+        };
+        let namespace = match &o.version {
+            Some(v) => format!("version:{}", v.value),
+            None => format!("fingerprint:{:016x}", self.fingerprint()),
+        };
+        let compress = o.compress.as_ref().is_some_and(|c| c.value);
         let function = self.f.sig.ident.to_string();
         let function = function.strip_prefix("r#").unwrap_or(&function);
         let opt_u64 = |v: &Option<crate::attr::Spanned<u64>>, ty: TokenStream| match v {
@@ -124,8 +138,32 @@ impl<'a> Context<'a> {
                 refresh: #refresh,
                 policy: ::twat_cache::__private::Policy::#policy,
                 single_flight: #single_flight,
+                folder: #folder,
+                namespace: #namespace,
+                compress: #compress,
             }
         }
+    }
+
+    /// FNV-1a of the signature and body tokens: editing the function changes its disk namespace,
+    /// so entries written by an older body are never read back.
+    fn fingerprint(&self) -> u64 {
+        let sig = &self.f.sig;
+        let block = &self.f.block;
+        let text = quote!(#sig #block).to_string();
+        text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    }
+
+    /// The runtime function used for `what` by this attribute's engine.
+    fn runtime(&self, what: &str) -> TokenStream {
+        let name = if self.kind.is_disk() {
+            format_ident!("{}_disk", what)
+        } else {
+            format_ident!("{}", what)
+        };
+        quote!(::twat_cache::__private::#name)
     }
 
     /// An expression for this generated item's `&'static Site` (see `twat_cache::site`).
@@ -155,13 +193,14 @@ impl<'a> Context<'a> {
                 let __twat_query = ::twat_cache::__private::Borrowed((&__twat_key,));
             };
         }
+        let key_part = self.runtime("key_part");
         let elems = self.f.args.iter().map(|arg| {
             let name = &arg.name;
             let ty = &arg.ty;
             if matches!(ty, Type::Reference(_)) {
-                quote_spanned!(ty.span()=> ::twat_cache::__private::key_part(#name))
+                quote_spanned!(ty.span()=> #key_part(#name))
             } else {
-                quote_spanned!(ty.span()=> ::twat_cache::__private::key_part(&#name))
+                quote_spanned!(ty.span()=> #key_part(&#name))
             }
         });
         quote! {
@@ -246,14 +285,29 @@ impl<'a> Context<'a> {
         let query = self.query();
         let weigh = self.weigh();
         let block = self.body_block();
+        // Memory lookups take the `max_bytes` weigher; disk entries are weighed by their bytes.
+        let weigh = if self.kind.is_disk() {
+            quote!()
+        } else {
+            quote!(, #weigh)
+        };
         let (lookup, body) = if asyncness.is_some() {
+            let lookup_async = format_ident!(
+                "{}",
+                if self.kind.is_disk() {
+                    "lookup_disk_async"
+                } else {
+                    "lookup_async"
+                }
+            );
             (
-                quote!(::twat_cache::__private::lookup_async::<_, #stored>(__twat_site, &__twat_query, #weigh).await),
+                quote!(::twat_cache::__private::#lookup_async::<_, #stored>(__twat_site, &__twat_query #weigh).await),
                 quote!(::twat_cache::__private::run_body_async::<#ret, _>(async move #block).await),
             )
         } else {
+            let lookup = self.runtime("lookup");
             (
-                quote!(::twat_cache::__private::lookup::<_, #stored>(__twat_site, &__twat_query, #weigh)),
+                quote!(#lookup::<_, #stored>(__twat_site, &__twat_query #weigh)),
                 quote!(::twat_cache::__private::run_body::<#ret, _>(move || -> #ret #block)),
             )
         };
@@ -264,8 +318,9 @@ impl<'a> Context<'a> {
         } else {
             quote!(#[inline])
         };
+        let assert_value_fn = self.runtime("assert_value");
         let assert_value = quote_spanned! {stored.span()=>
-            ::twat_cache::__private::assert_value::<#stored>();
+            #assert_value_fn::<#stored>();
         };
         quote! {
             #(#attrs)*
@@ -283,7 +338,7 @@ impl<'a> Context<'a> {
                     }
                 };
                 let __twat_result: #ret = #body;
-                __twat_ticket.complete(#adapter::to_stored(&__twat_result));
+                __twat_ticket.complete(#adapter::stored_ref(&__twat_result));
                 __twat_result
             }
         }
@@ -332,6 +387,7 @@ impl<'a> Context<'a> {
         let inputs = self.wrapper_inputs();
         let stored = &self.stored;
         let site = self.site("_invalidate");
+        let invalidate = self.runtime("invalidate");
         let query = self.query();
         let doc = format!(
             "Removes the cached result of `{}` for these arguments; `true` if there was one.",
@@ -343,7 +399,7 @@ impl<'a> Context<'a> {
             #[allow(dead_code, unused_variables, unused_mut)]
             #vis fn #ident #generics (#(#inputs),*) -> bool #where_clause {
                 #query
-                ::twat_cache::__private::invalidate::<_, #stored>(#site, &__twat_query)
+                #invalidate::<_, #stored>(#site, &__twat_query)
             }
         }
     }

@@ -53,6 +53,37 @@ pub fn mcache(args: TokenStream, item: TokenStream) -> TokenStream {
     run(Kind::Mcache, args.into(), item.into()).into()
 }
 
+/// Caches a function's results on disk, in a sled database under the cache root: results
+/// survive restarts.
+///
+/// Options: those of `#[mcache]` plus `folder = "…"` (a sub-folder of the cache root; default:
+/// the crate name), `version = "…"` (the cache namespace; default: a fingerprint of the
+/// function's signature and body, so editing the function invalidates its entries) and
+/// `compress = true` (LZ4). Keys and values must implement `serde::Serialize`, values also
+/// `DeserializeOwned`. If the database cannot be used (locked by another process, unwritable,
+/// corrupt), the function still returns correct values, cached in memory, with one `tracing`
+/// warning and `stats().errors` counted.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # unsafe { std::env::set_var("TWAT_CACHE_DIR", dir.path()) };
+/// use twat_cache::bcache;
+///
+/// #[bcache(folder = "geo", ttl = "1d")]
+/// fn geocode(address: &str) -> Option<(f64, f64)> {
+///     (address == "Berlin").then_some((52.52, 13.40))
+/// }
+///
+/// assert_eq!(geocode("Berlin"), Some((52.52, 13.40))); // computed, written to disk
+/// assert_eq!(geocode("Berlin"), Some((52.52, 13.40))); // read back from disk
+/// assert_eq!(geocode_cache().stats().hits, 1);
+/// assert!(geocode_cache().name().ends_with("::geocode"));
+/// ```
+#[proc_macro_attribute]
+pub fn bcache(args: TokenStream, item: TokenStream) -> TokenStream {
+    run(Kind::Bcache, args.into(), item.into()).into()
+}
+
 fn run(
     kind: Kind,
     args: proc_macro2::TokenStream,

@@ -6,10 +6,13 @@
 //! path by one `OnceLock` load and a type check.
 
 use std::any::Any;
+use std::path::PathBuf;
 use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
-use twat_cache_engines::{CacheStats, MemoryCache, Policy};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use twat_cache_engines::{CacheStats, MemoryCache, Policy, SledCache};
 
 use crate::private::{CacheKey, CacheValue};
 use crate::registry::{self, CacheKind};
@@ -31,6 +34,12 @@ pub struct HandleSpec {
     pub refresh: bool,
     pub policy: Policy,
     pub single_flight: bool,
+    /// Sub-folder of the cache root (disk caches).
+    pub folder: &'static str,
+    /// `version = "…"`, or a fingerprint of the function's signature and body (disk caches).
+    pub namespace: &'static str,
+    /// `compress = true` (disk caches).
+    pub compress: bool,
 }
 
 /// Type-erased operations every engine offers to the registry and to [`CacheHandle`].
@@ -57,6 +66,24 @@ where
     }
     fn stats(&self) -> CacheStats {
         MemoryCache::stats(self)
+    }
+}
+
+impl<V> Engine for SledCache<V>
+where
+    V: Serialize + DeserializeOwned + 'static,
+{
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+    fn len(&self) -> usize {
+        SledCache::len(self)
+    }
+    fn clear(&self) {
+        SledCache::clear(self)
+    }
+    fn stats(&self) -> CacheStats {
+        SledCache::stats(self)
     }
 }
 
@@ -192,6 +219,71 @@ impl CacheHandle {
         Some(engine)
     }
 
+    /// The folder of a disk cache: `<cache root>/<folder>`.
+    pub fn folder(&self) -> Option<PathBuf> {
+        match self.spec.kind {
+            CacheKind::Mcache => None,
+            _ => Some(crate::cache_root().join(self.spec.folder)),
+        }
+    }
+
+    /// The sled engine for this value type, opened on first use; `None` when caching is
+    /// disabled (then nothing is written under the cache root).
+    pub(crate) fn disk<V>(&'static self) -> Option<&'static SledCache<V>>
+    where
+        V: Serialize + DeserializeOwned + 'static,
+    {
+        if crate::caching_disabled() {
+            return None;
+        }
+        let mut created = false;
+        let primary = self.primary.get_or_init(|| {
+            created = true;
+            let engine: &'static SledCache<V> = Box::leak(Box::new(self.build_disk()));
+            engine
+        });
+        if created {
+            registry::register(self);
+        }
+        if let Some(typed) = primary.as_any().downcast_ref::<SledCache<V>>() {
+            return Some(typed);
+        }
+        let found = self
+            .others
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find_map(|e| e.as_any().downcast_ref::<SledCache<V>>());
+        if let Some(typed) = found {
+            return Some(typed);
+        }
+        let mut others = self.others.write().unwrap_or_else(|e| e.into_inner());
+        let engine: &'static SledCache<V> = Box::leak(Box::new(self.build_disk()));
+        others.push(engine);
+        Some(engine)
+    }
+
+    fn build_disk<V>(&self) -> SledCache<V> {
+        let spec = &self.spec;
+        let folder = self.folder().unwrap_or_else(crate::cache_root);
+        let mut builder = SledCache::builder(folder, &self.name)
+            .namespace(spec.namespace)
+            .policy(spec.policy)
+            .refresh(spec.refresh)
+            .compress(spec.compress)
+            .single_flight(spec.single_flight);
+        if let Some(n) = spec.maxsize {
+            builder = builder.maxsize(n as u64);
+        }
+        if let Some(bytes) = spec.max_bytes {
+            builder = builder.max_bytes(bytes);
+        }
+        if let Some(nanos) = spec.ttl_nanos {
+            builder = builder.ttl(Duration::from_nanos(nanos));
+        }
+        builder.build()
+    }
+
     fn build_memory<K, V>(&self, weigh: Option<fn(&K, &V) -> u64>) -> MemoryCache<K, V>
     where
         K: CacheKey,
@@ -274,6 +366,9 @@ mod tests {
             refresh: false,
             policy: Policy::TinyLfu,
             single_flight: true,
+            folder: "",
+            namespace: "",
+            compress: false,
         }
     }
 

@@ -39,7 +39,7 @@ pub use error::Error;
 pub use handle::CacheHandle;
 pub use registry::{CacheInfo, CacheKind, clear_all, registry};
 pub use twat_cache_engines::{
-    Borrowed, CacheStats, Clock, Entry, EstimateSize, Lookup, MemoryCache, MemoryCacheBuilder,
-    Policy, VacantEntry,
+    Borrowed, CacheStats, Clock, DiskEntry, DiskVacant, Entry, EstimateSize, Lookup, MemoryCache,
+    MemoryCacheBuilder, Policy, SledCache, SledCacheBuilder, VacantEntry,
 };
-pub use twat_cache_macros::mcache;
+pub use twat_cache_macros::{bcache, mcache};

@@ -9,7 +9,7 @@
 //!         Step::Miss(ticket) => ticket,
 //!     };
 //!     let result = f_uncached(a, b);
-//!     ticket.complete(Adapter::to_stored(&result));
+//!     ticket.complete(Adapter::stored_ref(&result));
 //!     result
 //! }
 //! ```
@@ -27,7 +27,9 @@ pub use twat_cache_engines::{Borrowed, BorrowedKey, EstimateSize, Policy};
 pub use crate::handle::HandleSpec;
 pub use crate::registry::CacheKind;
 pub use crate::site::Site;
-use twat_cache_engines::{Entry, Lookup, MemoryCache, VacantEntry};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use twat_cache_engines::{DiskEntry, DiskVacant, Entry, Lookup, MemoryCache, VacantEntry};
 
 /// What a memory cache needs of a key (the owned form of the arguments, or `key = …`).
 pub trait CacheKey: Hash + Eq + Send + Sync + 'static {}
@@ -37,26 +39,41 @@ impl<T: Hash + Eq + Send + Sync + 'static> CacheKey for T {}
 pub trait CacheValue: Clone + Send + Sync + 'static {}
 impl<T: Clone + Send + Sync + 'static> CacheValue for T {}
 
-/// The result of a lookup: a cached value, or the duty to compute and hand it back.
-pub enum Step<K: 'static, V: 'static> {
+/// What a disk cache needs of a stored value.
+pub trait DiskValue: Serialize + DeserializeOwned + 'static {}
+impl<T: Serialize + DeserializeOwned + 'static> DiskValue for T {}
+
+/// The result of a lookup: a cached value, or the duty (`T`) to compute and hand it back.
+pub enum Step<V, T> {
     Hit(V),
-    Miss(Ticket<K, V>),
+    Miss(T),
 }
 
-/// The duty to store a computed value; dropping it unfilled (error, panic, cancellation)
-/// releases any callers waiting on the same key.
+/// A memory cache's duty to store a computed value; dropping it unfilled (error, panic,
+/// cancellation) releases any callers waiting on the same key.
 pub struct Ticket<K: 'static, V: 'static> {
     vacant: Option<VacantEntry<'static, K, V>>,
 }
 
-impl<K, V> Ticket<K, V>
-where
-    K: Hash + Eq,
-    V: Clone,
-{
-    /// Stores `stored` if the result is cacheable.
+impl<K: CacheKey, V: CacheValue> Ticket<K, V> {
+    /// Stores a clone of `stored` if the result is cacheable.
     #[inline(never)]
-    pub fn complete(self, stored: Option<V>) {
+    pub fn complete(self, stored: Option<&V>) {
+        if let (Some(vacant), Some(value)) = (self.vacant, stored) {
+            vacant.insert(value.clone());
+        }
+    }
+}
+
+/// A disk cache's duty to store a computed value (see [`Ticket`]).
+pub struct DiskTicket<V: 'static> {
+    vacant: Option<DiskVacant<'static, V>>,
+}
+
+impl<V: DiskValue> DiskTicket<V> {
+    /// Serializes and stores `stored` if the result is cacheable.
+    #[inline(never)]
+    pub fn complete(self, stored: Option<&V>) {
         if let (Some(vacant), Some(value)) = (self.vacant, stored) {
             vacant.insert(value);
         }
@@ -64,10 +81,19 @@ where
 }
 
 #[inline]
-fn to_step<K, V>(entry: Entry<'static, K, V>) -> Step<K, V> {
+fn memory_step<K, V>(entry: Entry<'static, K, V>) -> Step<V, Ticket<K, V>> {
     match entry {
         Entry::Hit(v) => Step::Hit(v),
         Entry::Vacant(vacant) => Step::Miss(Ticket {
+            vacant: Some(vacant),
+        }),
+    }
+}
+
+fn disk_step<V>(entry: DiskEntry<'static, V>) -> Step<V, DiskTicket<V>> {
+    match entry {
+        DiskEntry::Hit(v) => Step::Hit(v),
+        DiskEntry::Vacant(vacant) => Step::Miss(DiskTicket {
             vacant: Some(vacant),
         }),
     }
@@ -80,14 +106,14 @@ pub fn lookup<Q, V>(
     site: &'static Site,
     query: &Q,
     weigh: Option<fn(&Q::Owned, &V) -> u64>,
-) -> Step<Q::Owned, V>
+) -> Step<V, Ticket<Q::Owned, V>>
 where
     Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
     Q::Owned: CacheKey,
     V: CacheValue,
 {
     match site.memory::<Q::Owned, V>(weigh) {
-        Some(cache) => to_step(cache.entry(query)),
+        Some(cache) => memory_step(cache.entry(query)),
         None => Step::Miss(Ticket { vacant: None }),
     }
 }
@@ -98,19 +124,19 @@ pub async fn lookup_async<Q, V>(
     site: &'static Site,
     query: &Q,
     weigh: Option<fn(&Q::Owned, &V) -> u64>,
-) -> Step<Q::Owned, V>
+) -> Step<V, Ticket<Q::Owned, V>>
 where
     Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
     Q::Owned: CacheKey,
     V: CacheValue,
 {
     match site.memory::<Q::Owned, V>(weigh) {
-        Some(cache) => to_step(cache.entry_async(query).await),
+        Some(cache) => memory_step(cache.entry_async(query).await),
         None => Step::Miss(Ticket { vacant: None }),
     }
 }
 
-/// Removes one call's entry; `false` if it was not cached.
+/// Removes one call's entry from a memory cache; `false` if it was not cached.
 pub fn invalidate<Q, V>(site: &'static Site, query: &Q) -> bool
 where
     Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
@@ -120,6 +146,49 @@ where
     site.memory::<Q::Owned, V>(None)
         .is_some_and(|cache: &MemoryCache<Q::Owned, V>| cache.remove(query))
 }
+
+/// Looks a call up in a disk cache (sled calls run inline: they take microseconds).
+pub fn lookup_disk<Q, V>(site: &'static Site, query: &Q) -> Step<V, DiskTicket<V>>
+where
+    Q: Serialize,
+    V: DiskValue,
+{
+    match site.disk::<V>() {
+        Some(cache) => disk_step(cache.entry(query)),
+        None => Step::Miss(DiskTicket { vacant: None }),
+    }
+}
+
+/// [`lookup_disk`] for `async fn`.
+pub async fn lookup_disk_async<Q, V>(site: &'static Site, query: &Q) -> Step<V, DiskTicket<V>>
+where
+    Q: Serialize + Sync,
+    V: DiskValue,
+{
+    match site.disk::<V>() {
+        Some(cache) => disk_step(cache.entry_async(query).await),
+        None => Step::Miss(DiskTicket { vacant: None }),
+    }
+}
+
+/// Removes one call's entry from a disk cache; `false` if it was not cached.
+pub fn invalidate_disk<Q, V>(site: &'static Site, query: &Q) -> bool
+where
+    Q: Serialize,
+    V: DiskValue,
+{
+    site.disk::<V>().is_some_and(|cache| cache.remove(query))
+}
+
+/// One argument as a disk key part: checks, at the argument's span, that it serializes.
+#[inline(always)]
+pub fn key_part_disk<T: ?Sized + Serialize>(part: &T) -> &T {
+    part
+}
+
+/// Checks, at the return type's span, that the stored value can go to disk.
+#[inline(always)]
+pub fn assert_value_disk<V: DiskValue>() {}
 
 /// One argument as a key part: checks, at the argument's span, that its owned form can be a
 /// memory-cache key.
@@ -159,8 +228,8 @@ pub struct Plain;
 
 impl Plain {
     #[inline]
-    pub fn to_stored<R: Clone>(result: &R) -> Option<R> {
-        Some(result.clone())
+    pub fn stored_ref<R>(result: &R) -> Option<&R> {
+        Some(result)
     }
     #[inline]
     pub fn from_stored<R>(value: R) -> R {
@@ -173,8 +242,8 @@ pub struct OkOnly;
 
 impl OkOnly {
     #[inline]
-    pub fn to_stored<T: Clone, E>(result: &Result<T, E>) -> Option<T> {
-        result.as_ref().ok().cloned()
+    pub fn stored_ref<T, E>(result: &Result<T, E>) -> Option<&T> {
+        result.as_ref().ok()
     }
     #[inline]
     pub fn from_stored<T, E>(value: T) -> Result<T, E> {
@@ -187,8 +256,8 @@ pub struct SomeOnly;
 
 impl SomeOnly {
     #[inline]
-    pub fn to_stored<T: Clone>(result: &Option<T>) -> Option<T> {
-        result.clone()
+    pub fn stored_ref<T>(result: &Option<T>) -> Option<&T> {
+        result.as_ref()
     }
     #[inline]
     pub fn from_stored<T>(value: T) -> Option<T> {

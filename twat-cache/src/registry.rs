@@ -86,7 +86,7 @@ pub fn registry() -> Vec<CacheInfo> {
         .map(|h| CacheInfo {
             name: h.name().to_string(),
             kind: h.kind(),
-            folder: None,
+            folder: h.folder(),
             stats: h.stats(),
         })
         .collect()

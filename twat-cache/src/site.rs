@@ -12,7 +12,9 @@
 use std::any::{Any, TypeId};
 use std::sync::{Mutex, OnceLock};
 
-use twat_cache_engines::MemoryCache;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use twat_cache_engines::{MemoryCache, SledCache};
 
 use crate::CacheHandle;
 use crate::handle::{HandleSpec, display_name};
@@ -109,6 +111,27 @@ impl Site {
             return Some(unsafe { &*(erased as *const MemoryCache<K, V>) });
         }
         self.memory_slow(weigh)
+    }
+
+    /// The disk engine for this value type; `None` when caching is disabled.
+    #[inline]
+    pub(crate) fn disk<V>(&'static self) -> Option<&'static SledCache<V>>
+    where
+        V: Serialize + DeserializeOwned + 'static,
+    {
+        if let Some(typed) = self.engine.get()
+            && typed.type_id == TypeId::of::<SledCache<V>>()
+        {
+            let erased: *const (dyn Any + Send + Sync) = typed.engine;
+            // SAFETY: as in `memory`: the recorded type is `SledCache<V>`, a leaked engine.
+            return Some(unsafe { &*(erased as *const SledCache<V>) });
+        }
+        let engine = self.handle().disk::<V>()?;
+        let _ = self.engine.set(TypedEngine {
+            type_id: TypeId::of::<SledCache<V>>(),
+            engine,
+        });
+        Some(engine)
     }
 
     #[cold]
