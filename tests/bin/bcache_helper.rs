@@ -1,0 +1,149 @@
+//! A child process for the `#[bcache]` tests: runs cached functions as told on the command line
+//! and reports what happened, one `key value…` line at a time.
+//!
+//! `bcache_helper [advance SECS] COMMAND ARGS…`, with `TWAT_CACHE_DIR` set by the test:
+//! - `square N…`: `square(n)` for each n (folder "math"); checks every value.
+//! - `hold SECS`: uses the "math" database, prints `ready`, then holds it for SECS seconds.
+//! - `folder_a N`, `folder_b N`: one function name, two folders.
+//! - `versioned_v1 N`, `versioned_v2 N`: one name, two pinned versions.
+//! - `typed_u32 N`, `typed_string N`: one name and version, two return types.
+//! - `bounded N…`: maxsize 5; prints the length after each call.
+//! - `ttl N`: a one-hour TTL (use with `advance`).
+//!
+//! Ends with `runs R` (body executions), `wrong W` (values that were not what the body
+//! computes), and `stats hits misses errors len` of the caches used.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use twat_cache::{CacheHandle, Clock, bcache};
+
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+fn ran() {
+    RUNS.fetch_add(1, Ordering::SeqCst);
+}
+
+#[bcache(folder = "math")]
+fn square(n: u64) -> u64 {
+    ran();
+    n * n
+}
+
+#[bcache(folder = "a", name = "shared")]
+fn folder_a(n: u64) -> String {
+    ran();
+    format!("a{n}")
+}
+
+#[bcache(folder = "b", name = "shared")]
+fn folder_b(n: u64) -> String {
+    ran();
+    format!("b{n}")
+}
+
+#[bcache(folder = "v", name = "versioned", version = "1")]
+fn versioned_v1(n: u64) -> u64 {
+    ran();
+    n + 1
+}
+
+#[bcache(folder = "v", name = "versioned", version = "2")]
+fn versioned_v2(n: u64) -> u64 {
+    ran();
+    n + 2
+}
+
+#[bcache(folder = "t", name = "typed", version = "1")]
+fn typed_u32(n: u64) -> u32 {
+    ran();
+    n as u32 * 3
+}
+
+#[bcache(folder = "t", name = "typed", version = "1")]
+fn typed_string(n: u64) -> String {
+    ran();
+    format!("three times {n}")
+}
+
+#[bcache(folder = "bounded", maxsize = 5)]
+fn bounded(n: u64) -> Vec<u64> {
+    ran();
+    vec![n; 10]
+}
+
+#[bcache(folder = "ttl", ttl = "1h")]
+fn with_ttl(n: u64) -> u64 {
+    ran();
+    n * 10
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("advance") {
+        let secs: u64 = args[1].parse().expect("seconds");
+        Clock::advance_system(Duration::from_secs(secs));
+        args.drain(..2);
+    }
+    let command = args.first().cloned().unwrap_or_default();
+    let numbers: Vec<u64> = args.iter().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let mut wrong = 0;
+    let mut out = std::io::stdout().lock();
+    let mut check = |ok: bool| wrong += usize::from(!ok);
+    let handle: &CacheHandle = match command.as_str() {
+        "square" => {
+            for &n in &numbers {
+                check(square(n) == n * n);
+            }
+            square_cache()
+        }
+        "hold" => {
+            check(square(0) == 0);
+            writeln!(out, "ready").unwrap();
+            out.flush().unwrap();
+            std::thread::sleep(Duration::from_secs(numbers[0]));
+            square_cache()
+        }
+        "folder_a" => {
+            check(folder_a(numbers[0]) == format!("a{}", numbers[0]));
+            folder_a_cache()
+        }
+        "folder_b" => {
+            check(folder_b(numbers[0]) == format!("b{}", numbers[0]));
+            folder_b_cache()
+        }
+        "versioned_v1" => {
+            check(versioned_v1(numbers[0]) == numbers[0] + 1);
+            versioned_v1_cache()
+        }
+        "versioned_v2" => {
+            check(versioned_v2(numbers[0]) == numbers[0] + 2);
+            versioned_v2_cache()
+        }
+        "typed_u32" => {
+            check(typed_u32(numbers[0]) == numbers[0] as u32 * 3);
+            typed_u32_cache()
+        }
+        "typed_string" => {
+            check(typed_string(numbers[0]) == format!("three times {}", numbers[0]));
+            typed_string_cache()
+        }
+        "bounded" => {
+            for &n in &numbers {
+                check(bounded(n) == vec![n; 10]);
+                writeln!(out, "len {}", bounded_cache().len()).unwrap();
+            }
+            bounded_cache()
+        }
+        "ttl" => {
+            check(with_ttl(numbers[0]) == numbers[0] * 10);
+            with_ttl_cache()
+        }
+        other => panic!("unknown command {other:?}"),
+    };
+    let s = handle.stats();
+    writeln!(out, "runs {}", RUNS.load(Ordering::SeqCst)).unwrap();
+    writeln!(out, "wrong {wrong}").unwrap();
+    writeln!(out, "stats {} {} {} {}", s.hits, s.misses, s.errors, s.len).unwrap();
+}
