@@ -171,8 +171,8 @@ fn example(name: &str) -> &'static str {
         "policy" => "one of \"lru\", \"fifo\", \"lfu\", \"tinylfu\", e.g. `policy = \"lru\"`",
         "key" => "an expression over the arguments, e.g. `key = (user.id, page)`",
         "folder" => "a folder name of letters, digits, `.`, `_` or `-`, e.g. `folder = \"geo\"`",
-        "version" => "a string, e.g. `version = \"2\"`",
-        "name" => "a string, e.g. `name = \"users\"`",
+        "version" => "a non-empty string, e.g. `version = \"2\"`",
+        "name" => "a non-empty string, e.g. `name = \"users\"`",
         _ => "`true` or `false`",
     }
 }
