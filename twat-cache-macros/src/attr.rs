@@ -279,10 +279,7 @@ fn read_value(
         "key" => options.key = Some(value),
         "name" => match string(&value) {
             Some(s) if !s.trim().is_empty() => options.name = Some(Spanned { value: s, span }),
-            _ => wrong(
-                errors,
-                format!("`name` expects a non-empty string: {}", example(name)),
-            ),
+            _ => wrong(errors, format!("`name` expects {}", example(name))),
         },
         "folder" => match string(&value) {
             Some(f) if is_folder_name(&f) => options.folder = Some(Spanned { value: f, span }),
@@ -297,10 +294,7 @@ fn read_value(
         },
         "version" => match string(&value) {
             Some(v) if !v.trim().is_empty() => options.version = Some(Spanned { value: v, span }),
-            _ => wrong(
-                errors,
-                format!("`version` expects a non-empty string: {}", example(name)),
-            ),
+            _ => wrong(errors, format!("`version` expects {}", example(name))),
         },
         "refresh" | "cache_none" | "single_flight" | "compress" => match boolean(&value) {
             Some(b) => {
