@@ -59,7 +59,7 @@ pub fn mcache(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Options: those of `#[mcache]` plus `folder = "…"` (a sub-folder of the cache root; default:
 /// the crate name), `version = "…"` (the cache namespace; default: a fingerprint of the
 /// function's signature and body, so editing the function invalidates its entries) and
-/// `compress = true` (LZ4). Keys and values must implement `serde::Serialize`, values also
+/// `compress = true` (zstd). Keys and values must implement `serde::Serialize`, values also
 /// `DeserializeOwned`. If the database cannot be used (locked by another process, unwritable,
 /// corrupt), the function still returns correct values, cached in memory, with one `tracing`
 /// warning and `stats().errors` counted.

@@ -2,21 +2,22 @@
 //!
 //! ```text
 //! magic "TWCE" | format u8 | flags u8 | value type u64 | namespace u64 | created u64 |
-//! expires u64 | key length u32 | key | payload | checksum u64
+//! expires u64 | key length u32 | key | payload | checksum u32
 //! ```
 //!
-//! All integers little-endian. `checksum` is the first 8 bytes of BLAKE3 over everything before
-//! it. A reader that sees another magic, another format, a short buffer, a bad checksum, another
+//! All integers little-endian. `checksum` is CRC-32 over everything before it: it guards
+//! against damage, not against an adversary (keys are found by BLAKE3, and the stored key is
+//! compared on every read). A reader that sees another magic, another format, a short buffer, a bad checksum, another
 //! value type (the function's return type changed under a pinned `version`) or another key (a
 //! hash collision) treats the entry as absent. `expires` 0 means never.
 
 pub(crate) const MAGIC: [u8; 4] = *b"TWCE";
-pub(crate) const FORMAT: u8 = 1;
-/// `flags` bit: the payload is LZ4-compressed (size-prepended).
+pub(crate) const FORMAT: u8 = 2;
+/// `flags` bit: the payload is a zstd frame.
 pub(crate) const COMPRESSED: u8 = 1;
 
 const FIXED: usize = 4 + 1 + 1 + 8 + 8 + 8 + 8 + 4;
-const CHECKSUM: usize = 8;
+const CHECKSUM: usize = 4;
 
 /// The metadata of an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,9 +45,8 @@ pub(crate) struct Record<'a> {
     pub payload: &'a [u8],
 }
 
-fn checksum(bytes: &[u8]) -> u64 {
-    let hash = blake3::hash(bytes);
-    u64::from_le_bytes(hash.as_bytes()[..8].try_into().expect("8 bytes"))
+fn checksum(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
 }
 
 pub(crate) fn encode(header: &Header, key: &[u8], payload: &[u8]) -> Vec<u8> {
@@ -77,7 +77,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record<'_>> {
         return None;
     }
     let body = &bytes[..bytes.len() - CHECKSUM];
-    if checksum(body) != u64_at(bytes, bytes.len() - CHECKSUM) {
+    let stored_sum = u32::from_le_bytes(bytes[bytes.len() - CHECKSUM..].try_into().ok()?);
+    if checksum(body) != stored_sum {
         return None;
     }
     let key_len = u32::from_le_bytes(body[FIXED - 4..FIXED].try_into().ok()?) as usize;

@@ -1,0 +1,154 @@
+//! Disk caches: `SledCache` (what `#[bcache]` expands to) against `cached`'s redb store and raw
+//! sled as the floor. `cargo bench --bench disk`.
+//!
+//! - hit: a stored `u64 -> u64` entry read back (raw sled: `get` of pre-serialized bytes, no
+//!   decoding, with 1-byte keys and with 32-byte hashed keys like ours; `SledCache`: serialize the
+//!   key, BLAKE3 it, get, verify the checksum and the key, decode; also through `#[bcache]`);
+//! - insert: store a value (small `u64`, and 64 KiB) under one of 1000 cycling keys.
+//!
+//! Flushing: sled flushes every 500 ms in the background; the redb store is measured with
+//! `durable(false)` (same lazy durability) and, for inserts, with its default `durable(true)`
+//! (an fsync per write) for reference.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use cached::stores::RedbCache;
+use cached::{ConcurrentCached, SerializeCached};
+use criterion::{Criterion, criterion_group, criterion_main};
+use twat_cache::{SledCache, bcache};
+
+const KEYS: u64 = 1000;
+
+#[bcache(folder = "bench", name = "bench_square")]
+fn square(n: u64) -> u64 {
+    n.wrapping_mul(n)
+}
+
+fn redb<V: serde::Serialize + serde::de::DeserializeOwned + Clone>(
+    dir: &std::path::Path,
+    name: &str,
+    durable: bool,
+) -> RedbCache<u64, V> {
+    RedbCache::<u64, V>::builder(name)
+        .disk_dir(dir)
+        .durable(durable)
+        .build()
+        .expect("redb store")
+}
+
+fn group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2));
+    g
+}
+
+fn hits(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    // SAFETY: set before the attribute's cache is first used; benches are single-threaded here.
+    unsafe { std::env::set_var("TWAT_CACHE_DIR", dir.path()) };
+    let sled_db = sled::open(dir.path().join("raw")).unwrap();
+    let ours: SledCache<u64> = SledCache::builder(dir.path().join("ours"), "hits").build();
+    let theirs = redb::<u64>(dir.path(), "hits", false);
+    for k in 0..KEYS {
+        sled_db
+            .insert(
+                postcard::to_allocvec(&k).unwrap(),
+                postcard::to_allocvec(&(k * k)).unwrap(),
+            )
+            .unwrap();
+        ours.insert(&k, &(k * k));
+        theirs.cache_set(k, k * k).unwrap();
+        square(k);
+    }
+    let keys: Vec<Vec<u8>> = (0..KEYS)
+        .map(|k| postcard::to_allocvec(&k).unwrap())
+        .collect();
+    let mut g = group(c, "disk hit u64");
+    let mut i = 0u64;
+    g.bench_function("raw sled get (floor)", |b| {
+        b.iter(|| {
+            i = (i + 7) % KEYS;
+            black_box(sled_db.get(&keys[i as usize]).unwrap())
+        })
+    });
+    // Entry ids are 32-byte hashes, spread over the tree: the floor for a hashed-key store.
+    let long: Vec<[u8; 32]> = (0..KEYS)
+        .map(|k| *blake3::hash(&k.to_le_bytes()).as_bytes())
+        .collect();
+    for id in &long {
+        sled_db.insert(id, vec![7u8; 60]).unwrap();
+    }
+    g.bench_function("raw sled get, 32-byte hashed keys", |b| {
+        b.iter(|| {
+            i = (i + 7) % KEYS;
+            black_box(sled_db.get(long[i as usize]).unwrap())
+        })
+    });
+    g.bench_function("twat_cache SledCache::get", |b| {
+        b.iter(|| {
+            i = (i + 7) % KEYS;
+            black_box(ours.get(&i).unwrap())
+        })
+    });
+    g.bench_function("twat_cache #[bcache]", |b| {
+        b.iter(|| {
+            i = (i + 7) % KEYS;
+            black_box(square(black_box(i)))
+        })
+    });
+    g.bench_function("cached RedbCache::cache_get", |b| {
+        b.iter(|| {
+            i = (i + 7) % KEYS;
+            black_box(theirs.cache_get(&i).unwrap().unwrap())
+        })
+    });
+    g.finish();
+}
+
+fn inserts(c: &mut Criterion) {
+    for (label, size) in [("u64", 8usize), ("64KiB", 64 * 1024)] {
+        let dir = tempfile::tempdir().unwrap();
+        let value: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+        let sled_db = sled::open(dir.path().join("raw")).unwrap();
+        let ours: SledCache<Vec<u8>> = SledCache::builder(dir.path().join("ours"), "ins").build();
+        let theirs = redb::<Vec<u8>>(dir.path(), "lazy", false);
+        let theirs_durable = redb::<Vec<u8>>(dir.path(), "durable", true);
+        let mut g = group(c, &format!("disk insert {label}"));
+        let mut i = 0u64;
+        g.bench_function("raw sled insert (floor)", |b| {
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                let bytes = postcard::to_allocvec(&value).unwrap();
+                sled_db.insert(i.to_le_bytes(), bytes).unwrap();
+            })
+        });
+        g.bench_function("twat_cache SledCache::insert", |b| {
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                ours.insert(&i, &value);
+            })
+        });
+        g.bench_function("cached RedbCache (durable=false)", |b| {
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                theirs.cache_set_ref(&i, &value).unwrap();
+            })
+        });
+        g.bench_function("cached RedbCache (durable=true)", |b| {
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                theirs_durable.cache_set_ref(&i, &value).unwrap();
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, hits, inserts);
+criterion_main!(benches);
