@@ -4,6 +4,8 @@
 //! 2. A parse-heavy workload: 200k arithmetic expressions drawn from 2k distinct ones with a
 //!    skewed (Zipf-like) popularity, evaluated by a small recursive-descent parser.
 //! 3. A bounded, TTL'd cache under a scan, showing evictions and the default policy at work.
+//! 4. `#[bcache]`: prime counts cached on disk under the cache root. Run the tour twice: the
+//!    second run reads every result back from disk.
 //!
 //! Each step times the uncached body (`*_uncached`) against the cached function, then the tour
 //! prints every cache's counters from `twat_cache::registry()`.
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use twat_cache::{mcache, registry};
+use twat_cache::{bcache, cache_root, mcache, registry};
 
 /// Number of ways to write `n` as a sum of parts no larger than `largest`.
 #[mcache]
@@ -117,6 +119,26 @@ fn render_profile(user_id: u64) -> Arc<String> {
         s.push_str(&format!("{user_id:08x}:{i:02} "));
     }
     Arc::new(s)
+}
+
+static PRIME_COUNTS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many primes are below `limit` (a sieve: milliseconds of work per call), kept on disk.
+#[bcache(folder = "tour", compress = true)]
+fn primes_below(limit: u64) -> u64 {
+    PRIME_COUNTS.fetch_add(1, Ordering::Relaxed);
+    let limit = limit as usize;
+    let mut composite = vec![false; limit.max(2)];
+    let mut count = 0;
+    for n in 2..limit {
+        if !composite[n] {
+            count += 1;
+            for multiple in (n * n..limit).step_by(n) {
+                composite[multiple] = true;
+            }
+        }
+    }
+    count
 }
 
 /// A deterministic xorshift generator, so every run does the same work.
@@ -243,6 +265,20 @@ fn main() {
     println!(
         "   hot ids still cached after the scan: {}/200 (default policy: W-TinyLFU)",
         200 - hot_missed
+    );
+
+    // 4. Disk.
+    let limits: Vec<u64> = (1..=40).map(|i| i * 250_000).collect();
+    let (total, elapsed) = time(|| limits.iter().map(|&l| primes_below(l)).sum::<u64>());
+    let computed = PRIME_COUNTS.load(Ordering::Relaxed);
+    println!(
+        "\n4. primes_below(): {} calls in {elapsed:.3?}, {computed} computed, {} read from disk (sum {total})",
+        limits.len(),
+        limits.len() - computed
+    );
+    println!(
+        "   cache folder: {} — run the tour again and every call is a disk hit",
+        cache_root().join("tour").display()
     );
 
     // Stats of every cache in the process.

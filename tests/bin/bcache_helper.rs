@@ -9,6 +9,7 @@
 //! - `typed_u32 N`, `typed_string N`: one name and version, two return types.
 //! - `bounded N…`: maxsize 5; prints the length after each call.
 //! - `ttl N`: a one-hour TTL (use with `advance`).
+//! - `write_forever`: `square(0)`, `square(1)`, … until killed, printing `wrote N` after each.
 //!
 //! Ends with `runs R` (body executions), `wrong W` (values that were not what the body
 //! computes), and `stats hits misses errors len` of the caches used.
@@ -135,6 +136,15 @@ fn main() {
                 writeln!(out, "len {}", bounded_cache().len()).unwrap();
             }
             bounded_cache()
+        }
+        "write_forever" => {
+            // Writes keys 0, 1, 2, … until killed, reporting each as it returns.
+            for n in 0.. {
+                check(square(n) == n * n);
+                writeln!(out, "wrote {n}").unwrap();
+                out.flush().unwrap();
+            }
+            square_cache()
         }
         "ttl" => {
             check(with_ttl(numbers[0]) == numbers[0] * 10);
