@@ -25,6 +25,7 @@ mod flight;
 mod hit_counter;
 mod key;
 pub mod memory;
+mod options;
 mod policy;
 mod size;
 mod stats;

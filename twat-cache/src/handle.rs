@@ -273,7 +273,7 @@ impl CacheHandle {
             .compress(spec.compress)
             .single_flight(spec.single_flight);
         if let Some(n) = spec.maxsize {
-            builder = builder.maxsize(n as u64);
+            builder = builder.maxsize(n);
         }
         if let Some(bytes) = spec.max_bytes {
             builder = builder.max_bytes(bytes);

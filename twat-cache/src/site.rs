@@ -91,6 +91,31 @@ impl Site {
         self.handle.get_or_init(|| handle)
     }
 
+    /// The engine this site keeps, if it is an `E`: one `TypeId` comparison, no virtual call.
+    #[inline(always)]
+    fn kept<E: Any + Send + Sync>(&self) -> Option<&'static E> {
+        let typed = self.engine.get()?;
+        if typed.type_id != TypeId::of::<E>() {
+            return None;
+        }
+        let erased: *const (dyn Any + Send + Sync) = typed.engine;
+        // SAFETY: `type_id` was recorded from this very engine's concrete type (in `keep`) and
+        // equals `E`'s, so the trait object's data pointer points to a live, leaked (`'static`)
+        // `E`.
+        Some(unsafe { &*(erased as *const E) })
+    }
+
+    /// Remembers the engine of the first instantiation to get here; any other (a generic
+    /// function called with other types) goes through the handle each time.
+    #[cold]
+    fn keep<E: Any + Send + Sync>(&self, engine: &'static E) -> &'static E {
+        let _ = self.engine.set(TypedEngine {
+            type_id: TypeId::of::<E>(),
+            engine,
+        });
+        engine
+    }
+
     /// The memory engine for this key/value instantiation; `None` when caching is disabled.
     #[inline]
     pub(crate) fn memory<K, V>(
@@ -101,16 +126,10 @@ impl Site {
         K: CacheKey,
         V: CacheValue,
     {
-        if let Some(typed) = self.engine.get()
-            && typed.type_id == TypeId::of::<MemoryCache<K, V>>()
-        {
-            let erased: *const (dyn Any + Send + Sync) = typed.engine;
-            // SAFETY: `type_id` was recorded from this very engine's concrete type (in
-            // `memory_slow`) and equals `MemoryCache<K, V>`'s, so the trait object's data
-            // pointer points to a live, leaked (`'static`) `MemoryCache<K, V>`.
-            return Some(unsafe { &*(erased as *const MemoryCache<K, V>) });
+        match self.kept() {
+            Some(engine) => Some(engine),
+            None => self.handle().memory(weigh).map(|e| self.keep(e)),
         }
-        self.memory_slow(weigh)
     }
 
     /// The disk engine for this value type; `None` when caching is disabled.
@@ -119,37 +138,9 @@ impl Site {
     where
         V: Serialize + DeserializeOwned + 'static,
     {
-        if let Some(typed) = self.engine.get()
-            && typed.type_id == TypeId::of::<SledCache<V>>()
-        {
-            let erased: *const (dyn Any + Send + Sync) = typed.engine;
-            // SAFETY: as in `memory`: the recorded type is `SledCache<V>`, a leaked engine.
-            return Some(unsafe { &*(erased as *const SledCache<V>) });
+        match self.kept() {
+            Some(engine) => Some(engine),
+            None => self.handle().disk::<V>().map(|e| self.keep(e)),
         }
-        let engine = self.handle().disk::<V>()?;
-        let _ = self.engine.set(TypedEngine {
-            type_id: TypeId::of::<SledCache<V>>(),
-            engine,
-        });
-        Some(engine)
-    }
-
-    #[cold]
-    fn memory_slow<K, V>(
-        &'static self,
-        weigh: Option<fn(&K, &V) -> u64>,
-    ) -> Option<&'static MemoryCache<K, V>>
-    where
-        K: CacheKey,
-        V: CacheValue,
-    {
-        let engine = self.handle().memory(weigh)?;
-        // The first instantiation to get here is the one this site keeps; any other (a generic
-        // function called with other types) goes through the handle each time.
-        let _ = self.engine.set(TypedEngine {
-            type_id: TypeId::of::<MemoryCache<K, V>>(),
-            engine,
-        });
-        Some(engine)
     }
 }

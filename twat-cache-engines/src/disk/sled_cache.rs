@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -15,6 +14,7 @@ use super::record::{self, COMPRESSED, Header};
 use super::sled_db::{self, OpenError};
 use crate::clock::duration_nanos;
 use crate::flight::{Flight, FlightTable, Join};
+use crate::options::{CommonOptions, common_setters};
 use crate::{CacheStats, Clock, MemoryCache, Policy};
 
 /// An entry's id in the tree: BLAKE3 of the serialized key, keyed by the namespace.
@@ -144,47 +144,18 @@ pub struct SledCacheBuilder<V> {
     folder: PathBuf,
     tree: String,
     namespace: String,
-    ttl: Option<Duration>,
-    refresh: bool,
-    maxsize: Option<u64>,
-    max_bytes: Option<u64>,
-    policy: Policy,
     compress: bool,
-    clock: Clock,
-    single_flight: bool,
+    common: CommonOptions,
     _value: PhantomData<fn() -> V>,
 }
 
 impl<V> SledCacheBuilder<V> {
+    common_setters!();
+
     /// Entries of other namespaces are invisible to this cache (a `version`, or a fingerprint
     /// of the function that produced them).
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = namespace.into();
-        self
-    }
-    /// Entry lifetime from insertion, measured on the wall clock (entries outlive processes).
-    pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = Some(ttl);
-        self
-    }
-    /// Whether a hit restarts the entry's TTL (rewrites its header).
-    pub fn refresh(mut self, refresh: bool) -> Self {
-        self.refresh = refresh;
-        self
-    }
-    /// Most entries kept on disk.
-    pub fn maxsize(mut self, entries: u64) -> Self {
-        self.maxsize = Some(entries);
-        self
-    }
-    /// Most bytes of stored entries (headers, keys and payloads).
-    pub fn max_bytes(mut self, bytes: u64) -> Self {
-        self.max_bytes = Some(bytes);
-        self
-    }
-    /// Which entries eviction prefers to drop (approximated by sampling; see [`Policy`]).
-    pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
         self
     }
     /// zstd-compress stored values (level 1; kept raw when that saves under 10%).
@@ -192,19 +163,18 @@ impl<V> SledCacheBuilder<V> {
         self.compress = compress;
         self
     }
-    /// The clock TTLs are measured on (default: the system wall clock).
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-    /// Whether concurrent misses of one key through [`SledCache::entry`] run once.
-    pub fn single_flight(mut self, on: bool) -> Self {
-        self.single_flight = on;
-        self
-    }
 
     /// Opens the database (or falls back to memory) and builds the cache.
     pub fn build(self) -> SledCache<V> {
+        let CommonOptions {
+            maxsize,
+            max_bytes,
+            ttl,
+            refresh,
+            policy,
+            clock,
+            single_flight,
+        } = self.common;
         let namespace_tag = tag(self.namespace.as_bytes());
         let mut cache = SledCache {
             folder: self.folder.clone(),
@@ -213,14 +183,14 @@ impl<V> SledCacheBuilder<V> {
             id_key: blake3::derive_key("twat-cache 2026 entry id", self.namespace.as_bytes()),
             namespace_tag,
             value_type: tag(std::any::type_name::<V>().as_bytes()),
-            ttl: self.ttl.map_or(0, |d| duration_nanos(d).max(1)),
-            refresh: self.refresh,
-            maxsize: self.maxsize.unwrap_or(u64::MAX),
-            max_bytes: self.max_bytes.unwrap_or(u64::MAX),
-            policy: self.policy,
+            ttl: ttl.map_or(0, |d| duration_nanos(d).max(1)),
+            refresh,
+            maxsize: maxsize.map_or(u64::MAX, |n| n as u64),
+            max_bytes: max_bytes.unwrap_or(u64::MAX),
+            policy,
             compress: self.compress,
-            clock: self.clock,
-            single_flight: self.single_flight,
+            clock,
+            single_flight,
             flights: FlightTable::default(),
             access: dashmap::DashMap::new(),
             counters: DiskCounters::default(),
@@ -310,14 +280,8 @@ impl<V> SledCache<V> {
             folder: folder.into(),
             tree: tree.to_string(),
             namespace: String::new(),
-            ttl: None,
-            refresh: false,
-            maxsize: None,
-            max_bytes: None,
-            policy: Policy::default(),
             compress: false,
-            clock: Clock::system(),
-            single_flight: true,
+            common: CommonOptions::default(),
             _value: PhantomData,
         }
     }

@@ -1,7 +1,5 @@
 //! Options of a [`MemoryCache`], and how they are split across shards.
 
-use std::time::Duration;
-
 use crossbeam_utils::CachePadded;
 
 use super::eviction::Limits;
@@ -9,7 +7,7 @@ use super::shard::Shard;
 use super::{MemoryCache, Weigher};
 use crate::clock::duration_nanos;
 use crate::hit_counter::HitCounter;
-use crate::{Clock, Policy};
+use crate::options::{CommonOptions, common_setters};
 
 /// Builds a [`MemoryCache`].
 ///
@@ -32,80 +30,27 @@ use crate::{Clock, Policy};
 /// assert_eq!(cache.get(&1), None);
 /// ```
 pub struct MemoryCacheBuilder<K, V> {
-    maxsize: Option<usize>,
-    max_bytes: Option<u64>,
-    ttl: Option<Duration>,
-    refresh: bool,
-    policy: Policy,
-    clock: Clock,
+    common: CommonOptions,
     weigher: Option<Weigher<K, V>>,
-    single_flight: bool,
     shards: Option<usize>,
 }
 
 impl<K, V> Default for MemoryCacheBuilder<K, V> {
     fn default() -> Self {
         Self {
-            maxsize: None,
-            max_bytes: None,
-            ttl: None,
-            refresh: false,
-            policy: Policy::default(),
-            clock: Clock::system(),
+            common: CommonOptions::default(),
             weigher: None,
-            single_flight: true,
             shards: None,
         }
     }
 }
 
 impl<K, V> MemoryCacheBuilder<K, V> {
-    /// Most entries held; `len() <= maxsize` after every call.
-    pub fn maxsize(mut self, entries: usize) -> Self {
-        self.maxsize = Some(entries);
-        self
-    }
-
-    /// Most estimated bytes held (see [`MemoryCacheBuilder::weigher`]).
-    pub fn max_bytes(mut self, bytes: u64) -> Self {
-        self.max_bytes = Some(bytes);
-        self
-    }
+    common_setters!();
 
     /// How an entry's size is estimated; the default is `size_of::<K>() + size_of::<V>()`.
     pub fn weigher(mut self, weigh: impl Fn(&K, &V) -> u64 + Send + Sync + 'static) -> Self {
         self.weigher = Some(Box::new(weigh));
-        self
-    }
-
-    /// Entry lifetime from insertion; expired entries are never returned.
-    pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = Some(ttl);
-        self
-    }
-
-    /// Whether a hit restarts the entry's TTL (sliding expiry).
-    pub fn refresh(mut self, refresh: bool) -> Self {
-        self.refresh = refresh;
-        self
-    }
-
-    /// The eviction policy (default [`Policy::TinyLfu`]).
-    pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// The clock TTLs are measured on (default [`Clock::system`]).
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Whether concurrent misses of one key through [`MemoryCache::entry`] wait for a single
-    /// computation (default `true`).
-    pub fn single_flight(mut self, on: bool) -> Self {
-        self.single_flight = on;
         self
     }
 
@@ -118,16 +63,25 @@ impl<K, V> MemoryCacheBuilder<K, V> {
 
     /// Builds the cache.
     pub fn build(self) -> MemoryCache<K, V> {
+        let CommonOptions {
+            maxsize,
+            max_bytes,
+            ttl,
+            refresh,
+            policy,
+            clock,
+            single_flight,
+        } = self.common;
         let shard_count = self
             .shards
-            .unwrap_or_else(|| default_shard_count(self.maxsize, self.max_bytes));
-        let capacity = split(self.maxsize.map(|n| n as u64), shard_count);
-        let bytes = split(self.max_bytes, shard_count);
+            .unwrap_or_else(|| default_shard_count(maxsize, max_bytes));
+        let capacity = split(maxsize.map(|n| n as u64), shard_count);
+        let bytes = split(max_bytes, shard_count);
         let shards = (0..shard_count)
             .map(|i| {
                 let cap = capacity(i).map_or(usize::MAX, |c| c as usize);
                 let max_bytes = bytes(i).unwrap_or(u64::MAX);
-                CachePadded::new(Shard::new(self.policy, Limits::new(cap, max_bytes)))
+                CachePadded::new(Shard::new(policy, Limits::new(cap, max_bytes)))
             })
             .collect();
         let weigher = self
@@ -138,12 +92,12 @@ impl<K, V> MemoryCacheBuilder<K, V> {
             shard_mask: shard_count - 1,
             hits: HitCounter::new(),
             hasher: foldhash::fast::RandomState::default(),
-            policy: self.policy,
-            plain_hits: self.ttl.is_none() && !self.policy.reorders_on_hit(),
-            ttl: self.ttl.map_or(0, |d| duration_nanos(d).max(1)),
-            refresh: self.refresh,
-            single_flight: self.single_flight,
-            clock: self.clock,
+            policy,
+            plain_hits: ttl.is_none() && !policy.reorders_on_hit(),
+            ttl: ttl.map_or(0, |d| duration_nanos(d).max(1)),
+            refresh,
+            single_flight,
+            clock,
             weigher,
         }
     }
