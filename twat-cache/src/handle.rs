@@ -171,9 +171,42 @@ impl CacheHandle {
         all
     }
 
-    /// The memory engine for this key/value instantiation, built on first use; `None` when
-    /// caching is disabled. Not the hot path: each [`Site`](crate::site::Site) keeps the engine
-    /// it got from here.
+    /// The engine of type `E` (one per key/value instantiation), built by `build` on first use
+    /// and registered; `None` when caching is disabled. Not the hot path: each
+    /// [`Site`](crate::site::Site) keeps the engine it got from here.
+    fn engine<E: Engine + 'static>(&'static self, build: impl Fn() -> E) -> Option<&'static E> {
+        if crate::caching_disabled() {
+            return None;
+        }
+        let mut created = false;
+        let primary = self.primary.get_or_init(|| {
+            created = true;
+            let engine: &'static E = Box::leak(Box::new(build()));
+            engine
+        });
+        if created {
+            registry::register(self);
+        }
+        if let Some(typed) = primary.as_any().downcast_ref::<E>() {
+            return Some(typed);
+        }
+        // Another instantiation of a generic function: find or add its engine.
+        let find = |all: &[&'static dyn Engine]| -> Option<&'static E> {
+            all.iter().find_map(|e| e.as_any().downcast_ref::<E>())
+        };
+        if let Some(typed) = find(&self.others.read().unwrap_or_else(|e| e.into_inner())) {
+            return Some(typed);
+        }
+        let mut others = self.others.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(typed) = find(&others) {
+            return Some(typed);
+        }
+        let engine: &'static E = Box::leak(Box::new(build()));
+        others.push(engine);
+        Some(engine)
+    }
+
+    /// The memory engine for this key/value instantiation.
     pub(crate) fn memory<K, V>(
         &'static self,
         weigh: Option<fn(&K, &V) -> u64>,
@@ -182,41 +215,7 @@ impl CacheHandle {
         K: CacheKey,
         V: CacheValue,
     {
-        if crate::caching_disabled() {
-            return None;
-        }
-        let mut created = false;
-        let primary = self.primary.get_or_init(|| {
-            created = true;
-            let engine: &'static MemoryCache<K, V> = Box::leak(Box::new(self.build_memory(weigh)));
-            engine
-        });
-        if created {
-            registry::register(self);
-        }
-        if let Some(typed) = primary.as_any().downcast_ref::<MemoryCache<K, V>>() {
-            return Some(typed);
-        }
-        // Another instantiation of a generic function: find or add its engine.
-        let found = self
-            .others
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find_map(|e| e.as_any().downcast_ref::<MemoryCache<K, V>>());
-        if let Some(typed) = found {
-            return Some(typed);
-        }
-        let mut others = self.others.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(typed) = others
-            .iter()
-            .find_map(|e| e.as_any().downcast_ref::<MemoryCache<K, V>>())
-        {
-            return Some(typed);
-        }
-        let engine: &'static MemoryCache<K, V> = Box::leak(Box::new(self.build_memory(weigh)));
-        others.push(engine);
-        Some(engine)
+        self.engine(|| self.build_memory(weigh))
     }
 
     /// The folder of a disk cache: `<cache root>/<folder>`.
@@ -227,40 +226,13 @@ impl CacheHandle {
         }
     }
 
-    /// The sled engine for this value type, opened on first use; `None` when caching is
-    /// disabled (then nothing is written under the cache root).
+    /// The sled engine for this value type, opened on first use (nothing is written under the
+    /// cache root while caching is disabled).
     pub(crate) fn disk<V>(&'static self) -> Option<&'static SledCache<V>>
     where
         V: Serialize + DeserializeOwned + 'static,
     {
-        if crate::caching_disabled() {
-            return None;
-        }
-        let mut created = false;
-        let primary = self.primary.get_or_init(|| {
-            created = true;
-            let engine: &'static SledCache<V> = Box::leak(Box::new(self.build_disk()));
-            engine
-        });
-        if created {
-            registry::register(self);
-        }
-        if let Some(typed) = primary.as_any().downcast_ref::<SledCache<V>>() {
-            return Some(typed);
-        }
-        let found = self
-            .others
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .find_map(|e| e.as_any().downcast_ref::<SledCache<V>>());
-        if let Some(typed) = found {
-            return Some(typed);
-        }
-        let mut others = self.others.write().unwrap_or_else(|e| e.into_inner());
-        let engine: &'static SledCache<V> = Box::leak(Box::new(self.build_disk()));
-        others.push(engine);
-        Some(engine)
+        self.engine(|| self.build_disk())
     }
 
     fn build_disk<V>(&self) -> SledCache<V> {
