@@ -89,3 +89,55 @@ proptest! {
         prop_assert_eq!(cache.stats().errors, 0);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn disk_bounds_hold_after_every_call(maxsize in 1usize..20, budget in 200u64..4000, sizes in prop::collection::vec((0u16..200, 0usize..400), 1..150)) {
+        let dir = tempfile::tempdir().unwrap();
+        let cache: SledCache<Vec<u8>> = SledCache::builder(dir.path().join("bounded"), "bounded")
+            .maxsize(maxsize)
+            .max_bytes(budget)
+            .build();
+        for (k, n) in sizes {
+            let value = vec![k as u8; n];
+            cache.insert(&k, &value);
+            let stats = cache.stats();
+            prop_assert!(stats.len <= maxsize as u64, "len {} > {maxsize}", stats.len);
+            prop_assert!(stats.bytes <= budget, "bytes {} > {budget}", stats.bytes);
+            if let Some(v) = cache.get(&k) {
+                prop_assert_eq!(v, value);
+            }
+        }
+    }
+}
+
+#[test]
+fn expired_entries_are_swept_without_being_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual();
+    let cache: SledCache<u32> = SledCache::builder(dir.path().join("sweep"), "sweep")
+        .ttl(Duration::from_secs(1))
+        .clock(clock.clone())
+        .build();
+    for k in 0..100u32 {
+        cache.insert(&k, &k);
+    }
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(cache.sweep_expired(), 100);
+    assert_eq!(cache.len(), 0);
+    assert_eq!(cache.stats().expirations, 100);
+    // The background sample sweep also runs as inserts go on.
+    for k in 0..100u32 {
+        cache.insert(&k, &k);
+    }
+    clock.advance(Duration::from_secs(2));
+    for k in 1000..1512u32 {
+        cache.insert(&k, &k);
+    }
+    assert!(
+        cache.stats().expirations > 100,
+        "sampled sweeps removed some old entries"
+    );
+}

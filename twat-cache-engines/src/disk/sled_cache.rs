@@ -120,6 +120,9 @@ fn compress(payload: &[u8]) -> Option<Vec<u8>> {
     (packed.len() * 10 < payload.len() * 9).then_some(packed)
 }
 
+/// Every this many inserts, a TTL'd cache sweeps a sample of entries for expired ones.
+const SWEEP_EVERY: u64 = 256;
+
 /// Serialized keys up to this size stay on the stack.
 const SMALL_KEY: usize = 128;
 
@@ -710,10 +713,13 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
             return;
         }
         self.put(id, bytes);
-        bump(&self.counters.inserts);
+        let inserts = self.counters.inserts.fetch_add(1, Ordering::Relaxed) + 1;
         if self.tracks_access() {
             self.touch(id, now);
             self.enforce_bounds(id);
+        }
+        if self.ttl != 0 && inserts % SWEEP_EVERY == 0 {
+            self.sweep_sample(now);
         }
     }
 
@@ -801,6 +807,68 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
             Ok(())
         })?;
         Ok(best.map(|(id, _)| id))
+    }
+
+    /// Removes the expired entries among up to 64 read from a pseudo-random position: expired
+    /// entries that nobody reads again still leave, a little at a time.
+    fn sweep_sample(&self, now: u64) {
+        let Some(tree) = &self.tree else { return };
+        let seed = self
+            .counters
+            .sampler
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        let start = seed.to_be_bytes();
+        let mut expired = Vec::new();
+        let scanned = guarded(|| {
+            for item in tree.range(start.as_slice()..).take(64) {
+                let (id, value) = item?;
+                if let (Ok(id), Some(r)) =
+                    (<EntryId>::try_from(id.as_ref()), record::decode(&value))
+                    && r.header.namespace == self.namespace_tag
+                    && r.header.is_expired(now)
+                {
+                    expired.push(id);
+                }
+            }
+            Ok(())
+        });
+        if let Err(why) = scanned {
+            return self.fault("sweeping the cache database", &why);
+        }
+        for id in expired {
+            if self.delete(&id) {
+                bump(&self.counters.expirations);
+            }
+        }
+    }
+
+    /// Removes every expired entry of this namespace now; returns how many.
+    pub fn sweep_expired(&self) -> usize {
+        let Some(tree) = &self.tree else { return 0 };
+        let now = self.clock.unix_nanos();
+        let mut expired = Vec::new();
+        let scanned = guarded(|| {
+            for item in tree.iter() {
+                let (id, value) = item?;
+                if let (Ok(id), Some(r)) =
+                    (<EntryId>::try_from(id.as_ref()), record::decode(&value))
+                    && r.header.namespace == self.namespace_tag
+                    && r.header.is_expired(now)
+                {
+                    expired.push(id);
+                }
+            }
+            Ok(())
+        });
+        if let Err(why) = scanned {
+            self.fault("sweeping the cache database", &why);
+            return 0;
+        }
+        let removed = expired.iter().filter(|id| self.delete(id)).count();
+        self.counters
+            .expirations
+            .fetch_add(removed as u64, Ordering::Relaxed);
+        removed
     }
 
     /// Higher = more worth keeping, per policy.
