@@ -18,6 +18,7 @@ const SEEDS: [u64; 4] = [
     0xcbf2_9ce4_8422_2325,
 ];
 const MAX_COUNT: u64 = 15;
+const MIN_WORDS: usize = 512;
 /// Additions between two halvings, per entry of capacity. Caffeine uses 10; ours counts a hit
 /// only when it is folded in (at most 15 per CLOCK pass), so it sees fewer events per request.
 /// 32 measured best on the hit-ratio bench (Zipf 62.8 → 64.7%, scans 51.5 → 53.5%, loop
@@ -27,8 +28,10 @@ const AGING_PERIOD_PER_ENTRY: u64 = 32;
 impl FrequencySketch {
     /// A sketch for a cache of `capacity` entries.
     pub fn new(capacity: usize) -> Self {
-        // 16 counters per word, one word per expected entry: 16 counters per entry.
-        let words = capacity.max(8).next_power_of_two();
+        // 16 counters per word, one word per expected entry: 16 counters per entry; at least
+        // 512 words (4 KiB), because a small cache still sees many distinct keys and a crowded
+        // sketch lets a one-hit key's estimate collide above a frequent key's.
+        let words = capacity.max(MIN_WORDS).next_power_of_two();
         Self {
             table: vec![0; words],
             mask: words - 1,

@@ -1,7 +1,17 @@
 //! [`SledCache`]: a persistent cache in a sled tree, with a memory fallback.
+//!
+//! This file holds the cache and its read/write path; `builder.rs` opens it, `entry.rs` is the
+//! single-flight entry API, `maintenance.rs` the eviction and expiry sweeps.
+
+mod builder;
+mod bytes;
+mod entry;
+mod maintenance;
+
+pub use builder::SledCacheBuilder;
+pub use entry::{DiskEntry, DiskVacant};
 
 use std::marker::PhantomData;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -11,30 +21,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::record::{self, COMPRESSED, Header};
-use super::sled_db::{self, OpenError};
-use crate::clock::duration_nanos;
 use crate::flight::{Flight, FlightTable, Join};
-use crate::options::{CommonOptions, common_setters};
 use crate::{CacheStats, Clock, MemoryCache, Policy};
+use builder::guarded;
+use bytes::{KeyBytes, SMALL_KEY, SWEEP_EVERY, Stored, compress};
 
 /// An entry's id in the tree: BLAKE3 of the serialized key, keyed by the namespace.
 type EntryId = [u8; 32];
-
-/// Stored entry bytes, borrowed from sled's buffer or from the memory fallback (no copy).
-enum Stored {
-    Disk(sled::IVec),
-    Memory(Arc<[u8]>),
-}
-
-impl std::ops::Deref for Stored {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Stored::Disk(bytes) => bytes,
-            Stored::Memory(bytes) => bytes,
-        }
-    }
-}
 
 /// A persistent cache of `V` values in a sled database, keyed by anything `Serialize`.
 ///
@@ -108,187 +101,7 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// zstd level for `compress = true`: level 1 measured 4× the ratio of LZ4 on JSON and text at
-/// ~1 GB/s compress / ~2 GB/s decompress (`cargo bench --bench compression`), faster than the
-/// disk writes it saves.
-const ZSTD_LEVEL: i32 = 1;
-
-/// The compressed payload, or `None` when compression saves less than 10% (incompressible data
-/// is stored as is and decoded without a decompression pass).
-fn compress(payload: &[u8]) -> Option<Vec<u8>> {
-    let packed = zstd::bulk::compress(payload, ZSTD_LEVEL).ok()?;
-    (packed.len() * 10 < payload.len() * 9).then_some(packed)
-}
-
-/// Every this many inserts, a TTL'd cache sweeps a sample of entries for expired ones.
-const SWEEP_EVERY: u64 = 256;
-
-/// Serialized keys up to this size stay on the stack.
-const SMALL_KEY: usize = 128;
-
-/// A serialized key, on the stack when small.
-enum KeyBytes {
-    Small([u8; SMALL_KEY], usize),
-    Large(Vec<u8>),
-}
-
-impl std::ops::Deref for KeyBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            KeyBytes::Small(bytes, len) => &bytes[..*len],
-            KeyBytes::Large(bytes) => bytes,
-        }
-    }
-}
-
-/// Builds a [`SledCache`].
-pub struct SledCacheBuilder<V> {
-    folder: PathBuf,
-    tree: String,
-    namespace: String,
-    compress: bool,
-    common: CommonOptions,
-    _value: PhantomData<fn() -> V>,
-}
-
-impl<V> SledCacheBuilder<V> {
-    common_setters!();
-
-    /// Entries of other namespaces are invisible to this cache (a `version`, or a fingerprint
-    /// of the function that produced them).
-    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.namespace = namespace.into();
-        self
-    }
-    /// zstd-compress stored values (level 1; kept raw when that saves under 10%).
-    pub fn compress(mut self, compress: bool) -> Self {
-        self.compress = compress;
-        self
-    }
-
-    /// Opens the database (or falls back to memory) and builds the cache.
-    pub fn build(self) -> SledCache<V> {
-        let CommonOptions {
-            maxsize,
-            max_bytes,
-            ttl,
-            refresh,
-            policy,
-            clock,
-            single_flight,
-        } = self.common;
-        let namespace_tag = tag(self.namespace.as_bytes());
-        let mut cache = SledCache {
-            folder: self.folder.clone(),
-            tree: None,
-            fallback: OnceLock::new(),
-            id_key: blake3::derive_key("twat-cache 2026 entry id", self.namespace.as_bytes()),
-            namespace_tag,
-            value_type: tag(std::any::type_name::<V>().as_bytes()),
-            ttl: ttl.map_or(0, |d| duration_nanos(d).max(1)),
-            refresh,
-            maxsize: maxsize.map_or(u64::MAX, |n| n as u64),
-            max_bytes: max_bytes.unwrap_or(u64::MAX),
-            policy,
-            compress: self.compress,
-            clock,
-            single_flight,
-            flights: FlightTable::default(),
-            access: dashmap::DashMap::new(),
-            counters: DiskCounters::default(),
-            warned: AtomicBool::new(false),
-            _value: PhantomData,
-        };
-        match open_tree(&self.folder, &self.tree) {
-            Ok(tree) => {
-                cache.tree = Some(tree);
-                if let Err(why) = cache.scan() {
-                    cache.fault("scanning the cache database", &why);
-                    cache.tree = None;
-                }
-            }
-            Err(e) => cache.fault("opening the cache database", &e.to_string()),
-        }
-        cache
-    }
-}
-
-fn open_tree(folder: &Path, name: &str) -> Result<sled::Tree, OpenError> {
-    let db = sled_db::open(folder)?;
-    match catch_unwind(AssertUnwindSafe(|| db.open_tree(name))) {
-        Ok(Ok(tree)) => Ok(tree),
-        Ok(Err(e)) => Err(OpenError::Unusable(folder.to_path_buf(), e.to_string())),
-        Err(_) => Err(OpenError::Unusable(
-            folder.to_path_buf(),
-            "sled panicked".into(),
-        )),
-    }
-}
-
-/// A stable 64-bit tag of some bytes.
-fn tag(bytes: &[u8]) -> u64 {
-    u64::from_le_bytes(
-        blake3::hash(bytes).as_bytes()[..8]
-            .try_into()
-            .expect("8 bytes"),
-    )
-}
-
-/// Runs a sled operation, turning a panic inside sled into an error.
-fn guarded<T>(op: impl FnOnce() -> sled::Result<T>) -> Result<T, String> {
-    match catch_unwind(AssertUnwindSafe(op)) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("sled panicked".to_string()),
-    }
-}
-
-/// The outcome of [`SledCache::entry`].
-pub enum DiskEntry<'a, V> {
-    /// The stored value.
-    Hit(V),
-    /// Absent: this caller computes it (others wait) and stores it with
-    /// [`DiskVacant::insert`].
-    Vacant(DiskVacant<'a, V>),
-}
-
-/// The right to fill one absent key of a [`SledCache`]; dropping it releases the waiters.
-pub struct DiskVacant<'a, V> {
-    cache: &'a SledCache<V>,
-    id: EntryId,
-    key: Vec<u8>,
-    flight: Option<Arc<Flight>>,
-}
-
-impl<V: Serialize + DeserializeOwned> DiskVacant<'_, V> {
-    /// Stores the computed value.
-    pub fn insert(self, value: &V) {
-        self.cache.write(&self.id, &self.key, value);
-    }
-}
-
-impl<V> Drop for DiskVacant<'_, V> {
-    fn drop(&mut self) {
-        if let Some(flight) = self.flight.take() {
-            self.cache.flights.land(&flight);
-        }
-    }
-}
-
 impl<V> SledCache<V> {
-    /// Starts a builder for the tree `tree` of the database in `folder`.
-    pub fn builder(folder: impl Into<PathBuf>, tree: &str) -> SledCacheBuilder<V> {
-        SledCacheBuilder {
-            folder: folder.into(),
-            tree: tree.to_string(),
-            namespace: String::new(),
-            compress: false,
-            common: CommonOptions::default(),
-            _value: PhantomData,
-        }
-    }
-
     /// The database folder.
     pub fn folder(&self) -> &Path {
         &self.folder
@@ -322,43 +135,6 @@ impl<V> SledCache<V> {
             }
             builder.build()
         })
-    }
-
-    /// Counts this namespace's entries and bytes, dropping damaged and expired ones.
-    fn scan(&self) -> Result<(), String> {
-        let Some(tree) = &self.tree else {
-            return Ok(());
-        };
-        let now = self.clock.unix_nanos();
-        let mut doomed = Vec::new();
-        let (mut len, mut bytes) = (0u64, 0u64);
-        guarded(|| {
-            for item in tree.iter() {
-                let (id, value) = item?;
-                match record::decode(&value) {
-                    None => doomed.push((id, false)),
-                    Some(r) if r.header.namespace == self.namespace_tag => {
-                        if r.header.is_expired(now) {
-                            doomed.push((id, true));
-                        } else {
-                            len += 1;
-                            bytes += value.len() as u64;
-                        }
-                    }
-                    Some(_) => {}
-                }
-            }
-            Ok(())
-        })?;
-        for (id, expired) in doomed {
-            guarded(|| tree.remove(&id))?;
-            if expired {
-                bump(&self.counters.expirations);
-            }
-        }
-        self.counters.len.store(len, Ordering::Relaxed);
-        self.counters.bytes.store(bytes, Ordering::Relaxed);
-        Ok(())
     }
 
     fn id_of(&self, key: &[u8]) -> EntryId {
@@ -400,43 +176,6 @@ impl<V> SledCache<V> {
             len: self.len() as u64,
             bytes: c.bytes.load(Ordering::Relaxed) * u64::from(self.tree.is_some()) + memory.bytes,
         }
-    }
-
-    /// Removes every entry of this namespace.
-    pub fn clear(&self) {
-        if let Some(m) = self.fallback.get() {
-            m.clear();
-        }
-        let Some(tree) = &self.tree else { return };
-        let result = guarded(|| {
-            let mut ids = Vec::new();
-            for item in tree.iter() {
-                let (id, value) = item?;
-                if record::decode(&value).is_none_or(|r| r.header.namespace == self.namespace_tag) {
-                    ids.push(id);
-                }
-            }
-            for id in ids {
-                tree.remove(id)?;
-            }
-            Ok(())
-        });
-        match result {
-            Ok(()) => {
-                self.counters.len.store(0, Ordering::Relaxed);
-                self.counters.bytes.store(0, Ordering::Relaxed);
-                self.access.clear();
-            }
-            Err(why) => self.fault("clearing the cache database", &why),
-        }
-    }
-
-    /// Writes everything to disk now (a normal exit does this too).
-    pub fn flush(&self) -> Result<(), String> {
-        if self.tree.is_none() {
-            return Ok(());
-        }
-        sled_db::flush(&self.folder).map_err(|e| e.to_string())
     }
 
     fn forget(&self, id: &EntryId, stored_len: u64) {
@@ -745,142 +484,6 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
             }
         }
         self.memory().insert(*id, Arc::from(bytes));
-    }
-
-    /// Evicts by sampling until within `maxsize` and `max_bytes`, sparing `keep`.
-    fn enforce_bounds(&self, keep: &EntryId) {
-        let Some(tree) = &self.tree else { return };
-        let c = &self.counters;
-        while c.len.load(Ordering::Relaxed) > self.maxsize
-            || c.bytes.load(Ordering::Relaxed) > self.max_bytes
-        {
-            match self.sample_victim(tree, keep) {
-                Ok(Some(victim)) => {
-                    if self.delete(&victim) {
-                        bump(&c.evictions);
-                    }
-                }
-                Ok(None) => break,
-                Err(why) => return self.fault("evicting from the cache database", &why),
-            }
-        }
-    }
-
-    /// The least valuable of up to 16 entries of this namespace read from a pseudo-random
-    /// position: the Redis approach to approximate LRU/LFU/FIFO without an index.
-    fn sample_victim(&self, tree: &sled::Tree, keep: &EntryId) -> Result<Option<EntryId>, String> {
-        const SAMPLE: usize = 16;
-        let seed = self
-            .counters
-            .sampler
-            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-        let start = seed.to_be_bytes();
-        let mut best: Option<(EntryId, (u64, u64))> = None;
-        guarded(|| {
-            let after = tree.range(start.as_slice()..);
-            let before = tree.range(..start.as_slice());
-            let mut seen = 0;
-            for item in after.chain(before) {
-                let (id, value) = item?;
-                let Ok(id) = <EntryId>::try_from(id.as_ref()) else {
-                    continue;
-                };
-                if &id == keep {
-                    continue;
-                }
-                let Some(r) = record::decode(&value) else {
-                    best = Some((id, (0, 0))); // damaged: the best victim
-                    break;
-                };
-                if r.header.namespace != self.namespace_tag {
-                    continue;
-                }
-                let score = self.keep_score(&id, r.header.created);
-                if best.is_none_or(|(_, b)| score < b) {
-                    best = Some((id, score));
-                }
-                seen += 1;
-                if seen == SAMPLE {
-                    break;
-                }
-            }
-            Ok(())
-        })?;
-        Ok(best.map(|(id, _)| id))
-    }
-
-    /// Removes the expired entries among up to 64 read from a pseudo-random position: expired
-    /// entries that nobody reads again still leave, a little at a time.
-    fn sweep_sample(&self, now: u64) {
-        let Some(tree) = &self.tree else { return };
-        let seed = self
-            .counters
-            .sampler
-            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-        let start = seed.to_be_bytes();
-        let mut expired = Vec::new();
-        let scanned = guarded(|| {
-            for item in tree.range(start.as_slice()..).take(64) {
-                let (id, value) = item?;
-                if let (Ok(id), Some(r)) =
-                    (<EntryId>::try_from(id.as_ref()), record::decode(&value))
-                    && r.header.namespace == self.namespace_tag
-                    && r.header.is_expired(now)
-                {
-                    expired.push(id);
-                }
-            }
-            Ok(())
-        });
-        if let Err(why) = scanned {
-            return self.fault("sweeping the cache database", &why);
-        }
-        for id in expired {
-            if self.delete(&id) {
-                bump(&self.counters.expirations);
-            }
-        }
-    }
-
-    /// Removes every expired entry of this namespace now; returns how many.
-    pub fn sweep_expired(&self) -> usize {
-        let Some(tree) = &self.tree else { return 0 };
-        let now = self.clock.unix_nanos();
-        let mut expired = Vec::new();
-        let scanned = guarded(|| {
-            for item in tree.iter() {
-                let (id, value) = item?;
-                if let (Ok(id), Some(r)) =
-                    (<EntryId>::try_from(id.as_ref()), record::decode(&value))
-                    && r.header.namespace == self.namespace_tag
-                    && r.header.is_expired(now)
-                {
-                    expired.push(id);
-                }
-            }
-            Ok(())
-        });
-        if let Err(why) = scanned {
-            self.fault("sweeping the cache database", &why);
-            return 0;
-        }
-        let removed = expired.iter().filter(|id| self.delete(id)).count();
-        self.counters
-            .expirations
-            .fetch_add(removed as u64, Ordering::Relaxed);
-        removed
-    }
-
-    /// Higher = more worth keeping, per policy.
-    fn keep_score(&self, id: &EntryId, created: u64) -> (u64, u64) {
-        let access = self.access.get(id).map(|a| *a);
-        let last = access.map_or(created, |a| a.last.max(created));
-        let hits = access.map_or(0, |a| u64::from(a.hits));
-        match self.policy {
-            Policy::Fifo => (created, 0),
-            Policy::Lru => (last, 0),
-            Policy::Lfu | Policy::TinyLfu => (hits, last),
-        }
     }
 }
 
