@@ -4,6 +4,8 @@
 //!   replaceable [`Clock`], byte bounds, single-flight through [`MemoryCache::entry`].
 //! - [`SledCache`]: persistent cache in a sled database, checksummed entries, sampled eviction,
 //!   memory fallback when the disk fails.
+//! - [`FileCache`]: one file per entry, atomic publishes, safe for many processes, pruned by
+//!   last access.
 //!
 //! This crate knows nothing about macros: the attributes in `twat-cache` expand to calls into
 //! these types, and they are equally usable by hand.
@@ -31,7 +33,10 @@ mod size;
 mod stats;
 
 pub use clock::Clock;
-pub use disk::{DiskEntry, DiskVacant, SledCache, SledCacheBuilder};
+pub use disk::{
+    DiskCache, DiskCacheBuilder, DiskEntry, DiskVacant, FileCache, FileCacheBuilder, SledCache,
+    SledCacheBuilder,
+};
 pub use key::{Borrowed, BorrowedKey, Lookup};
 pub use memory::{Entry, MemoryCache, MemoryCacheBuilder, VacantEntry, Weigher};
 pub use policy::{Policy, UnknownPolicy};

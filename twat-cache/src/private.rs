@@ -29,6 +29,7 @@ pub use crate::registry::CacheKind;
 pub use crate::site::Site;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use twat_cache_engines::disk::{Backend, SledStore};
 use twat_cache_engines::{DiskEntry, DiskVacant, Entry, Lookup, MemoryCache, VacantEntry};
 
 /// What a memory cache needs of a key (the owned form of the arguments, or `key = …`).
@@ -66,11 +67,11 @@ impl<K: CacheKey, V: CacheValue> Ticket<K, V> {
 }
 
 /// A disk cache's duty to store a computed value (see [`Ticket`]).
-pub struct DiskTicket<V: 'static> {
-    vacant: Option<DiskVacant<'static, V>>,
+pub struct DiskTicket<S: 'static, V: 'static> {
+    vacant: Option<DiskVacant<'static, S, V>>,
 }
 
-impl<V: DiskValue> DiskTicket<V> {
+impl<S: Backend, V: DiskValue> DiskTicket<S, V> {
     /// Serializes and stores `stored` if the result is cacheable.
     #[inline(never)]
     pub fn complete(self, stored: Option<&V>) {
@@ -90,7 +91,7 @@ fn memory_step<K, V>(entry: Entry<'static, K, V>) -> Step<V, Ticket<K, V>> {
     }
 }
 
-fn disk_step<V>(entry: DiskEntry<'static, V>) -> Step<V, DiskTicket<V>> {
+fn disk_step<S, V>(entry: DiskEntry<'static, S, V>) -> Step<V, DiskTicket<S, V>> {
     match entry {
         DiskEntry::Hit(v) => Step::Hit(v),
         DiskEntry::Vacant(vacant) => Step::Miss(DiskTicket {
@@ -148,7 +149,7 @@ where
 }
 
 /// Looks a call up in a disk cache (sled calls run inline: they take microseconds).
-pub fn lookup_disk<Q, V>(site: &'static Site, query: &Q) -> Step<V, DiskTicket<V>>
+pub fn lookup_disk<Q, V>(site: &'static Site, query: &Q) -> Step<V, DiskTicket<SledStore, V>>
 where
     Q: Serialize,
     V: DiskValue,
@@ -160,7 +161,10 @@ where
 }
 
 /// [`lookup_disk`] for `async fn`.
-pub async fn lookup_disk_async<Q, V>(site: &'static Site, query: &Q) -> Step<V, DiskTicket<V>>
+pub async fn lookup_disk_async<Q, V>(
+    site: &'static Site,
+    query: &Q,
+) -> Step<V, DiskTicket<SledStore, V>>
 where
     Q: Serialize + Sync,
     V: DiskValue,

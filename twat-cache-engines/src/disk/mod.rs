@@ -1,11 +1,75 @@
-//! The sled-backed disk engine behind `#[bcache]`.
+//! The disk engines behind `#[bcache]` and `#[fcache]`.
 //!
-//! `record.rs` is the entry format (checked on every read), `sled_db.rs` the process-wide set of
-//! open databases (privacy, corruption recovery, exit flush), `sled_cache.rs` the cache.
+//! One cache, [`DiskCache`], over two storage backends: [`SledStore`] (a sled database per
+//! folder; `sled_db.rs` keeps the process's open databases) and [`FileStore`] (one file per
+//! entry, shared by processes).
+//! `record.rs` is the entry format every backend stores and every read checks.
 
+mod backend;
+mod cache;
+mod file_store;
 mod record;
-mod sled_cache;
 mod sled_db;
+mod sled_store;
 
-pub use sled_cache::{DiskEntry, DiskVacant, SledCache, SledCacheBuilder};
+pub use backend::{Backend, Classify, EntryId, PruneReport, Stored};
+pub use cache::{DiskCache, DiskCacheBuilder, DiskEntry, DiskVacant};
+pub use file_store::{FileLocation, FileStore};
 pub use sled_db::{FLUSH_EVERY_MS, OpenError};
+pub use sled_store::SledStore;
+
+/// A persistent cache in a sled database: [`DiskCache`] over [`SledStore`].
+///
+/// One database per folder, shared by every cache in it, one tree per cache; one process at a
+/// time (sled locks the database; other processes fall back to memory).
+///
+/// ```
+/// use twat_cache_engines::SledCache;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let cache: SledCache<Vec<u32>> = SledCache::builder(dir.path().join("geo"), "tiles")
+///     .maxsize(10_000)
+///     .compress(true)
+///     .build();
+/// cache.insert("tile-7", &vec![1, 2, 3]);
+/// assert_eq!(cache.get("tile-7"), Some(vec![1, 2, 3]));
+/// assert_eq!(cache.get(&"tile-7".to_string()), Some(vec![1, 2, 3]), "String finds &str keys");
+/// assert!(!cache.is_fallback());
+/// ```
+pub type SledCache<V> = DiskCache<SledStore, V>;
+
+/// Builds a [`SledCache`].
+pub type SledCacheBuilder<V> = DiskCacheBuilder<SledStore, V>;
+
+impl<V> DiskCache<SledStore, V> {
+    /// Starts a builder for the tree `tree` of the database in `folder`.
+    pub fn builder(folder: impl Into<std::path::PathBuf>, tree: &str) -> SledCacheBuilder<V> {
+        Self::builder_at((folder.into(), tree.to_string()))
+    }
+}
+
+/// A persistent cache with one file per entry, safe for many processes: [`DiskCache`] over
+/// [`FileStore`].
+///
+/// ```
+/// use twat_cache_engines::FileCache;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let cache: FileCache<Vec<u8>> = FileCache::builder(dir.path().join("thumbs"))
+///     .max_bytes(64 << 20)
+///     .durable(true)
+///     .build();
+/// cache.insert(&("cat.png", 64u32), &vec![7; 4096]);
+/// assert_eq!(cache.get(&("cat.png", 64u32)).map(|v| v.len()), Some(4096));
+/// ```
+pub type FileCache<V> = DiskCache<FileStore, V>;
+
+/// Builds a [`FileCache`].
+pub type FileCacheBuilder<V> = DiskCacheBuilder<FileStore, V>;
+
+impl<V> DiskCache<FileStore, V> {
+    /// Starts a builder for entries in `dir`.
+    pub fn builder(dir: impl Into<std::path::PathBuf>) -> FileCacheBuilder<V> {
+        Self::builder_at(FileLocation::new(dir))
+    }
+}

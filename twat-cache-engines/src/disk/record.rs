@@ -49,21 +49,13 @@ fn checksum(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes)
 }
 
+#[cfg(test)]
 pub(crate) fn encode(header: &Header, key: &[u8], payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(FIXED + key.len() + payload.len() + CHECKSUM);
-    out.extend_from_slice(&MAGIC);
-    out.push(FORMAT);
-    out.push(header.flags);
-    out.extend_from_slice(&header.value_type.to_le_bytes());
-    out.extend_from_slice(&header.namespace.to_le_bytes());
-    out.extend_from_slice(&header.created.to_le_bytes());
-    out.extend_from_slice(&header.expires.to_le_bytes());
-    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
-    out.extend_from_slice(key);
-    out.extend_from_slice(payload);
-    let sum = checksum(&out);
-    out.extend_from_slice(&sum.to_le_bytes());
-    out
+    encode_with::<()>(header, key, |out| {
+        out.extend_from_slice(payload);
+        Ok(())
+    })
+    .expect("infallible")
 }
 
 fn u64_at(bytes: &[u8], at: usize) -> u64 {
@@ -98,6 +90,41 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record<'_>> {
         payload: &body[key_end..],
     })
 }
+
+/// Builds an entry in one buffer: `append_payload` writes the payload straight after the key,
+/// so a large value is serialized once, into the bytes that go to storage.
+pub(crate) fn encode_with<E>(
+    header: &Header,
+    key: &[u8],
+    append_payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<Vec<u8>, E> {
+    let mut out = Vec::with_capacity(FIXED + key.len() + 64 + CHECKSUM);
+    out.extend_from_slice(&MAGIC);
+    out.push(FORMAT);
+    out.push(header.flags);
+    out.extend_from_slice(&header.value_type.to_le_bytes());
+    out.extend_from_slice(&header.namespace.to_le_bytes());
+    out.extend_from_slice(&header.created.to_le_bytes());
+    out.extend_from_slice(&header.expires.to_le_bytes());
+    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    out.extend_from_slice(key);
+    append_payload(&mut out)?;
+    let sum = checksum(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    Ok(out)
+}
+
+/// The namespace and expiry from the first [`HEADER_LEN`] bytes of an entry, without checking
+/// the checksum: for pruning, which must not read whole files. `None` if it is not an entry.
+pub(crate) fn peek(prefix: &[u8]) -> Option<(u64, u64)> {
+    if prefix.len() < HEADER_LEN || prefix[..4] != MAGIC || prefix[4] != FORMAT {
+        return None;
+    }
+    Some((u64_at(prefix, 14), u64_at(prefix, 30)))
+}
+
+/// Bytes of an entry that [`peek`] needs.
+pub(crate) const HEADER_LEN: usize = FIXED;
 
 /// Rewrites the `expires` field of an intact entry in place (for `refresh`).
 pub(crate) fn set_expires(bytes: &mut [u8], expires: u64) {

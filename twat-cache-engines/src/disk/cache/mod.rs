@@ -1,14 +1,16 @@
-//! [`SledCache`]: a persistent cache in a sled tree, with a memory fallback.
+//! [`DiskCache`]: a persistent cache over a storage [`Backend`] (sled or files), with a memory
+//! fallback.
 //!
 //! This file holds the cache and its read/write path; `builder.rs` opens it, `entry.rs` is the
-//! single-flight entry API, `maintenance.rs` the eviction and expiry sweeps.
+//! single-flight entry API, `maintenance.rs` the eviction, pruning and expiry sweeps, `bytes.rs`
+//! the byte forms (keys on the stack, compression).
 
 mod builder;
 mod bytes;
 mod entry;
 mod maintenance;
 
-pub use builder::SledCacheBuilder;
+pub use builder::DiskCacheBuilder;
 pub use entry::{DiskEntry, DiskVacant};
 
 use std::marker::PhantomData;
@@ -20,42 +22,27 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::backend::{Backend, EntryId, Stored};
 use super::record::{self, COMPRESSED, Header};
 use crate::flight::{Flight, FlightTable, Join};
 use crate::{CacheStats, Clock, MemoryCache, Policy};
-use builder::guarded;
-use bytes::{KeyBytes, SMALL_KEY, SWEEP_EVERY, Stored, compress};
+use bytes::{KeyBytes, SMALL_KEY, SWEEP_EVERY, compress};
 
-/// An entry's id in the tree: BLAKE3 of the serialized key, keyed by the namespace.
-type EntryId = [u8; 32];
-
-/// A persistent cache of `V` values in a sled database, keyed by anything `Serialize`.
+/// A persistent cache of `V` values in a storage backend `S`, keyed by anything `Serialize`:
+/// [`SledCache`](crate::SledCache) (a sled database) or [`FileCache`](crate::FileCache) (one file
+/// per entry).
 ///
 /// Keys are identified by their postcard serialization, so a borrowed form serializes like its
 /// owned one (`&str`/`String`, `&[T]`/`Vec<T>`, `&Path`/`PathBuf`) and lookups never need the
 /// owned key. Entries carry their serialized key, their value type and a checksum: a
 /// collision, a changed value type or a damaged entry reads as a miss, never as a wrong value.
 ///
-/// If the database cannot be used (locked by another process, unwritable folder, full disk,
+/// If the storage cannot be used (locked by another process, unwritable folder, full disk,
 /// corruption that recovery cannot fix), the cache logs one warning, counts `errors`, and keeps
-/// working in memory. sled calls are short and run inline, also from async code.
-///
-/// ```
-/// use twat_cache_engines::SledCache;
-///
-/// let dir = tempfile::tempdir().unwrap();
-/// let cache: SledCache<Vec<u32>> = SledCache::builder(dir.path().join("geo"), "tiles")
-///     .maxsize(10_000)
-///     .compress(true)
-///     .build();
-/// cache.insert("tile-7", &vec![1, 2, 3]);
-/// assert_eq!(cache.get("tile-7"), Some(vec![1, 2, 3]));
-/// assert_eq!(cache.get(&"tile-7".to_string()), Some(vec![1, 2, 3]), "String finds &str keys");
-/// assert!(!cache.is_fallback());
-/// ```
-pub struct SledCache<V> {
+/// working in memory. Storage calls run inline, also from async code.
+pub struct DiskCache<S, V> {
     folder: PathBuf,
-    tree: Option<sled::Tree>,
+    store: Option<S>,
     fallback: OnceLock<MemoryCache<EntryId, Arc<[u8]>>>,
     /// BLAKE3 key derived from the namespace: an entry id is the keyed BLAKE3 of the serialized
     /// key, so every namespace has its own id space.
@@ -101,15 +88,15 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-impl<V> SledCache<V> {
-    /// The database folder.
+impl<S: Backend, V> DiskCache<S, V> {
+    /// The storage folder.
     pub fn folder(&self) -> &Path {
         &self.folder
     }
 
     /// Whether the cache is working from memory because the database could not be used.
     pub fn is_fallback(&self) -> bool {
-        self.tree.is_none() || self.fallback.get().is_some()
+        self.store.is_none() || self.fallback.get().is_some()
     }
 
     /// Logs one warning per cache, counts every fault, and makes sure the memory fallback exists.
@@ -137,6 +124,11 @@ impl<V> SledCache<V> {
         })
     }
 
+    /// Whether an entry has expired.
+    fn is_expired(&self, header: &Header, now: u64) -> bool {
+        header.is_expired(now)
+    }
+
     fn id_of(&self, key: &[u8]) -> EntryId {
         *blake3::keyed_hash(&self.id_key, key).as_bytes()
     }
@@ -149,7 +141,7 @@ impl<V> SledCache<V> {
     /// Entries of this namespace.
     pub fn len(&self) -> usize {
         let memory = self.fallback.get().map_or(0, |m| m.len());
-        let disk = if self.tree.is_some() {
+        let disk = if self.store.is_some() {
             self.counters.len.load(Ordering::Relaxed)
         } else {
             0
@@ -174,7 +166,7 @@ impl<V> SledCache<V> {
             expirations: c.expirations.load(Ordering::Relaxed),
             errors: c.errors.load(Ordering::Relaxed),
             len: self.len() as u64,
-            bytes: c.bytes.load(Ordering::Relaxed) * u64::from(self.tree.is_some()) + memory.bytes,
+            bytes: c.bytes.load(Ordering::Relaxed) * u64::from(self.store.is_some()) + memory.bytes,
         }
     }
 
@@ -186,10 +178,12 @@ impl<V> SledCache<V> {
 
     /// Removes a stored entry by id (known to be ours); returns whether it was there.
     fn delete(&self, id: &EntryId) -> bool {
-        let Some(tree) = &self.tree else { return false };
-        match guarded(|| tree.remove(id)) {
-            Ok(Some(old)) => {
-                self.forget(id, old.len() as u64);
+        let Some(store) = &self.store else {
+            return false;
+        };
+        match store.remove(id) {
+            Ok(Some(old_len)) => {
+                self.forget(id, old_len);
                 true
             }
             Ok(None) => false,
@@ -201,7 +195,7 @@ impl<V> SledCache<V> {
     }
 }
 
-impl<V: Serialize + DeserializeOwned> SledCache<V> {
+impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
     fn key_bytes<Q: ?Sized + Serialize>(&self, key: &Q) -> Option<KeyBytes> {
         let mut small = [0u8; SMALL_KEY];
         if let Ok(used) = postcard::to_slice(key, &mut small) {
@@ -251,7 +245,7 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
 
     /// Looks `key` up; on a miss returns the right to compute it, or waits for the caller who
     /// already is (single-flight).
-    pub fn entry<Q: ?Sized + Serialize>(&self, key: &Q) -> DiskEntry<'_, V> {
+    pub fn entry<Q: ?Sized + Serialize>(&self, key: &Q) -> DiskEntry<'_, S, V> {
         let Some(bytes) = self.key_bytes(key) else {
             bump(&self.counters.misses);
             return DiskEntry::Vacant(self.vacant(Vec::new(), None));
@@ -268,8 +262,8 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
         }
     }
 
-    /// [`SledCache::entry`] for async code: waiting is a future, not a blocked thread.
-    pub async fn entry_async<Q: ?Sized + Serialize>(&self, key: &Q) -> DiskEntry<'_, V> {
+    /// [`DiskCache::entry`] for async code: waiting is a future, not a blocked thread.
+    pub async fn entry_async<Q: ?Sized + Serialize>(&self, key: &Q) -> DiskEntry<'_, S, V> {
         let Some(bytes) = self.key_bytes(key) else {
             bump(&self.counters.misses);
             return DiskEntry::Vacant(self.vacant(Vec::new(), None));
@@ -286,7 +280,7 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
         }
     }
 
-    fn vacant(&self, key: Vec<u8>, flight: Option<Arc<Flight>>) -> DiskVacant<'_, V> {
+    fn vacant(&self, key: Vec<u8>, flight: Option<Arc<Flight>>) -> DiskVacant<'_, S, V> {
         let id = if key.is_empty() {
             [0; 32]
         } else {
@@ -301,7 +295,7 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
     }
 
     #[cold]
-    fn join(&self, id: &EntryId, key: &[u8]) -> Result<DiskEntry<'_, V>, Arc<Flight>> {
+    fn join(&self, id: &EntryId, key: &[u8]) -> Result<DiskEntry<'_, S, V>, Arc<Flight>> {
         let flight = if self.single_flight {
             let hash = u64::from_le_bytes(id[..8].try_into().expect("8 bytes"));
             match self.flights.join(hash) {
@@ -339,9 +333,9 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
 
     /// The stored bytes for `id`, from disk or the memory fallback.
     fn stored(&self, id: &EntryId) -> Option<Stored> {
-        if let Some(tree) = &self.tree {
-            match guarded(|| tree.get(id)) {
-                Ok(Some(bytes)) => return Some(Stored::Disk(bytes)),
+        if let Some(store) = &self.store {
+            match store.get(id) {
+                Ok(Some(bytes)) => return Some(bytes),
                 Ok(None) => {}
                 Err(why) => self.fault("reading the cache database", &why),
             }
@@ -371,7 +365,7 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
             self.discard(id);
             return None;
         }
-        if entry.header.is_expired(now) {
+        if self.is_expired(&entry.header, now) {
             self.discard(id);
             bump(&self.counters.expirations);
             return None;
@@ -388,6 +382,9 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
         }
         if self.tracks_access() {
             self.touch(id, now);
+            if let Some(store) = &self.store {
+                store.touch(id);
+            }
         }
         bump(&self.counters.hits);
         value
@@ -427,17 +424,9 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
         if key.is_empty() {
             return; // the key could not be serialized: nothing to store under
         }
-        let payload = match postcard::to_allocvec(value) {
-            Ok(p) => p,
-            Err(e) => return self.fault("serializing a cache value", &e.to_string()),
-        };
-        let (flags, payload) = match self.compress.then(|| compress(&payload)).flatten() {
-            Some(packed) => (COMPRESSED, packed),
-            None => (0, payload),
-        };
         let now = self.clock.unix_nanos();
-        let header = Header {
-            flags,
+        let mut header = Header {
+            flags: 0,
             value_type: self.value_type,
             namespace: self.namespace_tag,
             created: now,
@@ -447,7 +436,33 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
                 now.saturating_add(self.ttl)
             },
         };
-        let bytes = record::encode(&header, key, &payload);
+        let encoded = if self.compress {
+            postcard::to_allocvec(value).map(|raw| match compress(&raw) {
+                Some(packed) => {
+                    header.flags = COMPRESSED;
+                    record::encode_with::<()>(&header, key, |out| {
+                        out.extend_from_slice(&packed);
+                        Ok(())
+                    })
+                    .expect("infallible")
+                }
+                None => record::encode_with::<()>(&header, key, |out| {
+                    out.extend_from_slice(&raw);
+                    Ok(())
+                })
+                .expect("infallible"),
+            })
+        } else {
+            // Serialized straight into the entry's buffer: one copy of a large value, not three.
+            record::encode_with(&header, key, |out| {
+                *out = postcard::to_extend(value, std::mem::take(out))?;
+                Ok(())
+            })
+        };
+        let bytes = match encoded {
+            Ok(bytes) => bytes,
+            Err(e) => return self.fault("serializing a cache value", &e.to_string()),
+        };
         if bytes.len() as u64 > self.max_bytes {
             return;
         }
@@ -455,7 +470,7 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
         let inserts = self.counters.inserts.fetch_add(1, Ordering::Relaxed) + 1;
         if self.tracks_access() {
             self.touch(id, now);
-            self.enforce_bounds(id);
+            self.enforce_bounds(id, inserts);
         }
         if self.ttl != 0 && inserts % SWEEP_EVERY == 0 {
             self.sweep_sample(now);
@@ -464,14 +479,14 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
 
     /// Stores encoded bytes on disk, or in memory if the disk fails.
     fn put(&self, id: &EntryId, bytes: Vec<u8>) {
-        if let Some(tree) = &self.tree {
+        if let Some(store) = &self.store {
             let new_len = bytes.len() as u64;
-            match guarded(|| tree.insert(id, bytes.as_slice())) {
+            match store.put(id, &bytes) {
                 Ok(old) => {
                     let c = &self.counters;
                     match old {
-                        Some(old) => {
-                            c.bytes.fetch_sub(old.len() as u64, Ordering::Relaxed);
+                        Some(old_len) => {
+                            c.bytes.fetch_sub(old_len, Ordering::Relaxed);
                         }
                         None => {
                             c.len.fetch_add(1, Ordering::Relaxed);
@@ -487,9 +502,9 @@ impl<V: Serialize + DeserializeOwned> SledCache<V> {
     }
 }
 
-impl<V> std::fmt::Debug for SledCache<V> {
+impl<S: Backend, V> std::fmt::Debug for DiskCache<S, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SledCache")
+        f.debug_struct("DiskCache")
             .field("folder", &self.folder)
             .field("fallback", &self.is_fallback())
             .field("stats", &self.stats())

@@ -1,38 +1,39 @@
-//! The single-flight entry API of a [`SledCache`]: a hit, or the right to fill a miss.
+//! The single-flight entry API of a [`DiskCache`]: a hit, or the right to fill a miss.
 
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{EntryId, SledCache};
+use super::DiskCache;
+use crate::disk::backend::{Backend, EntryId};
 use crate::flight::Flight;
 
-/// The outcome of [`SledCache::entry`].
-pub enum DiskEntry<'a, V> {
+/// The outcome of [`DiskCache::entry`].
+pub enum DiskEntry<'a, S, V> {
     /// The stored value.
     Hit(V),
     /// Absent: this caller computes it (others wait) and stores it with
     /// [`DiskVacant::insert`].
-    Vacant(DiskVacant<'a, V>),
+    Vacant(DiskVacant<'a, S, V>),
 }
 
-/// The right to fill one absent key of a [`SledCache`]; dropping it releases the waiters.
-pub struct DiskVacant<'a, V> {
-    pub(super) cache: &'a SledCache<V>,
+/// The right to fill one absent key of a [`DiskCache`]; dropping it releases the waiters.
+pub struct DiskVacant<'a, S, V> {
+    pub(super) cache: &'a DiskCache<S, V>,
     pub(super) id: EntryId,
     pub(super) key: Vec<u8>,
     pub(super) flight: Option<Arc<Flight>>,
 }
 
-impl<V: Serialize + DeserializeOwned> DiskVacant<'_, V> {
+impl<S: Backend, V: Serialize + DeserializeOwned> DiskVacant<'_, S, V> {
     /// Stores the computed value.
     pub fn insert(self, value: &V) {
         self.cache.write(&self.id, &self.key, value);
     }
 }
 
-impl<V> Drop for DiskVacant<'_, V> {
+impl<S, V> Drop for DiskVacant<'_, S, V> {
     fn drop(&mut self) {
         if let Some(flight) = self.flight.take() {
             self.cache.flights.land(&flight);

@@ -1,23 +1,5 @@
-//! The byte forms a [`SledCache`](super::SledCache) handles: serialized keys (on the stack when
-//! small), stored entries (borrowed, never copied) and compressed payloads.
-
-use std::sync::Arc;
-
-/// Stored entry bytes, borrowed from sled's buffer or from the memory fallback (no copy).
-pub(super) enum Stored {
-    Disk(sled::IVec),
-    Memory(Arc<[u8]>),
-}
-
-impl std::ops::Deref for Stored {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Stored::Disk(bytes) => bytes,
-            Stored::Memory(bytes) => bytes,
-        }
-    }
-}
+//! The byte forms a [`DiskCache`](super::DiskCache) handles: serialized keys (on the stack when
+//! small) and compressed payloads.
 
 /// zstd level for `compress = true`: level 1 measured 4× the ratio of LZ4 on JSON and text at
 /// ~1 GB/s compress / ~2 GB/s decompress (`cargo bench --bench compression`), faster than the

@@ -1,23 +1,20 @@
-//! [`SledCacheBuilder`]: options, and opening the database (or falling back to memory).
+//! [`DiskCacheBuilder`]: options, and opening the store (or falling back to memory).
 
 use std::marker::PhantomData;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
 
-use super::{DiskCounters, SledCache};
+use super::{DiskCache, DiskCounters};
 use crate::clock::duration_nanos;
-use crate::disk::sled_db::{self, OpenError};
+use crate::disk::backend::Backend;
 use crate::flight::FlightTable;
 use crate::options::{CommonOptions, common_setters};
 
-impl<V> SledCache<V> {
-    /// Starts a builder for the tree `tree` of the database in `folder`.
-    pub fn builder(folder: impl Into<PathBuf>, tree: &str) -> SledCacheBuilder<V> {
-        SledCacheBuilder {
-            folder: folder.into(),
-            tree: tree.to_string(),
+impl<S: Backend, V> DiskCache<S, V> {
+    /// Starts a builder for the store at `location`.
+    pub fn builder_at(location: S::Location) -> DiskCacheBuilder<S, V> {
+        DiskCacheBuilder {
+            location,
             namespace: String::new(),
             compress: false,
             common: CommonOptions::default(),
@@ -26,17 +23,16 @@ impl<V> SledCache<V> {
     }
 }
 
-/// Builds a [`SledCache`].
-pub struct SledCacheBuilder<V> {
-    folder: PathBuf,
-    tree: String,
+/// Builds a [`DiskCache`] ([`SledCache`](crate::SledCache), [`FileCache`](crate::FileCache)).
+pub struct DiskCacheBuilder<S: Backend, V> {
+    location: S::Location,
     namespace: String,
     compress: bool,
     common: CommonOptions,
     _value: PhantomData<fn() -> V>,
 }
 
-impl<V> SledCacheBuilder<V> {
+impl<S: Backend, V> DiskCacheBuilder<S, V> {
     common_setters!();
 
     /// Entries of other namespaces are invisible to this cache (a `version`, or a fingerprint
@@ -51,8 +47,8 @@ impl<V> SledCacheBuilder<V> {
         self
     }
 
-    /// Opens the database (or falls back to memory) and builds the cache.
-    pub fn build(self) -> SledCache<V> {
+    /// Opens the store (or falls back to memory) and builds the cache.
+    pub fn build(self) -> DiskCache<S, V> {
         let CommonOptions {
             maxsize,
             max_bytes,
@@ -63,9 +59,9 @@ impl<V> SledCacheBuilder<V> {
             single_flight,
         } = self.common;
         let namespace_tag = tag(self.namespace.as_bytes());
-        let mut cache = SledCache {
-            folder: self.folder.clone(),
-            tree: None,
+        let mut cache = DiskCache {
+            folder: S::folder(&self.location).to_path_buf(),
+            store: None,
             fallback: OnceLock::new(),
             id_key: blake3::derive_key("twat-cache 2026 entry id", self.namespace.as_bytes()),
             namespace_tag,
@@ -84,29 +80,32 @@ impl<V> SledCacheBuilder<V> {
             warned: AtomicBool::new(false),
             _value: PhantomData,
         };
-        match open_tree(&self.folder, &self.tree) {
-            Ok(tree) => {
-                cache.tree = Some(tree);
+        match S::open(&self.location) {
+            Ok(store) => {
+                cache.store = Some(store);
                 if let Err(why) = cache.scan() {
-                    cache.fault("scanning the cache database", &why);
-                    cache.tree = None;
+                    cache.fault("scanning the cache storage", &why);
+                    cache.store = None;
                 }
             }
-            Err(e) => cache.fault("opening the cache database", &e.to_string()),
+            Err(why) => cache.fault("opening the cache storage", &why),
         }
         cache
     }
 }
 
-pub(super) fn open_tree(folder: &Path, name: &str) -> Result<sled::Tree, OpenError> {
-    let db = sled_db::open(folder)?;
-    match catch_unwind(AssertUnwindSafe(|| db.open_tree(name))) {
-        Ok(Ok(tree)) => Ok(tree),
-        Ok(Err(e)) => Err(OpenError::Unusable(folder.to_path_buf(), e.to_string())),
-        Err(_) => Err(OpenError::Unusable(
-            folder.to_path_buf(),
-            "sled panicked".into(),
-        )),
+impl<V> DiskCacheBuilder<crate::disk::FileStore, V> {
+    /// Fsync each entry and its directory before it is published (default `false`: a crash of
+    /// the process loses nothing, a power loss may lose recent entries, never corrupt one).
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.location.durable = durable;
+        self
+    }
+
+    /// Report `folder` to the registry while keeping entries in the builder's directory.
+    pub fn folder(mut self, folder: impl Into<std::path::PathBuf>) -> Self {
+        self.location.folder = folder.into();
+        self
     }
 }
 
@@ -117,13 +116,4 @@ pub(super) fn tag(bytes: &[u8]) -> u64 {
             .try_into()
             .expect("8 bytes"),
     )
-}
-
-/// Runs a sled operation, turning a panic inside sled into an error.
-pub(super) fn guarded<T>(op: impl FnOnce() -> sled::Result<T>) -> Result<T, String> {
-    match catch_unwind(AssertUnwindSafe(op)) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("sled panicked".to_string()),
-    }
 }

@@ -1,0 +1,104 @@
+//! Where a [`DiskCache`](super::DiskCache) keeps its entries: the storage backend trait.
+//!
+//! A backend stores opaque entry bytes (see `record.rs`) under 32-byte ids and knows nothing of
+//! keys, values, TTLs or checksums; the cache above it does all of that, once, for every backend.
+
+use std::path::Path;
+use std::sync::Arc;
+
+/// An entry's id: BLAKE3 of the serialized key, keyed by the namespace.
+pub type EntryId = [u8; 32];
+
+/// Entry bytes as a backend hands them out, without copying where it can.
+pub enum Stored {
+    /// A buffer shared with sled.
+    Shared(sled::IVec),
+    /// The memory fallback's buffer.
+    Memory(Arc<[u8]>),
+    /// A buffer read from a file.
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Stored {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Stored::Shared(bytes) => bytes,
+            Stored::Memory(bytes) => bytes,
+            Stored::Owned(bytes) => bytes,
+        }
+    }
+}
+
+/// What a backend-wide prune found and did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PruneReport {
+    /// Entries of this namespace left.
+    pub len: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Entries removed to meet the bounds.
+    pub evicted: u64,
+    /// Expired entries removed.
+    pub expired: u64,
+}
+
+/// How a prune tells this cache's live entries from others: the entry's namespace, and whether
+/// it has expired (`None` for bytes that are not an intact entry).
+pub type Classify<'a> = &'a dyn Fn(&[u8]) -> Option<(u64, bool)>;
+
+/// A store of entry bytes by id.
+pub trait Backend: Send + Sync + Sized + 'static {
+    /// Where the backend lives.
+    type Location;
+
+    /// Opens (creating if needed) the store at `location`.
+    fn open(location: &Self::Location) -> Result<Self, String>;
+
+    /// The folder, for messages and the registry.
+    fn folder(location: &Self::Location) -> &Path;
+
+    /// Whether bounds are kept by periodic whole-store prunes (files, shared by processes)
+    /// rather than by sampled eviction on every insert (sled, owned by one process).
+    const PRUNES: bool;
+
+    /// The bytes stored under `id`.
+    fn get(&self, id: &EntryId) -> Result<Option<Stored>, String>;
+
+    /// Stores `bytes` under `id`, atomically; returns the replaced entry's length, if any.
+    fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, String>;
+
+    /// Removes `id`; returns the removed entry's length, if there was one.
+    fn remove(&self, id: &EntryId) -> Result<Option<u64>, String>;
+
+    /// Visits every entry.
+    fn for_each(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), String>;
+
+    /// Visits entries from a position chosen by `seed` until `visit` returns `false`.
+    fn sample(
+        &self,
+        seed: u64,
+        visit: &mut dyn FnMut(EntryId, &[u8]) -> bool,
+    ) -> Result<(), String>;
+
+    /// Records a use of `id`, for backends whose prune orders by last access.
+    fn touch(&self, _id: &EntryId) {}
+
+    /// Makes written entries durable now.
+    fn flush(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Removes damaged, expired and leftover temporary entries, then the least recently used
+    /// entries of `namespace` until at most `maxsize` entries and `max_bytes` bytes remain.
+    /// Only called when [`Backend::PRUNES`].
+    fn prune(
+        &self,
+        _namespace: u64,
+        _classify: Classify<'_>,
+        _maxsize: u64,
+        _max_bytes: u64,
+    ) -> Result<PruneReport, String> {
+        Err("this backend evicts by sampling".into())
+    }
+}
