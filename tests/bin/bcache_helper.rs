@@ -10,6 +10,9 @@
 //! - `bounded N…`: maxsize 5; prints the length after each call.
 //! - `ttl N`: a one-hour TTL (use with `advance`).
 //! - `write_forever`: `square(0)`, `square(1)`, … until killed, printing `wrote N` after each.
+//! - `fwrite A B`: the `#[fcache]` function `file_payload(n)` for A <= n < B (folder "files").
+//! - `fwrite_forever`: `file_payload(0)`, `file_payload(1)`, … until killed.
+//! - `fbounded A B`: an `#[fcache]` function with `max_bytes = 8000`.
 //!
 //! Ends with `runs R` (body executions), `wrong W` (values that were not what the body
 //! computes), and `stats hits misses errors len` of the caches used.
@@ -18,7 +21,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use twat_cache::{CacheHandle, Clock, bcache};
+use twat_cache::{CacheHandle, Clock, bcache, fcache};
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -78,6 +81,25 @@ fn bounded(n: u64) -> Vec<u64> {
 fn with_ttl(n: u64) -> u64 {
     ran();
     n * 10
+}
+
+/// A value big enough to span several writes, different for every key.
+fn payload(n: u64) -> Vec<u64> {
+    (0..64)
+        .map(|i| n.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(i))
+        .collect()
+}
+
+#[fcache(folder = "files")]
+fn file_payload(n: u64) -> Vec<u64> {
+    ran();
+    payload(n)
+}
+
+#[fcache(folder = "files-bounded", max_bytes = 8000)]
+fn file_bounded(n: u64) -> Vec<u64> {
+    ran();
+    payload(n)
 }
 
 fn main() {
@@ -145,6 +167,27 @@ fn main() {
                 out.flush().unwrap();
             }
             square_cache()
+        }
+        "fwrite" => {
+            // fwrite START END: file_payload(n) for START <= n < END.
+            for n in numbers[0]..numbers[1] {
+                check(file_payload(n) == payload(n));
+            }
+            file_payload_cache()
+        }
+        "fwrite_forever" => {
+            for n in 0.. {
+                check(file_payload(n) == payload(n));
+                writeln!(out, "wrote {n}").unwrap();
+                out.flush().unwrap();
+            }
+            file_payload_cache()
+        }
+        "fbounded" => {
+            for n in numbers[0]..numbers[1] {
+                check(file_bounded(n) == payload(n));
+            }
+            file_bounded_cache()
         }
         "ttl" => {
             check(with_ttl(numbers[0]) == numbers[0] * 10);

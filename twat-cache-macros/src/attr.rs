@@ -16,6 +16,7 @@ use crate::units;
 pub enum Kind {
     Mcache,
     Bcache,
+    Fcache,
 }
 
 /// Options every attribute accepts.
@@ -43,6 +44,7 @@ impl Kind {
         match self {
             Kind::Mcache => "mcache",
             Kind::Bcache => "bcache",
+            Kind::Fcache => "fcache",
         }
     }
 
@@ -54,7 +56,7 @@ impl Kind {
     fn valid_options(self) -> Vec<&'static str> {
         match self {
             Kind::Mcache => COMMON.to_vec(),
-            Kind::Bcache => [COMMON, DISK_ONLY].concat(),
+            Kind::Bcache | Kind::Fcache => [COMMON, DISK_ONLY].concat(),
         }
     }
 

@@ -85,6 +85,7 @@ impl<'a> Context<'a> {
         let kind = match self.kind {
             Kind::Mcache => quote!(Mcache),
             Kind::Bcache => quote!(Bcache),
+            Kind::Fcache => quote!(Fcache),
         };
         let folder = match &o.folder {
             Some(f) => {
@@ -154,6 +155,15 @@ impl<'a> Context<'a> {
         text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
             (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
         })
+    }
+
+    /// Type arguments after the stored type: the storage backend for disk caches.
+    fn backend(&self) -> TokenStream {
+        match self.kind {
+            Kind::Mcache => quote!(),
+            Kind::Bcache => quote!(, ::twat_cache::__private::SledStore),
+            Kind::Fcache => quote!(, ::twat_cache::__private::FileStore),
+        }
     }
 
     /// The runtime function used for `what` by this attribute's engine.
@@ -291,6 +301,7 @@ impl<'a> Context<'a> {
         } else {
             quote!(, #weigh)
         };
+        let backend = self.backend();
         let (lookup, body) = if asyncness.is_some() {
             let lookup_async = format_ident!(
                 "{}",
@@ -301,13 +312,13 @@ impl<'a> Context<'a> {
                 }
             );
             (
-                quote!(::twat_cache::__private::#lookup_async::<_, #stored>(__twat_site, &__twat_query #weigh).await),
+                quote!(::twat_cache::__private::#lookup_async::<_, #stored #backend>(__twat_site, &__twat_query #weigh).await),
                 quote!(::twat_cache::__private::run_body_async::<#ret, _>(async move #block).await),
             )
         } else {
             let lookup = self.runtime("lookup");
             (
-                quote!(#lookup::<_, #stored>(__twat_site, &__twat_query #weigh)),
+                quote!(#lookup::<_, #stored #backend>(__twat_site, &__twat_query #weigh)),
                 quote!(::twat_cache::__private::run_body::<#ret, _>(move || -> #ret #block)),
             )
         };
@@ -388,6 +399,7 @@ impl<'a> Context<'a> {
         let stored = &self.stored;
         let site = self.site("_invalidate");
         let invalidate = self.runtime("invalidate");
+        let backend = self.backend();
         let query = self.query();
         let doc = format!(
             "Removes the cached result of `{}` for these arguments; `true` if there was one.",
@@ -399,7 +411,7 @@ impl<'a> Context<'a> {
             #[allow(dead_code, unused_variables, unused_mut)]
             #vis fn #ident #generics (#(#inputs),*) -> bool #where_clause {
                 #query
-                #invalidate::<_, #stored>(#site, &__twat_query)
+                #invalidate::<_, #stored #backend>(#site, &__twat_query)
             }
         }
     }

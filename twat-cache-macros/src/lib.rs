@@ -84,6 +84,35 @@ pub fn bcache(args: TokenStream, item: TokenStream) -> TokenStream {
     run(Kind::Bcache, args.into(), item.into()).into()
 }
 
+/// Caches a function's results with one file per entry: persistent, and safe for many processes
+/// sharing the cache root (build tools, notebooks, worker pools).
+///
+/// Options: those of `#[bcache]` (`folder`, `version`, `compress`, …). Entries live in
+/// `<cache root>/<folder>/<function>/<namespace>/`; each is published by an atomic rename, read
+/// back only if its checksum and key match, and pruned by last access when `maxsize` or
+/// `max_bytes` is exceeded. A folder that cannot be used falls back to memory (one warning,
+/// `errors` counted).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # unsafe { std::env::set_var("TWAT_CACHE_DIR", dir.path()) };
+/// use twat_cache::fcache;
+///
+/// #[fcache(folder = "thumbs", max_bytes = "2GiB", compress = true)]
+/// fn thumbnail(path: &std::path::Path, width: u32) -> Vec<u8> {
+///     vec![width as u8; 1024] // an expensive resize in real life
+/// }
+///
+/// let p = std::path::Path::new("cat.png");
+/// assert_eq!(thumbnail(p, 64).len(), 1024);
+/// assert_eq!(thumbnail(p, 64).len(), 1024); // read back from its file
+/// assert_eq!(thumbnail_cache().stats().hits, 1);
+/// ```
+#[proc_macro_attribute]
+pub fn fcache(args: TokenStream, item: TokenStream) -> TokenStream {
+    run(Kind::Fcache, args.into(), item.into()).into()
+}
+
 fn run(
     kind: Kind,
     args: proc_macro2::TokenStream,

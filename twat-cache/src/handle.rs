@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use twat_cache_engines::{CacheStats, MemoryCache, Policy, SledCache};
+use twat_cache_engines::disk::{Backend, FileLocation, FileStore, SledStore};
+use twat_cache_engines::{CacheStats, DiskCache, MemoryCache, Policy};
 
 use crate::private::{CacheKey, CacheValue};
 use crate::registry::{self, CacheKind};
@@ -69,21 +70,61 @@ where
     }
 }
 
-impl<V> Engine for SledCache<V>
+impl<S, V> Engine for DiskCache<S, V>
 where
+    S: Backend,
     V: Serialize + DeserializeOwned + 'static,
 {
     fn as_any(&self) -> &(dyn Any + Send + Sync) {
         self
     }
     fn len(&self) -> usize {
-        SledCache::len(self)
+        DiskCache::len(self)
     }
     fn clear(&self) {
-        SledCache::clear(self)
+        DiskCache::clear(self)
     }
     fn stats(&self) -> CacheStats {
-        SledCache::stats(self)
+        DiskCache::stats(self)
+    }
+}
+
+/// Where a disk backend lives, for a function's cache.
+#[doc(hidden)]
+pub trait HandleBackend: Backend {
+    /// The location under `folder` (`<cache root>/<folder>`) for the cache `handle`.
+    fn location(handle: &CacheHandle, folder: PathBuf) -> Self::Location;
+}
+
+impl HandleBackend for SledStore {
+    /// The folder's database, one tree per function.
+    fn location(handle: &CacheHandle, folder: PathBuf) -> Self::Location {
+        (folder, handle.name.clone())
+    }
+}
+
+impl HandleBackend for FileStore {
+    /// `<folder>/<function>/<namespace>/`: editing the function leaves its old entries in a
+    /// directory of their own, never read again and easy to prune.
+    fn location(handle: &CacheHandle, folder: PathBuf) -> Self::Location {
+        let function: String = handle
+            .name
+            .replace("::", ".")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let namespace = blake3::hash(handle.spec.namespace.as_bytes()).to_hex();
+        FileLocation {
+            entries: folder.join(function).join(&namespace.as_str()[..16]),
+            folder,
+            durable: false,
+        }
     }
 }
 
@@ -226,19 +267,20 @@ impl CacheHandle {
         }
     }
 
-    /// The sled engine for this value type, opened on first use (nothing is written under the
-    /// cache root while caching is disabled).
-    pub(crate) fn disk<V>(&'static self) -> Option<&'static SledCache<V>>
+    /// The disk engine for this value type on backend `S`, opened on first use (nothing is
+    /// written under the cache root while caching is disabled).
+    pub(crate) fn disk<S, V>(&'static self) -> Option<&'static DiskCache<S, V>>
     where
+        S: HandleBackend,
         V: Serialize + DeserializeOwned + 'static,
     {
         self.engine(|| self.build_disk())
     }
 
-    fn build_disk<V>(&self) -> SledCache<V> {
+    fn build_disk<S: HandleBackend, V>(&self) -> DiskCache<S, V> {
         let spec = &self.spec;
         let folder = self.folder().unwrap_or_else(crate::cache_root);
-        let mut builder = SledCache::builder(folder, &self.name)
+        let mut builder = DiskCache::<S, V>::builder_at(S::location(self, folder))
             .namespace(spec.namespace)
             .policy(spec.policy)
             .refresh(spec.refresh)

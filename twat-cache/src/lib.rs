@@ -39,7 +39,8 @@ pub use error::Error;
 pub use handle::CacheHandle;
 pub use registry::{CacheInfo, CacheKind, clear_all, registry};
 pub use twat_cache_engines::{
-    Borrowed, CacheStats, Clock, DiskEntry, DiskVacant, Entry, EstimateSize, Lookup, MemoryCache,
-    MemoryCacheBuilder, Policy, SledCache, SledCacheBuilder, VacantEntry,
+    Borrowed, CacheStats, Clock, DiskCache, DiskCacheBuilder, DiskEntry, DiskVacant, Entry,
+    EstimateSize, FileCache, FileCacheBuilder, Lookup, MemoryCache, MemoryCacheBuilder, Policy,
+    SledCache, SledCacheBuilder, VacantEntry,
 };
-pub use twat_cache_macros::{bcache, mcache};
+pub use twat_cache_macros::{bcache, fcache, mcache};

@@ -24,12 +24,13 @@ use std::hash::Hash;
 
 pub use twat_cache_engines::{Borrowed, BorrowedKey, EstimateSize, Policy};
 
-pub use crate::handle::HandleSpec;
+pub use crate::handle::{HandleBackend, HandleSpec};
 pub use crate::registry::CacheKind;
 pub use crate::site::Site;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use twat_cache_engines::disk::{Backend, SledStore};
+use twat_cache_engines::disk::Backend;
+pub use twat_cache_engines::disk::{FileStore, SledStore};
 use twat_cache_engines::{DiskEntry, DiskVacant, Entry, Lookup, MemoryCache, VacantEntry};
 
 /// What a memory cache needs of a key (the owned form of the arguments, or `key = …`).
@@ -148,40 +149,41 @@ where
         .is_some_and(|cache: &MemoryCache<Q::Owned, V>| cache.remove(query))
 }
 
-/// Looks a call up in a disk cache (sled calls run inline: they take microseconds).
-pub fn lookup_disk<Q, V>(site: &'static Site, query: &Q) -> Step<V, DiskTicket<SledStore, V>>
+/// Looks a call up in a disk cache on backend `S` (storage calls run inline: they take
+/// microseconds).
+pub fn lookup_disk<Q, V, S>(site: &'static Site, query: &Q) -> Step<V, DiskTicket<S, V>>
 where
     Q: Serialize,
     V: DiskValue,
+    S: HandleBackend,
 {
-    match site.disk::<V>() {
+    match site.disk::<S, V>() {
         Some(cache) => disk_step(cache.entry(query)),
         None => Step::Miss(DiskTicket { vacant: None }),
     }
 }
 
 /// [`lookup_disk`] for `async fn`.
-pub async fn lookup_disk_async<Q, V>(
-    site: &'static Site,
-    query: &Q,
-) -> Step<V, DiskTicket<SledStore, V>>
+pub async fn lookup_disk_async<Q, V, S>(site: &'static Site, query: &Q) -> Step<V, DiskTicket<S, V>>
 where
     Q: Serialize + Sync,
     V: DiskValue,
+    S: HandleBackend,
 {
-    match site.disk::<V>() {
+    match site.disk::<S, V>() {
         Some(cache) => disk_step(cache.entry_async(query).await),
         None => Step::Miss(DiskTicket { vacant: None }),
     }
 }
 
 /// Removes one call's entry from a disk cache; `false` if it was not cached.
-pub fn invalidate_disk<Q, V>(site: &'static Site, query: &Q) -> bool
+pub fn invalidate_disk<Q, V, S>(site: &'static Site, query: &Q) -> bool
 where
     Q: Serialize,
     V: DiskValue,
+    S: HandleBackend,
 {
-    site.disk::<V>().is_some_and(|cache| cache.remove(query))
+    site.disk::<S, V>().is_some_and(|cache| cache.remove(query))
 }
 
 /// One argument as a disk key part: checks, at the argument's span, that it serializes.

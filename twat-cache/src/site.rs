@@ -14,10 +14,10 @@ use std::sync::{Mutex, OnceLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use twat_cache_engines::{MemoryCache, SledCache};
+use twat_cache_engines::{DiskCache, MemoryCache};
 
 use crate::CacheHandle;
-use crate::handle::{HandleSpec, display_name};
+use crate::handle::{HandleBackend, HandleSpec, display_name};
 use crate::private::{CacheKey, CacheValue};
 
 /// One generated function's view of its cache (see the module docs).
@@ -132,15 +132,16 @@ impl Site {
         }
     }
 
-    /// The disk engine for this value type; `None` when caching is disabled.
+    /// The disk engine for this value type on backend `S`; `None` when caching is disabled.
     #[inline]
-    pub(crate) fn disk<V>(&'static self) -> Option<&'static SledCache<V>>
+    pub(crate) fn disk<S, V>(&'static self) -> Option<&'static DiskCache<S, V>>
     where
+        S: HandleBackend,
         V: Serialize + DeserializeOwned + 'static,
     {
         match self.kept() {
             Some(engine) => Some(engine),
-            None => self.handle().disk::<V>().map(|e| self.keep(e)),
+            None => self.handle().disk::<S, V>().map(|e| self.keep(e)),
         }
     }
 }

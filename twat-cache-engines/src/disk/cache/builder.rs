@@ -83,7 +83,11 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
         match S::open(&self.location) {
             Ok(store) => {
                 cache.store = Some(store);
-                if let Err(why) = cache.scan() {
+                if S::PRUNES {
+                    // Shared stores are pruned on open: counts what is there (reading headers
+                    // only) and removes what killed writers and expiry left behind.
+                    cache.prune();
+                } else if let Err(why) = cache.scan() {
                     cache.fault("scanning the cache storage", &why);
                     cache.store = None;
                 }

@@ -15,6 +15,29 @@ use crate::disk::record;
 /// bounds hold while other processes write too.
 const PRUNE_EVERY: u64 = 64;
 
+impl<S: Backend, V> DiskCache<S, V> {
+    /// A whole-store prune: drops damaged, expired and leftover temporary entries, then the
+    /// least recently used until within bounds; resets the counters to what is really there.
+    pub(super) fn prune(&self) {
+        let Some(store) = &self.store else { return };
+        let now = self.clock.unix_nanos();
+        let classify = |prefix: &[u8]| {
+            record::peek(prefix)
+                .map(|(namespace, expires)| (namespace, expires != 0 && now >= expires))
+        };
+        match store.prune(self.namespace_tag, &classify, self.maxsize, self.max_bytes) {
+            Ok(report) => {
+                let c = &self.counters;
+                c.len.store(report.len, Ordering::Relaxed);
+                c.bytes.store(report.bytes, Ordering::Relaxed);
+                c.evictions.fetch_add(report.evicted, Ordering::Relaxed);
+                c.expirations.fetch_add(report.expired, Ordering::Relaxed);
+            }
+            Err(why) => self.fault("pruning the cache storage", &why),
+        }
+    }
+}
+
 impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
     /// Brings the store back within `maxsize` and `max_bytes` after an insert, sparing `keep`.
     pub(super) fn enforce_bounds(&self, keep: &EntryId, inserts: u64) {
@@ -41,27 +64,6 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         let c = &self.counters;
         c.len.load(Ordering::Relaxed) > self.maxsize
             || c.bytes.load(Ordering::Relaxed) > self.max_bytes
-    }
-
-    /// A whole-store prune: drops damaged, expired and leftover temporary entries, then the
-    /// least recently used until within bounds; resets the counters to what is really there.
-    pub(super) fn prune(&self) {
-        let Some(store) = &self.store else { return };
-        let now = self.clock.unix_nanos();
-        let classify = |prefix: &[u8]| {
-            record::peek(prefix)
-                .map(|(namespace, expires)| (namespace, expires != 0 && now >= expires))
-        };
-        match store.prune(self.namespace_tag, &classify, self.maxsize, self.max_bytes) {
-            Ok(report) => {
-                let c = &self.counters;
-                c.len.store(report.len, Ordering::Relaxed);
-                c.bytes.store(report.bytes, Ordering::Relaxed);
-                c.evictions.fetch_add(report.evicted, Ordering::Relaxed);
-                c.expirations.fetch_add(report.expired, Ordering::Relaxed);
-            }
-            Err(why) => self.fault("pruning the cache storage", &why),
-        }
     }
 
     /// The least valuable of up to 16 entries of this namespace read from a pseudo-random
