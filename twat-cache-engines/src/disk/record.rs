@@ -51,7 +51,7 @@ fn checksum(bytes: &[u8]) -> u32 {
 
 #[cfg(test)]
 pub(crate) fn encode(header: &Header, key: &[u8], payload: &[u8]) -> Vec<u8> {
-    encode_with::<()>(header, key, |out| {
+    encode_with::<()>(header, key, payload.len(), |out| {
         out.extend_from_slice(payload);
         Ok(())
     })
@@ -96,9 +96,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record<'_>> {
 pub(crate) fn encode_with<E>(
     header: &Header,
     key: &[u8],
+    payload_len_hint: usize,
     append_payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
 ) -> Result<Vec<u8>, E> {
-    let mut out = Vec::with_capacity(FIXED + key.len() + 64 + CHECKSUM);
+    // Sized up front: growing by doubling would briefly hold a large value twice over.
+    let mut out = Vec::with_capacity(FIXED + key.len() + payload_len_hint + CHECKSUM);
     out.extend_from_slice(&MAGIC);
     out.push(FORMAT);
     out.push(header.flags);

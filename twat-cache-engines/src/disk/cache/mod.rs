@@ -440,13 +440,13 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             postcard::to_allocvec(value).map(|raw| match compress(&raw) {
                 Some(packed) => {
                     header.flags = COMPRESSED;
-                    record::encode_with::<()>(&header, key, |out| {
+                    record::encode_with::<()>(&header, key, packed.len(), |out| {
                         out.extend_from_slice(&packed);
                         Ok(())
                     })
                     .expect("infallible")
                 }
-                None => record::encode_with::<()>(&header, key, |out| {
+                None => record::encode_with::<()>(&header, key, raw.len(), |out| {
                     out.extend_from_slice(&raw);
                     Ok(())
                 })
@@ -454,7 +454,8 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             })
         } else {
             // Serialized straight into the entry's buffer: one copy of a large value, not three.
-            record::encode_with(&header, key, |out| {
+            let hint = postcard::experimental::serialized_size(value).unwrap_or(0);
+            record::encode_with(&header, key, hint, |out| {
                 *out = postcard::to_extend(value, std::mem::take(out))?;
                 Ok(())
             })

@@ -1,0 +1,162 @@
+//! `#[fcache]` and `FileCache` in one process.
+#![deny(warnings)]
+
+use std::sync::Once;
+use std::time::Duration;
+
+use twat_cache::{CacheKind, Clock, FileCache, fcache, registry};
+use twat_cache_tests::Calls;
+
+fn isolated_root() {
+    static ROOT: Once = Once::new();
+    ROOT.call_once(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        // SAFETY: set once, before any cache is used, by the first test to get here.
+        unsafe { std::env::set_var("TWAT_CACHE_DIR", &dir) };
+    });
+}
+
+static RENDER_CALLS: Calls = Calls::new();
+
+#[fcache(folder = "fbasics-render", compress = true)]
+fn render(template: &str, n: u32) -> Result<String, String> {
+    RENDER_CALLS.hit();
+    if n == 0 {
+        return Err("nothing to render".into());
+    }
+    Ok(template.repeat(n as usize))
+}
+
+#[test]
+fn result_rules_compression_and_registry() {
+    isolated_root();
+    assert_eq!(render("ab", 500).unwrap().len(), 1000);
+    assert_eq!(render("ab", 500).unwrap().len(), 1000);
+    assert!(render("ab", 0).is_err());
+    assert!(render("ab", 0).is_err());
+    assert_eq!(RENDER_CALLS.get(), 3, "Ok cached, Err never");
+    let stats = render_cache().stats();
+    assert!(
+        stats.bytes < 1000,
+        "compressed on disk: {} bytes",
+        stats.bytes
+    );
+    let info = registry()
+        .into_iter()
+        .find(|c| c.name.ends_with("::render"))
+        .unwrap();
+    assert_eq!(info.kind, CacheKind::Fcache);
+    assert!(info.folder.unwrap().ends_with("fbasics-render"));
+    assert!(render_invalidate("ab", 500));
+    render("ab", 500).unwrap();
+    assert_eq!(RENDER_CALLS.get(), 4);
+    render_cache().clear();
+    assert_eq!(render_cache().len(), 0);
+}
+
+static ASYNC_CALLS: Calls = Calls::new();
+
+#[fcache(folder = "fbasics-async")]
+async fn lookup(id: u64) -> Option<String> {
+    ASYNC_CALLS.hit();
+    (id > 0).then(|| format!("#{id}"))
+}
+
+pub struct Repo {
+    pub name: String,
+}
+
+static METHOD_CALLS: Calls = Calls::new();
+
+impl Repo {
+    #[fcache(folder = "fbasics-method", key = (self.name.clone(), rev))]
+    pub fn tree(&self, rev: u32) -> Vec<String> {
+        METHOD_CALLS.hit();
+        vec![format!("{}@{rev}", self.name)]
+    }
+}
+
+#[test]
+fn async_fns_and_methods() {
+    isolated_root();
+    futures::executor::block_on(async {
+        assert_eq!(lookup(1).await.as_deref(), Some("#1"));
+        assert_eq!(lookup(1).await.as_deref(), Some("#1"));
+        assert_eq!(lookup(0).await, None);
+        assert_eq!(lookup(0).await, None);
+    });
+    assert_eq!(
+        ASYNC_CALLS.get(),
+        3,
+        "Some cached, None not (no cache_none)"
+    );
+    let r = Repo {
+        name: "twat".into(),
+    };
+    assert_eq!(r.tree(3), vec!["twat@3".to_string()]);
+    assert_eq!(r.tree(3), vec!["twat@3".to_string()]);
+    assert_eq!(METHOD_CALLS.get(), 1);
+    assert_eq!(
+        Repo::tree_cache().name(),
+        concat!(module_path!(), "::Repo::tree")
+    );
+}
+
+#[test]
+fn ttl_and_refresh_on_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual();
+    let plain: FileCache<u32> = FileCache::builder(dir.path().join("ttl"))
+        .ttl(Duration::from_secs(10))
+        .clock(clock.clone())
+        .build();
+    let sliding: FileCache<u32> = FileCache::builder(dir.path().join("refresh"))
+        .ttl(Duration::from_secs(10))
+        .refresh(true)
+        .clock(clock.clone())
+        .build();
+    plain.insert(&1, &1);
+    sliding.insert(&1, &1);
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(6));
+        let _ = plain.get(&1);
+        assert_eq!(
+            sliding.get(&1),
+            Some(1),
+            "each hit renews the sliding entry"
+        );
+    }
+    assert_eq!(
+        plain.get(&1),
+        None,
+        "18 s after insertion, the plain entry expired"
+    );
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(sliding.get(&1), None, "idle past the TTL");
+    assert!(plain.stats().expirations >= 1);
+}
+
+#[test]
+fn maxsize_prunes_oldest_access_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache: FileCache<u32> = FileCache::builder(dir.path().join("lru"))
+        .maxsize(10)
+        .build();
+    for k in 0..10u32 {
+        cache.insert(&k, &k);
+        std::thread::sleep(Duration::from_millis(5)); // distinct modification times
+    }
+    assert_eq!(
+        cache.get(&0),
+        Some(0),
+        "touching key 0 makes it the most recent"
+    );
+    std::thread::sleep(Duration::from_millis(5));
+    for k in 10..15u32 {
+        cache.insert(&k, &k);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(cache.len() <= 10);
+    assert_eq!(cache.get(&0), Some(0), "recently used survives the prune");
+    assert_eq!(cache.get(&1), None, "the least recently used went first");
+}
