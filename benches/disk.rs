@@ -6,6 +6,9 @@
 //!   key, BLAKE3 it, get, verify the checksum and the key, decode; also through `#[bcache]`);
 //! - insert: store a value (small `u64`, and 64 KiB) under one of 1000 cycling keys.
 //!
+//! - file cache: `FileCache` (what `#[fcache]` expands to) against `SledCache` and the redb store
+//!   for 1 KiB and 1 MiB values: hit, and miss + insert (+ remove, to miss again).
+//!
 //! Flushing: sled flushes every 500 ms in the background; the redb store is measured with
 //! `durable(false)` (same lazy durability) and, for inserts, with its default `durable(true)`
 //! (an fsync per write) for reference.
@@ -16,7 +19,7 @@ use std::time::Duration;
 use cached::stores::RedbCache;
 use cached::{ConcurrentCached, SerializeCached};
 use criterion::{Criterion, criterion_group, criterion_main};
-use twat_cache::{SledCache, bcache};
+use twat_cache::{FileCache, SledCache, bcache};
 
 const KEYS: u64 = 1000;
 
@@ -150,5 +153,71 @@ fn inserts(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, hits, inserts);
+/// `#[fcache]`'s engine against `#[bcache]`'s and cached's redb store, for 1 KiB and 1 MiB
+/// values: a hit, and a miss + insert (a fresh key each time, like a cached call's miss).
+fn files(c: &mut Criterion) {
+    for (label, size) in [("1KiB", 1024usize), ("1MiB", 1 << 20)] {
+        let dir = tempfile::tempdir().unwrap();
+        let value: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+        let file: FileCache<Vec<u8>> = FileCache::builder(dir.path().join("files")).build();
+        let sled_cache: SledCache<Vec<u8>> =
+            SledCache::builder(dir.path().join("sled"), "files").build();
+        let theirs = redb::<Vec<u8>>(dir.path(), "files", false);
+        for k in 0..100u64 {
+            file.insert(&k, &value);
+            sled_cache.insert(&k, &value);
+            theirs.cache_set_ref(&k, &value).unwrap();
+        }
+        let mut g = group(c, &format!("file cache {label}"));
+        let mut i = 0u64;
+        g.bench_function("hit: FileCache (#[fcache])", |b| {
+            b.iter(|| {
+                i = (i + 7) % 100;
+                black_box(file.get(&i).unwrap())
+            })
+        });
+        g.bench_function("hit: SledCache (#[bcache])", |b| {
+            b.iter(|| {
+                i = (i + 7) % 100;
+                black_box(sled_cache.get(&i).unwrap())
+            })
+        });
+        g.bench_function("hit: cached RedbCache", |b| {
+            b.iter(|| {
+                i = (i + 7) % 100;
+                black_box(theirs.cache_get(&i).unwrap().unwrap())
+            })
+        });
+        // Misses cycle through 1000 fresh keys above the stored ones; the entry is removed after
+        // each insert so the next round misses again and the folder stays small.
+        let mut k = 1_000u64;
+        g.bench_function("miss+insert: FileCache (#[fcache])", |b| {
+            b.iter(|| {
+                k = 1_000 + (k + 1) % 1_000;
+                black_box(file.get(&k));
+                file.insert(&k, &value);
+                file.remove(&k);
+            })
+        });
+        g.bench_function("miss+insert: SledCache (#[bcache])", |b| {
+            b.iter(|| {
+                k = 1_000 + (k + 1) % 1_000;
+                black_box(sled_cache.get(&k));
+                sled_cache.insert(&k, &value);
+                sled_cache.remove(&k);
+            })
+        });
+        g.bench_function("miss+insert: cached RedbCache", |b| {
+            b.iter(|| {
+                k = 1_000 + (k + 1) % 1_000;
+                black_box(theirs.cache_get(&k).unwrap());
+                theirs.cache_set_ref(&k, &value).unwrap();
+                theirs.cache_remove(&k).unwrap();
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, hits, inserts, files);
 criterion_main!(benches);

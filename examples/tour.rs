@@ -6,6 +6,8 @@
 //! 3. A bounded, TTL'd cache under a scan, showing evictions and the default policy at work.
 //! 4. `#[bcache]`: prime counts cached on disk under the cache root. Run the tour twice: the
 //!    second run reads every result back from disk.
+//! 5. `#[fcache]`: "thumbnails" (256 KiB each) kept one file per entry, with a byte budget — the
+//!    kind of cache several processes can share.
 //!
 //! Each step times the uncached body (`*_uncached`) against the cached function, then the tour
 //! prints every cache's counters from `twat_cache::registry()`.
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use twat_cache::{bcache, cache_root, mcache, registry};
+use twat_cache::{bcache, cache_root, fcache, mcache, registry};
 
 /// Number of ways to write `n` as a sum of parts no larger than `largest`.
 #[mcache]
@@ -139,6 +141,29 @@ fn primes_below(limit: u64) -> u64 {
         }
     }
     count
+}
+
+static THUMBNAILS: AtomicUsize = AtomicUsize::new(0);
+
+/// A 256 KiB "thumbnail" of a synthetic image: a box-filter downscale, kept as one file each.
+#[fcache(folder = "tour-thumbs", max_bytes = "4MiB")]
+fn thumbnail(image: u32, size: u32) -> Vec<u8> {
+    THUMBNAILS.fetch_add(1, Ordering::Relaxed);
+    let (w, scale) = (size as usize, 8usize);
+    let source = |x: usize, y: usize| ((x * 31 + y * 17 + image as usize * 97) % 251) as u32;
+    let mut out = Vec::with_capacity(w * w);
+    for y in 0..w {
+        for x in 0..w {
+            let mut sum = 0;
+            for dy in 0..scale {
+                for dx in 0..scale {
+                    sum += source(x * scale + dx, y * scale + dy);
+                }
+            }
+            out.push((sum / (scale * scale) as u32) as u8);
+        }
+    }
+    out
 }
 
 /// A deterministic xorshift generator, so every run does the same work.
@@ -279,6 +304,30 @@ fn main() {
     println!(
         "   cache folder: {} — run the tour again and every call is a disk hit",
         cache_root().join("tour").display()
+    );
+
+    // 5. Files.
+    let (bytes, elapsed) = time(|| {
+        // A gallery page of 12 images viewed twice, then the next page: 36 requests.
+        (0..12u32)
+            .chain(0..12)
+            .chain(12..24)
+            .map(|image| thumbnail(image, 512).len())
+            .sum::<usize>()
+    });
+    let rendered = THUMBNAILS.load(Ordering::Relaxed);
+    let stats = thumbnail_cache().stats();
+    println!(
+        "\n5. thumbnail(): 36 calls ({} MiB) in {elapsed:.3?}, {rendered} rendered, {} from files",
+        bytes >> 20,
+        36 - rendered
+    );
+    println!(
+        "   max_bytes 4 MiB: {} files, {} KiB on disk, {} pruned — in {}",
+        stats.len,
+        stats.bytes >> 10,
+        stats.evictions,
+        cache_root().join("tour-thumbs").display()
     );
 
     // Stats of every cache in the process.

@@ -16,9 +16,12 @@
 //! - [`mcache`]: a concurrent in-memory cache (sharded, W-TinyLFU by default, TTL,
 //!   single-flight). Companions `foo_uncached`, `foo_invalidate` and `foo_cache()` are generated
 //!   next to the function.
+//! - [`bcache`]: a persistent cache in a sled database; [`fcache`]: one file per entry, safe for
+//!   many processes. Both check every entry on read and fall back to memory if the disk fails.
 //! - [`registry`], [`clear_all`], [`CacheStats`], [`cache_root`] and `TWAT_CACHE_DISABLE=1`
 //!   (see [`caching_disabled`]) work across every cache in the process.
-//! - The engines are usable without the attributes: [`MemoryCache`].
+//! - The engines are usable without the attributes: [`MemoryCache`], [`SledCache`],
+//!   [`FileCache`].
 
 #![warn(missing_docs)]
 
