@@ -2,20 +2,9 @@
 //! Every test gets its own cache root through a separate `folder`; the root is set once.
 #![deny(warnings)]
 
-use std::sync::Once;
-
 use serde::{Deserialize, Serialize};
 use twat_cache::{CacheKind, bcache, registry};
-use twat_cache_tests::Calls;
-
-fn isolated_root() {
-    static ROOT: Once = Once::new();
-    ROOT.call_once(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        // SAFETY: set once, before any cache is used, by the first test to get here.
-        unsafe { std::env::set_var("TWAT_CACHE_DIR", &dir) };
-    });
-}
+use twat_cache_tests::{Calls, isolated_cache_root};
 
 static PARSE_CALLS: Calls = Calls::new();
 
@@ -28,7 +17,7 @@ fn parse(text: &str) -> Result<u32, String> {
 
 #[test]
 fn result_caches_ok_only_and_values_round_trip() {
-    isolated_root();
+    isolated_cache_root();
     assert_eq!(parse("12"), Ok(12));
     assert_eq!(parse("12"), Ok(12));
     assert!(parse("x").is_err());
@@ -56,7 +45,7 @@ fn maybe(n: u8) -> Option<String> {
 
 #[test]
 fn cache_none_stores_none_on_disk() {
-    isolated_root();
+    isolated_cache_root();
     assert_eq!(maybe(1), None);
     assert_eq!(maybe(1), None);
     assert_eq!(maybe(9).as_deref(), Some("9"));
@@ -83,7 +72,7 @@ fn thumbnail(path: &std::path::Path, width: u32) -> Thumbnail {
 
 #[test]
 fn compressed_values_round_trip() {
-    isolated_root();
+    isolated_cache_root();
     let p = std::path::Path::new("/photos/cat.png");
     let first = thumbnail(p, 64);
     assert_eq!(thumbnail(p, 64), first);
@@ -112,7 +101,7 @@ impl Account {
 
 #[test]
 fn methods_with_key() {
-    isolated_root();
+    isolated_cache_root();
     let a = Account { id: 3 };
     assert_eq!(a.balance(), 300);
     assert_eq!(a.balance(), 300);
@@ -134,7 +123,7 @@ async fn fetch(id: u64) -> Result<String, String> {
 
 #[test]
 fn async_functions() {
-    isolated_root();
+    isolated_cache_root();
     futures::executor::block_on(async {
         assert_eq!(fetch(1).await.unwrap(), "user 1");
         assert_eq!(fetch(1).await.unwrap(), "user 1");
@@ -154,7 +143,7 @@ fn cleared(n: u8) -> u8 {
 
 #[test]
 fn clear_empties_the_disk_cache() {
-    isolated_root();
+    isolated_cache_root();
     cleared(1);
     cleared(2);
     assert_eq!(cleared_cache().len(), 2);

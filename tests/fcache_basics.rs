@@ -1,20 +1,10 @@
 //! `#[fcache]` and `FileCache` in one process.
 #![deny(warnings)]
 
-use std::sync::Once;
 use std::time::Duration;
 
 use twat_cache::{CacheKind, Clock, FileCache, fcache, registry};
-use twat_cache_tests::Calls;
-
-fn isolated_root() {
-    static ROOT: Once = Once::new();
-    ROOT.call_once(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        // SAFETY: set once, before any cache is used, by the first test to get here.
-        unsafe { std::env::set_var("TWAT_CACHE_DIR", &dir) };
-    });
-}
+use twat_cache_tests::{Calls, isolated_cache_root};
 
 static RENDER_CALLS: Calls = Calls::new();
 
@@ -29,7 +19,7 @@ fn render(template: &str, n: u32) -> Result<String, String> {
 
 #[test]
 fn result_rules_compression_and_registry() {
-    isolated_root();
+    isolated_cache_root();
     assert_eq!(render("ab", 500).unwrap().len(), 1000);
     assert_eq!(render("ab", 500).unwrap().len(), 1000);
     assert!(render("ab", 0).is_err());
@@ -78,7 +68,7 @@ impl Repo {
 
 #[test]
 fn async_fns_and_methods() {
-    isolated_root();
+    isolated_cache_root();
     futures::executor::block_on(async {
         assert_eq!(lookup(1).await.as_deref(), Some("#1"));
         assert_eq!(lookup(1).await.as_deref(), Some("#1"));
@@ -159,4 +149,21 @@ fn maxsize_prunes_oldest_access_first() {
     assert!(cache.len() <= 10);
     assert_eq!(cache.get(&0), Some(0), "recently used survives the prune");
     assert_eq!(cache.get(&1), None, "the least recently used went first");
+}
+
+#[test]
+fn an_unusable_folder_falls_back_to_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("regular-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let cache: FileCache<String> = FileCache::builder(file.join("entries")).build();
+    assert!(cache.is_fallback());
+    assert_eq!(cache.get_or_insert_with("k", || "v".to_string()), "v");
+    assert_eq!(
+        cache.get_or_insert_with("k", || unreachable!("a repeated key is a hit, in memory")),
+        "v"
+    );
+    let stats = cache.stats();
+    assert!(stats.errors >= 1);
+    assert_eq!((stats.hits, stats.len), (1, 1));
 }

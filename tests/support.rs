@@ -22,3 +22,15 @@ impl Calls {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// Points `TWAT_CACHE_DIR` at a fresh temporary directory, once per test binary, before any
+/// cache is used. Every test of a binary that uses disk caches calls this first.
+pub fn isolated_cache_root() {
+    static ROOT: std::sync::Once = std::sync::Once::new();
+    ROOT.call_once(|| {
+        let dir = tempfile::tempdir().expect("a temp dir").keep();
+        // SAFETY: runs once, before any cache reads the variable; tests of the binary call this
+        // before touching a cache.
+        unsafe { std::env::set_var("TWAT_CACHE_DIR", &dir) };
+    });
+}
