@@ -91,7 +91,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn disk_bounds_hold_after_every_call(maxsize in 1usize..20, budget in 200u64..4000, sizes in prop::collection::vec((0u16..200, 0usize..400), 1..150)) {

@@ -465,6 +465,9 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             Err(e) => return self.fault("serializing a cache value", &e.to_string()),
         };
         if bytes.len() as u64 > self.max_bytes {
+            // Too large to keep: an older value stored under the key must not outlive this
+            // insert, or a later read would return it.
+            self.discard(id);
             return;
         }
         self.put(id, bytes);
