@@ -477,7 +477,11 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             self.enforce_bounds(id, inserts);
         }
         if self.ttl != 0 && inserts % SWEEP_EVERY == 0 {
-            self.sweep_sample(now);
+            if S::PRUNES {
+                self.prune(); // reads only entry headers
+            } else {
+                self.sweep_sample(now);
+            }
         }
     }
 
