@@ -141,7 +141,10 @@ fn hit_str(c: &mut Criterion) {
     let moka: moka::sync::Cache<String, Arc<String>> = moka::sync::Cache::new(100_000);
     let quick: quick_cache::sync::Cache<String, Arc<String>> =
         quick_cache::sync::Cache::new(100_000);
+    let engine: twat_cache::MemoryCache<String, Arc<String>> =
+        twat_cache::MemoryCache::builder().maxsize(100_000).build();
     for n in &names {
+        engine.insert(n.clone(), Arc::new(n.to_uppercase()));
         mcache_str(n);
         cached_str(n);
         moka.insert(n.clone(), Arc::new(n.to_uppercase()));
@@ -171,6 +174,7 @@ fn hit_str(c: &mut Criterion) {
         };
         bench("HashMap::get (floor)", &|k| map.get(k).unwrap().clone());
         bench("twat_cache #[mcache]", &mcache_str);
+        bench("twat_cache MemoryCache::get", &|k| engine.get(k).unwrap());
         bench("cached #[cached]", &cached_str);
         bench("moka::sync::Cache", &|k| moka.get(k).unwrap());
         bench("quick_cache::sync::Cache", &|k| quick.get(k).unwrap());
