@@ -1,9 +1,9 @@
-//! [`CacheHandle`]: the static behind one cached function.
+//! [`CacheHandle`]: the cache behind one cached function.
 //!
-//! Each attribute expands to one `static` handle holding the compile-time options. The engine is
-//! built on first use (so its key and value types can be inferred at the call site rather than
-//! spelled by the macro), registered in the [registry](crate::registry), and reached on the hot
-//! path by one `OnceLock` load and a type check.
+//! Each cached function has one handle, found by the `static Site`s of its generated items (see
+//! `site.rs`) and holding the compile-time options. Its engine is built on first use (so key and
+//! value types are inferred at the call site rather than spelled by the macro) and registered in
+//! the [registry](crate::registry); each site then keeps the typed engine for its hot path.
 
 use std::any::Any;
 use std::path::PathBuf;

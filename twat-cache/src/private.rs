@@ -4,34 +4,36 @@
 //!
 //! ```ignore
 //! fn f(a: &str, b: u32) -> R {
-//!     let ticket = match __private::lookup(SITE, &Borrowed((a, &b)), None) {
+//!     let site = /* this function's `static Site` */;
+//!     let ticket = match __private::lookup(site, &Borrowed((a, &b)), None) {
 //!         Step::Hit(v) => return Adapter::from_stored(v),
 //!         Step::Miss(ticket) => ticket,
 //!     };
-//!     let result = f_uncached(a, b);
+//!     let result: R = __private::run_body(move || -> R { /* the original body */ });
 //!     ticket.complete(Adapter::stored_ref(&result));
 //!     result
 //! }
 //! ```
 //!
 //! so the borrowed key lives only until the match ends and the arguments can then be moved into
-//! the body. `Adapter` decides what part of `R` is stored (`Ok` of a `Result`, `Some` of an
+//! the body. Disk attributes call `lookup_disk` with their backend (`SledStore`, `FileStore`)
+//! instead. `Adapter` decides what part of `R` is stored (`Ok` of a `Result`, `Some` of an
 //! `Option`, or all of `R`).
 
 #![allow(missing_docs)]
 
 use std::hash::Hash;
 
-pub use twat_cache_engines::{Borrowed, BorrowedKey, EstimateSize, Policy};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use twat_cache_engines::disk::Backend;
+use twat_cache_engines::{DiskEntry, DiskVacant, Entry, Lookup, MemoryCache, VacantEntry};
 
 pub use crate::handle::{HandleBackend, HandleSpec};
 pub use crate::registry::CacheKind;
 pub use crate::site::Site;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use twat_cache_engines::disk::Backend;
 pub use twat_cache_engines::disk::{FileStore, SledStore};
-use twat_cache_engines::{DiskEntry, DiskVacant, Entry, Lookup, MemoryCache, VacantEntry};
+pub use twat_cache_engines::{Borrowed, BorrowedKey, EstimateSize, Policy};
 
 /// What a memory cache needs of a key (the owned form of the arguments, or `key = …`).
 pub trait CacheKey: Hash + Eq + Send + Sync + 'static {}

@@ -171,8 +171,15 @@ impl<S: Backend, V> DiskCache<S, V> {
     }
 
     fn forget(&self, id: &EntryId, stored_len: u64) {
-        self.counters.len.fetch_sub(1, Ordering::Relaxed);
-        self.counters.bytes.fetch_sub(stored_len, Ordering::Relaxed);
+        // Saturating: with files shared by processes, this process may delete an entry another
+        // one wrote, which its counts never included (the next prune recounts).
+        let sub = |counter: &AtomicU64, by: u64| {
+            let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(by))
+            });
+        };
+        sub(&self.counters.len, 1);
+        sub(&self.counters.bytes, stored_len);
         self.access.remove(id);
     }
 
@@ -494,7 +501,11 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
                     let c = &self.counters;
                     match old {
                         Some(old_len) => {
-                            c.bytes.fetch_sub(old_len, Ordering::Relaxed);
+                            let _ =
+                                c.bytes
+                                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                                        Some(v.saturating_sub(old_len))
+                                    });
                         }
                         None => {
                             c.len.fetch_add(1, Ordering::Relaxed);
