@@ -1,4 +1,4 @@
-//! `#[bcache]` across real processes: the helper binary (`bin/bcache_helper.rs`) runs cached
+//! `#[bcache]` across real processes: the helper binary (`bin/cache_helper.rs`) runs cached
 //! functions against a temporary cache root and reports body executions and stats.
 
 use std::collections::HashMap;
@@ -22,7 +22,7 @@ fn helper(root: &Path, args: &[&str]) -> Report {
 }
 
 fn helper_with_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Report {
-    let output = Command::new(env!("CARGO_BIN_EXE_bcache_helper"))
+    let output = Command::new(env!("CARGO_BIN_EXE_cache_helper"))
         .args(args)
         .env("TWAT_CACHE_DIR", root)
         .env_remove("TWAT_CACHE_DISABLE")
@@ -210,7 +210,7 @@ fn a_root_under_a_regular_file_falls_back_to_memory() {
 #[test]
 fn a_database_locked_by_a_live_process_falls_back_to_memory() {
     let root = tempfile::tempdir().unwrap();
-    let mut holder = Command::new(env!("CARGO_BIN_EXE_bcache_helper"))
+    let mut holder = Command::new(env!("CARGO_BIN_EXE_cache_helper"))
         .args(["hold", "30"])
         .env("TWAT_CACHE_DIR", root.path())
         .env_remove("TWAT_CACHE_DISABLE")
@@ -282,7 +282,7 @@ fn kill_9_while_writing_never_leaves_a_wrong_value() {
     let root = tempfile::tempdir().unwrap();
     let mut survived = Vec::new();
     for round in 0..6u64 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bcache_helper"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cache_helper"))
             .arg("write_forever")
             .env("TWAT_CACHE_DIR", root.path())
             .env_remove("TWAT_CACHE_DISABLE")

@@ -1,12 +1,12 @@
 //! `#[fcache]` across real processes: concurrent writers, SIGKILLed writers, damaged files,
-//! byte bounds. The helper binary is `bin/bcache_helper.rs` (its `f…` commands).
+//! byte bounds. The helper binary is `bin/cache_helper.rs` (its `f…` commands).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn run(root: &Path, args: &[&str]) -> (u64, u64) {
-    let output = Command::new(env!("CARGO_BIN_EXE_bcache_helper"))
+    let output = Command::new(env!("CARGO_BIN_EXE_cache_helper"))
         .args(args)
         .env("TWAT_CACHE_DIR", root)
         .env_remove("TWAT_CACHE_DISABLE")
@@ -70,7 +70,7 @@ fn a_second_process_hits_and_files_are_private() {
 fn two_processes_writing_500_overlapping_keys() {
     let root = tempfile::tempdir().unwrap();
     let spawn = |a: &str, b: &str| {
-        Command::new(env!("CARGO_BIN_EXE_bcache_helper"))
+        Command::new(env!("CARGO_BIN_EXE_cache_helper"))
             .args(["fwrite", a, b])
             .env("TWAT_CACHE_DIR", root.path())
             .env_remove("TWAT_CACHE_DISABLE")
@@ -94,7 +94,7 @@ fn two_processes_writing_500_overlapping_keys() {
 fn sigkill_while_writing_leaves_only_correct_entries() {
     let root = tempfile::tempdir().unwrap();
     for round in 0..24u64 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bcache_helper"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cache_helper"))
             .arg("fwrite_forever")
             .env("TWAT_CACHE_DIR", root.path())
             .env_remove("TWAT_CACHE_DISABLE")

@@ -1,7 +1,7 @@
-//! A child process for the `#[bcache]` tests: runs cached functions as told on the command line
-//! and reports what happened, one `key value…` line at a time.
+//! A child process for the `#[bcache]` and `#[fcache]` tests: runs cached functions as told on
+//! the command line and reports what happened, one `key value…` line at a time.
 //!
-//! `bcache_helper [advance SECS] COMMAND ARGS…`, with `TWAT_CACHE_DIR` set by the test:
+//! `cache_helper [advance SECS] COMMAND ARGS…`, with `TWAT_CACHE_DIR` set by the test:
 //! - `square N…`: `square(n)` for each n (folder "math"); checks every value.
 //! - `hold SECS`: uses the "math" database, prints `ready`, then holds it for SECS seconds.
 //! - `folder_a N`, `folder_b N`: one function name, two folders.
