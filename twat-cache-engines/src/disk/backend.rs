@@ -10,6 +10,13 @@ use std::sync::Arc;
 pub type EntryId = [u8; 32];
 
 /// Entry bytes as a backend hands them out, without copying where it can.
+///
+/// ```
+/// use twat_cache_engines::disk::Stored;
+///
+/// let stored = Stored::Owned(vec![1, 2, 3]);
+/// assert_eq!(&*stored, &[1, 2, 3]);
+/// ```
 pub enum Stored {
     /// A buffer shared with sled.
     Shared(sled::IVec),
@@ -31,6 +38,11 @@ impl std::ops::Deref for Stored {
 }
 
 /// What a backend-wide prune found and did.
+///
+/// ```
+/// let report = twat_cache_engines::disk::PruneReport::default();
+/// assert_eq!((report.len, report.evicted), (0, 0));
+/// ```
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PruneReport {
     /// Entries of this namespace left.
@@ -48,6 +60,61 @@ pub struct PruneReport {
 pub type Classify<'a> = &'a dyn Fn(&[u8]) -> Option<(u64, bool)>;
 
 /// A store of entry bytes by id.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::path::{Path, PathBuf};
+/// use std::sync::Mutex;
+/// use twat_cache_engines::DiskCache;
+/// use twat_cache_engines::disk::{Backend, EntryId, Stored};
+///
+/// /// Entries in a map: a backend for tests.
+/// struct MapStore(Mutex<HashMap<EntryId, Vec<u8>>>, PathBuf);
+///
+/// impl Backend for MapStore {
+///     type Location = PathBuf;
+///     const PRUNES: bool = false;
+///     fn open(location: &PathBuf) -> Result<Self, String> {
+///         Ok(Self(Mutex::default(), location.clone()))
+///     }
+///     fn folder(location: &PathBuf) -> &Path {
+///         location
+///     }
+///     fn get(&self, id: &EntryId) -> Result<Option<Stored>, String> {
+///         Ok(self.0.lock().unwrap().get(id).cloned().map(Stored::Owned))
+///     }
+///     fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, String> {
+///         let old = self.0.lock().unwrap().insert(*id, bytes.to_vec());
+///         Ok(old.map(|b| b.len() as u64))
+///     }
+///     fn remove(&self, id: &EntryId) -> Result<Option<u64>, String> {
+///         Ok(self.0.lock().unwrap().remove(id).map(|b| b.len() as u64))
+///     }
+///     fn for_each(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), String> {
+///         for (id, bytes) in self.0.lock().unwrap().iter() {
+///             visit(*id, bytes);
+///         }
+///         Ok(())
+///     }
+///     fn sample(
+///         &self,
+///         _seed: u64,
+///         visit: &mut dyn FnMut(EntryId, &[u8]) -> bool,
+///     ) -> Result<(), String> {
+///         for (id, bytes) in self.0.lock().unwrap().iter() {
+///             if !visit(*id, bytes) {
+///                 break;
+///             }
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let cache: DiskCache<MapStore, String> =
+///     DiskCache::builder_at(PathBuf::from("in-memory")).maxsize(100).build();
+/// cache.insert("k", &"v".to_string());
+/// assert_eq!(cache.get("k").as_deref(), Some("v"));
+/// ```
 pub trait Backend: Send + Sync + Sized + 'static {
     /// Where the backend lives.
     type Location;

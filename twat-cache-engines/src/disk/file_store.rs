@@ -28,6 +28,22 @@ const TEMP_EXTENSION: &str = "tmp";
 const STALE_TEMP: Duration = Duration::from_secs(60);
 
 /// Where a [`FileStore`] keeps its entries.
+///
+/// ```
+/// use twat_cache_engines::DiskCache;
+/// use twat_cache_engines::disk::{FileLocation, FileStore};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let location = FileLocation {
+///     folder: dir.path().to_path_buf(),
+///     entries: dir.path().join("render").join("v2"),
+///     durable: true,
+/// };
+/// let cache: DiskCache<FileStore, u64> = DiskCache::builder_at(location).build();
+/// cache.insert(&7u32, &49);
+/// assert_eq!(cache.get(&7u32), Some(49));
+/// assert_eq!(cache.folder(), dir.path());
+/// ```
 #[derive(Clone, Debug)]
 pub struct FileLocation {
     /// The cache's folder, as reported to the registry.
@@ -50,7 +66,7 @@ impl FileLocation {
     }
 }
 
-/// One file per entry under a directory.
+/// One file per entry under a directory; use it as [`FileCache`](crate::FileCache).
 pub struct FileStore {
     location: FileLocation,
     temp_counter: AtomicU64,

@@ -13,9 +13,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How often sled flushes in the background. A kill -9 may lose up to this much of the most
 /// recent writes (never corrupting older ones); a normal exit flushes everything.
+///
+/// ```
+/// assert_eq!(twat_cache_engines::disk::FLUSH_EVERY_MS, 500);
+/// ```
 pub const FLUSH_EVERY_MS: u64 = 500;
 
 /// Why a database could not be used.
+///
+/// ```
+/// use std::path::PathBuf;
+/// use twat_cache_engines::disk::OpenError;
+///
+/// let e = OpenError::Locked(PathBuf::from("/cache/geo"));
+/// assert!(e.to_string().contains("locked by another process"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpenError {
     /// Another process holds the database.

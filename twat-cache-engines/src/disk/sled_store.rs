@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use super::backend::{Backend, EntryId, Stored};
 use super::sled_db;
 
-/// Entries in a sled tree. Single-process: sled locks its database.
+/// Entries in a sled tree (single-process: sled locks its database); use it as
+/// [`SledCache`](crate::SledCache).
 pub struct SledStore {
     tree: sled::Tree,
     folder: PathBuf,

@@ -24,6 +24,24 @@ impl<S: Backend, V> DiskCache<S, V> {
 }
 
 /// Builds a [`DiskCache`] ([`SledCache`](crate::SledCache), [`FileCache`](crate::FileCache)).
+///
+/// ```
+/// use std::time::Duration;
+/// use twat_cache_engines::{FileCache, Policy};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let cache: FileCache<String> = FileCache::builder(dir.path())
+///     .namespace("v2")
+///     .maxsize(1000)
+///     .max_bytes(10 << 20)
+///     .ttl(Duration::from_secs(3600))
+///     .refresh(true)
+///     .policy(Policy::Lru)
+///     .compress(true)
+///     .durable(false)
+///     .build();
+/// assert!(cache.is_empty());
+/// ```
 pub struct DiskCacheBuilder<S: Backend, V> {
     location: S::Location,
     namespace: String,

@@ -10,6 +10,23 @@ use crate::disk::backend::{Backend, EntryId};
 use crate::flight::Flight;
 
 /// The outcome of [`DiskCache::entry`].
+///
+/// ```
+/// use twat_cache_engines::{DiskEntry, FileCache};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let cache: FileCache<String> = FileCache::builder(dir.path()).build();
+/// let value = match cache.entry("report") {
+///     DiskEntry::Hit(v) => v,
+///     DiskEntry::Vacant(vacant) => {
+///         let v = "rendered".to_string(); // other callers of this key wait meanwhile
+///         vacant.insert(&v);
+///         v
+///     }
+/// };
+/// assert_eq!(value, "rendered");
+/// assert!(matches!(cache.entry("report"), DiskEntry::Hit(_)));
+/// ```
 pub enum DiskEntry<'a, S, V> {
     /// The stored value.
     Hit(V),
@@ -19,6 +36,17 @@ pub enum DiskEntry<'a, S, V> {
 }
 
 /// The right to fill one absent key of a [`DiskCache`]; dropping it releases the waiters.
+///
+/// ```
+/// use twat_cache_engines::{DiskEntry, SledCache};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let cache: SledCache<u32> = SledCache::builder(dir.path(), "vacant").build();
+/// if let DiskEntry::Vacant(vacant) = cache.entry(&1u8) {
+///     drop(vacant); // the computation failed: nothing is stored, waiters retry
+/// }
+/// assert_eq!(cache.get(&1u8), None);
+/// ```
 pub struct DiskVacant<'a, S, V> {
     pub(super) cache: &'a DiskCache<S, V>,
     pub(super) id: EntryId,

@@ -40,6 +40,26 @@ use bytes::{KeyBytes, SMALL_KEY, SWEEP_EVERY, compress};
 /// If the storage cannot be used (locked by another process, unwritable folder, full disk,
 /// corruption that recovery cannot fix), the cache logs one warning, counts `errors`, and keeps
 /// working in memory. Storage calls run inline, also from async code.
+///
+/// ```
+/// use std::time::Duration;
+/// use twat_cache_engines::{Clock, FileCache, SledCache};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let clock = Clock::manual();
+/// let files: FileCache<Vec<u8>> = FileCache::builder(dir.path().join("files"))
+///     .ttl(Duration::from_secs(60))
+///     .clock(clock.clone())
+///     .build();
+/// let sled: SledCache<Vec<u8>> = SledCache::builder(dir.path().join("db"), "blobs").build();
+/// files.insert("a", &vec![1]);
+/// sled.insert("a", &vec![1]);
+/// assert_eq!(files.get("a"), Some(vec![1]));
+/// clock.advance(Duration::from_secs(61));
+/// assert_eq!(files.get("a"), None, "expired");
+/// assert_eq!(sled.get_or_insert_with("a", || vec![2]), vec![1]);
+/// assert_eq!(sled.stats().hits, 1);
+/// ```
 pub struct DiskCache<S, V> {
     folder: PathBuf,
     store: Option<S>,
