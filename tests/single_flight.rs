@@ -199,3 +199,50 @@ fn waiters_of_an_uncacheable_result_compute_their_own() {
         "errors are not shared or cached: each caller gets its own"
     );
 }
+
+static CANCELLED_CALLS: Calls = Calls::new();
+
+#[mcache]
+async fn cancellable(x: u64) -> u64 {
+    CANCELLED_CALLS.hit();
+    YieldNow(1_000_000).await; // long enough to be dropped mid-way
+    x
+}
+
+#[mcache]
+async fn quick_after_cancel(x: u64) -> u64 {
+    x + 1
+}
+
+#[test]
+fn a_cancelled_async_leader_does_not_strand_waiters() {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    // The leader starts, is polled a few times, then dropped (cancelled) mid-computation.
+    let mut leader = Box::pin(cancellable(7));
+    for _ in 0..3 {
+        assert!(matches!(leader.as_mut().poll(&mut cx), Poll::Pending));
+    }
+    // A second caller now joins the flight and waits...
+    let mut waiter = Box::pin(cancellable(7));
+    assert!(matches!(waiter.as_mut().poll(&mut cx), Poll::Pending));
+    drop(leader);
+    // ...and, released by the cancellation, leads its own computation on the next polls.
+    for _ in 0..3 {
+        let _ = waiter.as_mut().poll(&mut cx);
+    }
+    assert_eq!(CANCELLED_CALLS.get(), 2, "the waiter took over as leader");
+    assert_eq!(
+        cancellable_cache().len(),
+        0,
+        "nothing stored by the cancelled leader"
+    );
+    drop(waiter);
+    assert_eq!(
+        futures::executor::block_on(quick_after_cancel(1)),
+        2,
+        "the cache keeps working"
+    );
+}
