@@ -428,3 +428,31 @@ fn question_mark_in_body() {
     assert_eq!(question_mark("21"), Ok(42));
     assert!(question_mark("x").is_err());
 }
+
+static ECHO_CALLS: Calls = Calls::new();
+
+#[mcache(key = format!("{value:?}"))]
+fn echo<T: std::fmt::Debug + Clone + Send + Sync + 'static>(value: T) -> T {
+    ECHO_CALLS.hit();
+    value
+}
+
+#[test]
+fn generic_function_with_several_value_types_keeps_them_apart() {
+    assert_eq!(echo(5u8), 5u8);
+    assert_eq!(echo(5u8), 5u8);
+    assert_eq!(echo(String::from("x")), "x");
+    assert_eq!(echo(String::from("x")), "x");
+    // Same key text "5" for a u8 and an i64: separate engines, never a value of the wrong type.
+    assert_eq!(echo(5i64), 5i64);
+    assert_eq!(echo(5i64), 5i64);
+    assert_eq!(ECHO_CALLS.get(), 3, "each instantiation computed once");
+    assert_eq!(
+        echo_cache().len(),
+        3,
+        "the handle sums every instantiation's engine"
+    );
+    assert!(echo_invalidate(5i64));
+    assert_eq!(echo_cache().len(), 2);
+    assert_eq!(echo_cache().stats().hits, 3);
+}
