@@ -33,8 +33,13 @@ pub(crate) struct Header {
 
 impl Header {
     pub fn is_expired(&self, now: u64) -> bool {
-        self.expires != 0 && now >= self.expires
+        expired(self.expires, now)
     }
+}
+
+/// Whether a deadline (`0` = never) has passed at `now`.
+pub(crate) fn expired(expires: u64, now: u64) -> bool {
+    expires != 0 && now >= expires
 }
 
 /// A decoded entry borrowing from the stored bytes.

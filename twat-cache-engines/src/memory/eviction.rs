@@ -52,6 +52,13 @@ impl<K: std::hash::Hash, V> Env<'_, K, V> {
     pub fn hash(&self) -> impl Fn(&K) -> u64 + '_ {
         |key| self.hash_of(key)
     }
+
+    /// Removes the entry at `index` and takes its weight off the store's byte count.
+    pub fn take(&self, store: &mut Store<K, V>, index: u32) -> (K, V) {
+        let (k, v) = store.remove(index, self.hash());
+        store.bytes -= (self.weigh)(&k, &v);
+        (k, v)
+    }
 }
 
 /// Most pending hits a W-TinyLFU slot remembers before they are folded into the sketch.
@@ -171,9 +178,7 @@ fn evict<K: std::hash::Hash, V>(
     index: u32,
     out: &mut Vec<(K, V)>,
 ) {
-    let (k, v) = store.remove(index, env.hash());
-    store.bytes -= (env.weigh)(&k, &v);
-    out.push((k, v));
+    out.push(env.take(store, index));
 }
 
 /// Removes expired entries found at the old end of each list: cheap, bounded work per insert so

@@ -286,9 +286,9 @@ where
         let index = store.find(hash, |k| query.matches(k))?;
         let slot = store.slot(index);
         if slot.is_expired(now) {
-            let removed = store.remove(index, |k: &K| self.hash(k));
-            store.bytes -= (self.weigher)(&removed.0, &removed.1);
+            let removed = self.env(shard).take(&mut store, index);
             drop(store);
+            drop(removed); // the value is dropped outside the lock
             Counters::bump(&shard.counters.expirations, 1);
             return None;
         }
@@ -313,9 +313,9 @@ where
         if let Some(index) = store.find(hash, |k| query.matches(k))
             && store.slot(index).is_expired(now)
         {
-            let (k, v) = store.remove(index, |k: &K| self.hash(k));
-            store.bytes -= (self.weigher)(&k, &v);
+            let removed = self.env(shard).take(&mut store, index);
             drop(store);
+            drop(removed); // the value is dropped outside the lock
             Counters::bump(&shard.counters.expirations, 1);
         }
     }
@@ -336,9 +336,7 @@ where
         let stored = {
             let mut store = shard.store.write();
             if let Some(index) = store.find(hash, |k| *k == key) {
-                let (k, v) = store.remove(index, env.hash());
-                store.bytes -= (self.weigher)(&k, &v);
-                replaced = Some((k, v));
+                replaced = Some(env.take(&mut store, index));
             }
             eviction::insert_new(
                 &mut store,
@@ -370,9 +368,9 @@ where
             return false;
         };
         let expired = store.slot(index).is_expired(now);
-        let (k, v) = store.remove(index, |k: &K| self.hash(k));
-        store.bytes -= (self.weigher)(&k, &v);
+        let removed = self.env(shard).take(&mut store, index);
         drop(store);
+        drop(removed); // the value is dropped outside the lock
         if expired {
             Counters::bump(&shard.counters.expirations, 1);
         }

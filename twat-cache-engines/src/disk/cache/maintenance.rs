@@ -23,7 +23,7 @@ impl<S: Backend, V> DiskCache<S, V> {
         let now = self.clock.unix_nanos();
         let classify = |prefix: &[u8]| {
             record::peek(prefix)
-                .map(|(namespace, expires)| (namespace, expires != 0 && now >= expires))
+                .map(|(namespace, expires)| (namespace, record::expired(expires, now)))
         };
         match store.prune(self.namespace_tag, &classify, self.maxsize, self.max_bytes) {
             Ok(report) => {
@@ -112,7 +112,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         let scanned = store.sample(self.next_seed(), &mut |id, bytes| {
             if let Some(r) = record::decode(bytes)
                 && r.header.namespace == self.namespace_tag
-                && self.is_expired(&r.header, now)
+                && r.header.is_expired(now)
             {
                 expired.push(id);
             }
@@ -137,7 +137,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         let scanned = store.for_each(&mut |id, bytes| {
             if let Some(r) = record::decode(bytes)
                 && r.header.namespace == self.namespace_tag
-                && self.is_expired(&r.header, now)
+                && r.header.is_expired(now)
             {
                 expired.push(id);
             }
@@ -178,7 +178,7 @@ impl<S: Backend, V> DiskCache<S, V> {
         store.for_each(&mut |id, value| match record::decode(value) {
             None => doomed.push((id, false)),
             Some(r) if r.header.namespace == self.namespace_tag => {
-                if self.is_expired(&r.header, now) {
+                if r.header.is_expired(now) {
                     doomed.push((id, true));
                 } else {
                     len += 1;

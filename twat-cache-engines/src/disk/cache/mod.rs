@@ -144,11 +144,6 @@ impl<S: Backend, V> DiskCache<S, V> {
         })
     }
 
-    /// Whether an entry has expired.
-    fn is_expired(&self, header: &Header, now: u64) -> bool {
-        header.is_expired(now)
-    }
-
     fn id_of(&self, key: &[u8]) -> EntryId {
         *blake3::keyed_hash(&self.id_key, key).as_bytes()
     }
@@ -392,16 +387,15 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             self.discard(id);
             return None;
         }
-        if self.is_expired(&entry.header, now) {
+        if entry.header.is_expired(now) {
             self.discard(id);
             bump(&self.counters.expirations);
             return None;
         }
-        let value = self.decode_payload(&entry)?;
-        if value.is_none() {
+        let Some(value) = self.decode_payload(&entry) else {
             self.discard(id);
             return None;
-        }
+        };
         if self.refresh && self.ttl != 0 {
             let mut renewed = stored.to_vec();
             record::set_expires(&mut renewed, now.saturating_add(self.ttl));
@@ -414,19 +408,18 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             }
         }
         bump(&self.counters.hits);
-        value
+        Some(value)
     }
 
-    /// `Some(Some(v))` decoded, `Some(None)` undecodable (e.g. written by an older type).
-    fn decode_payload(&self, entry: &record::Record<'_>) -> Option<Option<V>> {
-        let decoded = if entry.header.flags & COMPRESSED != 0 {
+    /// The stored value; `None` if undecodable (e.g. written by an older type).
+    fn decode_payload(&self, entry: &record::Record<'_>) -> Option<V> {
+        if entry.header.flags & COMPRESSED != 0 {
             zstd::stream::decode_all(entry.payload)
                 .ok()
                 .and_then(|raw| postcard::from_bytes(&raw).ok())
         } else {
             postcard::from_bytes(entry.payload).ok()
-        };
-        Some(decoded)
+        }
     }
 
     fn touch(&self, id: &EntryId, now: u64) {
