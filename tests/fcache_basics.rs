@@ -137,7 +137,7 @@ fn maxsize_prunes_oldest_access_first() {
         std::thread::sleep(Duration::from_millis(5)); // distinct modification times
     }
     assert_eq!(
-        cache.get(&0),
+        cache.get(&0u32),
         Some(0),
         "touching key 0 makes it the most recent"
     );
@@ -147,8 +147,12 @@ fn maxsize_prunes_oldest_access_first() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(cache.len() <= 10);
-    assert_eq!(cache.get(&0), Some(0), "recently used survives the prune");
-    assert_eq!(cache.get(&1), None, "the least recently used went first");
+    assert_eq!(
+        cache.get(&0u32),
+        Some(0),
+        "recently used survives the prune"
+    );
+    assert_eq!(cache.get(&1u32), None, "the least recently used went first");
 }
 
 #[test]

@@ -51,7 +51,7 @@ fn an_entry_for_another_key_is_never_returned() {
         while let Some(p) = stack.pop() {
             if p.is_dir() {
                 stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
-            } else {
+            } else if p.extension().is_some_and(|e| e == "twc") {
                 v.push(p);
             }
         }

@@ -59,7 +59,7 @@ fn an_8_mib_value_round_trips_with_one_buffer_each_way() {
             std::fs::read_dir(shard.path())
                 .unwrap()
                 .flatten()
-                .next()
+                .find(|e| e.path().extension().is_some_and(|x| x == "twc"))
                 .unwrap()
         })
         .unwrap()

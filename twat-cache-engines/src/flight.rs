@@ -3,34 +3,71 @@
 //! The first caller to miss registers a [`Flight`] for the key and becomes its leader; later callers
 //! find the flight and wait (blocking on a condvar, or as a future registering its waker — no
 //! executor is assumed). When the leader finishes — by storing a value, by returning an uncacheable
-//! result, by panicking or by being cancelled — its guard marks the flight done and wakes everyone;
-//! waiters then look the key up again and, if nothing was stored, one of them leads the next try.
+//! result, by panicking or by being cancelled — its guard marks the flight done with its
+//! [`Outcome`] and wakes everyone. After [`Outcome::Stored`] waiters look the key up again (and
+//! hit); after [`Outcome::Abandoned`] (a panic, a cancellation) they look again and one of them
+//! leads the retry; after [`Outcome::NotStored`] each runs its own computation at once, in
+//! parallel — queueing them behind one another would make N callers of an uncacheable result
+//! take N times as long.
+//!
+//! A thread never waits for a flight it leads itself: inside a rayon pool a leader blocked in a
+//! nested `par_iter` may steal a task that calls the same key, and waiting there would deadlock.
+//! Such a call computes on its own instead.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::thread::ThreadId;
 
 use parking_lot::{Condvar, Mutex};
 
+/// How a leader finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// A value was stored: waiters will find it.
+    Stored,
+    /// The leader's result is not stored (uncacheable, too large, or invalidated meanwhile):
+    /// waiters compute their own, at once.
+    NotStored,
+    /// The leader gave up (a panic, a cancelled future): waiters retry, one of them leading.
+    Abandoned,
+}
+
 /// One in-progress computation that others may wait for.
-#[derive(Default)]
 pub(crate) struct Flight {
     state: Mutex<FlightState>,
     finished: Condvar,
+    leader: ThreadId,
 }
 
 #[derive(Default)]
 struct FlightState {
-    done: bool,
+    outcome: Option<Outcome>,
     wakers: Vec<Waker>,
 }
 
 impl Flight {
+    fn new() -> Self {
+        Self {
+            state: Mutex::default(),
+            finished: Condvar::new(),
+            leader: std::thread::current().id(),
+        }
+    }
+
+    /// Whether the calling thread is the one that started this flight (waiting would deadlock).
+    pub fn led_by_current_thread(&self) -> bool {
+        self.leader == std::thread::current().id()
+    }
+
     /// Blocks the calling thread until the leader is done.
-    pub fn wait(&self) {
+    pub fn wait(&self) -> Outcome {
         let mut state = self.state.lock();
-        while !state.done {
+        loop {
+            if let Some(outcome) = state.outcome {
+                return outcome;
+            }
             self.finished.wait(&mut state);
         }
     }
@@ -41,10 +78,10 @@ impl Flight {
     }
 
     /// Marks the flight done and wakes every waiter, sync and async.
-    pub fn finish(&self) {
+    fn finish(&self, outcome: Outcome) {
         let wakers = {
             let mut state = self.state.lock();
-            state.done = true;
+            state.outcome = Some(outcome);
             std::mem::take(&mut state.wakers)
         };
         self.finished.notify_all();
@@ -60,12 +97,12 @@ pub(crate) struct FlightWait {
 }
 
 impl Future for FlightWait {
-    type Output = ();
+    type Output = Outcome;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
         let mut state = self.flight.state.lock();
-        if state.done {
-            return Poll::Ready(());
+        if let Some(outcome) = state.outcome {
+            return Poll::Ready(outcome);
         }
         if !state.wakers.iter().any(|w| w.will_wake(cx.waker())) {
             state.wakers.push(cx.waker().clone());
@@ -99,15 +136,15 @@ impl FlightTable {
         if let Some((_, flight)) = flights.iter().find(|(h, _)| *h == hash) {
             return Join::Wait(flight.clone());
         }
-        let flight = Arc::new(Flight::default());
+        let flight = Arc::new(Flight::new());
         flights.push((hash, flight.clone()));
         Join::Lead(flight)
     }
 
     /// Removes a finished flight and wakes its waiters.
-    pub fn land(&self, flight: &Arc<Flight>) {
+    pub fn land(&self, flight: &Arc<Flight>, outcome: Outcome) {
         self.flights.lock().retain(|(_, f)| !Arc::ptr_eq(f, flight));
-        flight.finish();
+        flight.finish(outcome);
     }
 }
 
@@ -124,9 +161,13 @@ mod tests {
         let Join::Wait(waiting) = table.join(1) else {
             panic!("second caller must wait")
         };
-        let t = std::thread::spawn(move || waiting.wait());
-        table.land(&flight);
-        t.join().unwrap();
+        assert!(flight.led_by_current_thread());
+        let t = std::thread::spawn(move || {
+            assert!(!waiting.led_by_current_thread());
+            waiting.wait()
+        });
+        table.land(&flight, Outcome::Abandoned);
+        assert_eq!(t.join().unwrap(), Outcome::Abandoned);
         assert!(matches!(table.join(1), Join::Lead(_)));
     }
 
@@ -142,7 +183,7 @@ mod tests {
         let fut = w.wait_async();
         let t = std::thread::spawn(move || futures::executor::block_on(fut));
         std::thread::sleep(std::time::Duration::from_millis(10));
-        table.land(&flight);
-        t.join().unwrap();
+        table.land(&flight, Outcome::Stored);
+        assert_eq!(t.join().unwrap(), Outcome::Stored);
     }
 }

@@ -21,8 +21,19 @@
 
 #![warn(missing_docs)]
 
+/// Fails with an injected error for `$op` on `$path` (compiled out without the
+/// `fault-injection` feature). The enclosing function returns `std::io::Result`.
+macro_rules! inject_fault {
+    ($op:ident, $path:expr) => {
+        #[cfg(feature = "fault-injection")]
+        crate::fault::check(crate::fault::Op::$op, $path)?;
+    };
+}
+
 mod clock;
 pub mod disk;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 mod flight;
 mod hit_counter;
 mod key;

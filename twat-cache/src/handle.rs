@@ -4,15 +4,21 @@
 //! `site.rs`) and holding the compile-time options. Its engine is built on first use (so key and
 //! value types are inferred at the call site rather than spelled by the macro) and registered in
 //! the [registry](crate::registry); each site then keeps the typed engine for its hot path.
+//!
+//! A disk cache's storage does not depend on the value type, so the handle opens it (a
+//! [`DiskCore`]) on its own first use — a call, or `len`/`clear`/`stats` before any call — and
+//! typed engines are views of that one core.
 
 use std::any::Any;
 use std::path::PathBuf;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use twat_cache_engines::disk::{Backend, FileLocation, FileStore, SledStore};
+use twat_cache_engines::disk::{
+    Backend, DiskCore, FileLocation, FileStore, SledStore, path_component,
+};
 use twat_cache_engines::{CacheStats, DiskCache, MemoryCache, Policy};
 
 use crate::private::{CacheKey, CacheValue};
@@ -70,6 +76,22 @@ where
     }
 }
 
+impl<S: Backend> Engine for Arc<DiskCore<S>> {
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+    fn len(&self) -> usize {
+        DiskCore::len(self)
+    }
+    fn clear(&self) {
+        DiskCore::clear(self)
+    }
+    fn stats(&self) -> CacheStats {
+        DiskCore::stats(self)
+    }
+}
+
+/// A typed view of a disk core: found by the sites, never counted (its core is).
 impl<S, V> Engine for DiskCache<S, V>
 where
     S: Backend,
@@ -79,13 +101,11 @@ where
         self
     }
     fn len(&self) -> usize {
-        DiskCache::len(self)
+        0
     }
-    fn clear(&self) {
-        DiskCache::clear(self)
-    }
+    fn clear(&self) {}
     fn stats(&self) -> CacheStats {
-        DiskCache::stats(self)
+        CacheStats::default()
     }
 }
 
@@ -107,18 +127,8 @@ impl HandleBackend for FileStore {
     /// `<folder>/<function>/<namespace>/`: editing the function leaves its old entries in a
     /// directory of their own, never read again and easy to prune.
     fn location(handle: &CacheHandle, folder: PathBuf) -> Self::Location {
-        let function: String = handle
-            .name
-            .replace("::", ".")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        // One safe path component whatever the name (`name = ".."` stays inside the folder).
+        let function = path_component(&handle.name.replace("::", "."));
         let namespace = blake3::hash(handle.spec.namespace.as_bytes()).to_hex();
         FileLocation {
             entries: folder.join(function).join(&namespace.as_str()[..16]),
@@ -154,6 +164,8 @@ pub struct CacheHandle {
     primary: OnceLock<&'static dyn Engine>,
     /// Engines of further instantiations of a generic function.
     others: RwLock<Vec<&'static dyn Engine>>,
+    /// Disk caches: the storage all instantiations share (`None` inside: caching disabled).
+    disk: OnceLock<Option<&'static dyn Engine>>,
 }
 
 impl CacheHandle {
@@ -163,6 +175,7 @@ impl CacheHandle {
             name,
             primary: OnceLock::new(),
             others: RwLock::new(Vec::new()),
+            disk: OnceLock::new(),
         }
     }
 
@@ -178,24 +191,24 @@ impl CacheHandle {
     }
 
     /// Entries currently held.
-    pub fn len(&self) -> usize {
+    pub fn len(&'static self) -> usize {
         self.engines().iter().map(|e| e.len()).sum()
     }
 
     /// Whether the cache holds nothing.
-    pub fn is_empty(&self) -> bool {
+    pub fn is_empty(&'static self) -> bool {
         self.len() == 0
     }
 
     /// Removes every entry; counters are kept.
-    pub fn clear(&self) {
+    pub fn clear(&'static self) {
         for engine in self.engines() {
             engine.clear();
         }
     }
 
     /// Counters and size, summed over the engines of this function.
-    pub fn stats(&self) -> CacheStats {
+    pub fn stats(&'static self) -> CacheStats {
         self.engines()
             .iter()
             .fold(CacheStats::default(), |acc, e| acc.merge(e.stats()))
@@ -206,7 +219,10 @@ impl CacheHandle {
         self.spec.ttl_nanos.map(Duration::from_nanos)
     }
 
-    fn engines(&self) -> Vec<&dyn Engine> {
+    fn engines(&'static self) -> Vec<&'static dyn Engine> {
+        if self.spec.kind != CacheKind::Mcache {
+            return self.open_disk().into_iter().collect();
+        }
         let mut all: Vec<&dyn Engine> = self.primary.get().copied().into_iter().collect();
         all.extend(self.others.read().unwrap_or_else(|e| e.into_inner()).iter());
         all
@@ -267,20 +283,45 @@ impl CacheHandle {
         }
     }
 
-    /// The disk engine for this value type on backend `S`, opened on first use (nothing is
-    /// written under the cache root while caching is disabled).
+    /// The disk engine for this value type on backend `S`, a view of the function's storage
+    /// (nothing is written under the cache root while caching is disabled).
     pub(crate) fn disk<S, V>(&'static self) -> Option<&'static DiskCache<S, V>>
     where
         S: HandleBackend,
         V: Serialize + DeserializeOwned + 'static,
     {
-        self.engine(|| self.build_disk())
+        let core = self.disk_core::<S>()?;
+        self.engine(|| DiskCache::from_core(core.clone()))
     }
 
-    fn build_disk<S: HandleBackend, V>(&self) -> DiskCache<S, V> {
+    /// The function's disk storage on backend `S`, opened on first use.
+    fn disk_core<S: HandleBackend>(&'static self) -> Option<&'static Arc<DiskCore<S>>> {
+        let engine = self.disk.get_or_init(|| {
+            if crate::caching_disabled() {
+                return None;
+            }
+            let core: &'static Arc<DiskCore<S>> = Box::leak(Box::new(self.build_disk_core()));
+            registry::register(self);
+            Some(core as &'static dyn Engine)
+        });
+        engine.and_then(|e| e.as_any().downcast_ref())
+    }
+
+    /// The disk storage of a `#[bcache]`/`#[fcache]`, opened if it is not yet.
+    fn open_disk(&'static self) -> Option<&'static dyn Engine> {
+        match self.spec.kind {
+            CacheKind::Bcache => self.disk_core::<SledStore>().map(|e| e as &dyn Engine),
+            CacheKind::Fcache => self.disk_core::<FileStore>().map(|e| e as &dyn Engine),
+            CacheKind::Mcache | CacheKind::Ucache => None,
+        }
+    }
+
+    fn build_disk_core<S: HandleBackend>(&self) -> Arc<DiskCore<S>> {
         let spec = &self.spec;
-        let folder = self.folder().unwrap_or_else(crate::cache_root);
-        let mut builder = DiskCache::<S, V>::builder_at(S::location(self, folder))
+        let root = crate::cache_root();
+        let folder = self.folder().unwrap_or_else(|| root.clone());
+        let mut builder = DiskCache::<S, ()>::builder_at(S::location(self, folder))
+            .trusted_root(root)
             .namespace(spec.namespace)
             .policy(spec.policy)
             .refresh(spec.refresh)
@@ -295,7 +336,7 @@ impl CacheHandle {
         if let Some(nanos) = spec.ttl_nanos {
             builder = builder.ttl(Duration::from_nanos(nanos));
         }
-        builder.build()
+        builder.build_core()
     }
 
     fn build_memory<K, V>(&self, weigh: Option<fn(&K, &V) -> u64>) -> MemoryCache<K, V>
@@ -329,8 +370,7 @@ impl std::fmt::Debug for CacheHandle {
         f.debug_struct("CacheHandle")
             .field("name", &self.name())
             .field("kind", &self.spec.kind)
-            .field("stats", &self.stats())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -63,8 +63,10 @@ impl<K: CacheKey, V: CacheValue> Ticket<K, V> {
     /// Stores a clone of `stored` if the result is cacheable.
     #[inline(never)]
     pub fn complete(self, stored: Option<&V>) {
-        if let (Some(vacant), Some(value)) = (self.vacant, stored) {
-            vacant.insert(value.clone());
+        match (self.vacant, stored) {
+            (Some(vacant), Some(value)) => vacant.insert(value.clone()),
+            (Some(vacant), None) => vacant.release(),
+            (None, _) => {}
         }
     }
 }
@@ -78,8 +80,10 @@ impl<S: Backend, V: DiskValue> DiskTicket<S, V> {
     /// Serializes and stores `stored` if the result is cacheable.
     #[inline(never)]
     pub fn complete(self, stored: Option<&V>) {
-        if let (Some(vacant), Some(value)) = (self.vacant, stored) {
-            vacant.insert(value);
+        match (self.vacant, stored) {
+            (Some(vacant), Some(value)) => vacant.insert(value),
+            (Some(vacant), None) => vacant.release(),
+            (None, _) => {}
         }
     }
 }

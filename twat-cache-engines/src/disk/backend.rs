@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::error::StoreError;
+
 /// An entry's id: BLAKE3 of the serialized key, keyed by the namespace.
 pub type EntryId = [u8; 32];
 
@@ -53,6 +55,8 @@ pub struct PruneReport {
     pub evicted: u64,
     /// Expired entries removed.
     pub expired: u64,
+    /// Entries of namespaces no longer in use removed.
+    pub stale: u64,
 }
 
 /// How a prune tells this cache's live entries from others: the entry's namespace, and whether
@@ -66,7 +70,7 @@ pub type Classify<'a> = &'a dyn Fn(&[u8]) -> Option<(u64, bool)>;
 /// use std::path::{Path, PathBuf};
 /// use std::sync::Mutex;
 /// use twat_cache_engines::DiskCache;
-/// use twat_cache_engines::disk::{Backend, EntryId, Stored};
+/// use twat_cache_engines::disk::{Backend, EntryId, StoreError, Stored};
 ///
 /// /// Entries in a map: a backend for tests.
 /// struct MapStore(Mutex<HashMap<EntryId, Vec<u8>>>, PathBuf);
@@ -74,23 +78,31 @@ pub type Classify<'a> = &'a dyn Fn(&[u8]) -> Option<(u64, bool)>;
 /// impl Backend for MapStore {
 ///     type Location = PathBuf;
 ///     const PRUNES: bool = false;
-///     fn open(location: &PathBuf) -> Result<Self, String> {
+///     fn open(location: &PathBuf) -> Result<Self, StoreError> {
 ///         Ok(Self(Mutex::default(), location.clone()))
 ///     }
 ///     fn folder(location: &PathBuf) -> &Path {
 ///         location
 ///     }
-///     fn get(&self, id: &EntryId) -> Result<Option<Stored>, String> {
+///     fn get(&self, id: &EntryId, _max_len: u64) -> Result<Option<Stored>, StoreError> {
 ///         Ok(self.0.lock().unwrap().get(id).cloned().map(Stored::Owned))
 ///     }
-///     fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, String> {
+///     fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, StoreError> {
 ///         let old = self.0.lock().unwrap().insert(*id, bytes.to_vec());
 ///         Ok(old.map(|b| b.len() as u64))
 ///     }
-///     fn remove(&self, id: &EntryId) -> Result<Option<u64>, String> {
+///     fn replace(&self, id: &EntryId, expected: &[u8], new: &[u8]) -> Result<bool, StoreError> {
+///         let mut map = self.0.lock().unwrap();
+///         let same = map.get(id).is_some_and(|old| old == expected);
+///         if same {
+///             map.insert(*id, new.to_vec());
+///         }
+///         Ok(same)
+///     }
+///     fn remove(&self, id: &EntryId) -> Result<Option<u64>, StoreError> {
 ///         Ok(self.0.lock().unwrap().remove(id).map(|b| b.len() as u64))
 ///     }
-///     fn for_each(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), String> {
+///     fn for_each(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), StoreError> {
 ///         for (id, bytes) in self.0.lock().unwrap().iter() {
 ///             visit(*id, bytes);
 ///         }
@@ -100,7 +112,7 @@ pub type Classify<'a> = &'a dyn Fn(&[u8]) -> Option<(u64, bool)>;
 ///         &self,
 ///         _seed: u64,
 ///         visit: &mut dyn FnMut(EntryId, &[u8]) -> bool,
-///     ) -> Result<(), String> {
+///     ) -> Result<(), StoreError> {
 ///         for (id, bytes) in self.0.lock().unwrap().iter() {
 ///             if !visit(*id, bytes) {
 ///                 break;
@@ -119,8 +131,9 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// Where the backend lives.
     type Location;
 
-    /// Opens (creating if needed) the store at `location`.
-    fn open(location: &Self::Location) -> Result<Self, String>;
+    /// Opens (creating if needed) the store at `location`. Every directory it uses must pass
+    /// the ownership and permission rule (see `twat_cache` "Security").
+    fn open(location: &Self::Location) -> Result<Self, StoreError>;
 
     /// The folder, for messages and the registry.
     fn folder(location: &Self::Location) -> &Path;
@@ -129,43 +142,59 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// rather than by sampled eviction on every insert (sled, owned by one process).
     const PRUNES: bool;
 
-    /// The bytes stored under `id`.
-    fn get(&self, id: &EntryId) -> Result<Option<Stored>, String>;
+    /// The bytes stored under `id`. A backend that reads from files reads no more than
+    /// `max_len` bytes, nor more than the entry declares; what is not a plausible entry may be
+    /// returned as any bytes that fail to decode (the cache then removes it).
+    fn get(&self, id: &EntryId, max_len: u64) -> Result<Option<Stored>, StoreError>;
 
     /// Stores `bytes` under `id`, atomically; returns the replaced entry's length, if any.
-    fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, String>;
+    fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, StoreError>;
+
+    /// Stores `new` under `id` only if the stored bytes are still `expected` (for renewing an
+    /// entry without overwriting a newer one written meanwhile); returns whether it did.
+    fn replace(&self, id: &EntryId, expected: &[u8], new: &[u8]) -> Result<bool, StoreError>;
 
     /// Removes `id`; returns the removed entry's length, if there was one.
-    fn remove(&self, id: &EntryId) -> Result<Option<u64>, String>;
+    fn remove(&self, id: &EntryId) -> Result<Option<u64>, StoreError>;
 
     /// Visits every entry.
-    fn for_each(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), String>;
+    fn for_each(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), StoreError>;
 
     /// Visits entries from a position chosen by `seed` until `visit` returns `false`.
     fn sample(
         &self,
         seed: u64,
         visit: &mut dyn FnMut(EntryId, &[u8]) -> bool,
-    ) -> Result<(), String>;
+    ) -> Result<(), StoreError>;
 
     /// Records a use of `id`, for backends whose prune orders by last access.
     fn touch(&self, _id: &EntryId) {}
 
+    /// Records that `namespace` is in use at `now` (wall-clock nanoseconds), for the
+    /// collection of namespaces nobody uses any more.
+    fn mark_in_use(&self, _namespace: u64, _now: u64) {}
+
+    /// When `namespace` was last marked in use, if the backend records it.
+    fn last_use(&self, _namespace: u64) -> Option<u64> {
+        None
+    }
+
     /// Makes written entries durable now.
-    fn flush(&self) -> Result<(), String> {
+    fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
 
-    /// Removes damaged, expired and leftover temporary entries, then the least recently used
-    /// entries of `namespace` until at most `maxsize` entries and `max_bytes` bytes remain.
-    /// Only called when [`Backend::PRUNES`].
+    /// Removes damaged, expired and leftover temporary entries and (a bounded number of)
+    /// entries of namespaces no longer in use; then, if `namespace` holds more than `maxsize`
+    /// entries or `max_bytes` bytes, its least recently used entries down to a low-water mark
+    /// below both. Only called when [`Backend::PRUNES`].
     fn prune(
         &self,
         _namespace: u64,
         _classify: Classify<'_>,
         _maxsize: u64,
         _max_bytes: u64,
-    ) -> Result<PruneReport, String> {
-        Err("this backend evicts by sampling".into())
+    ) -> Result<PruneReport, StoreError> {
+        Err(StoreError::Unsupported("this backend evicts by sampling"))
     }
 }

@@ -1,16 +1,25 @@
 //! The file backend: one file per entry, safe for many processes.
 //!
 //! ```text
+//! <entries>/.in-use                       touched on open and prune: the namespace is in use
+//! <entries>/<first id byte, 2 hex>/.lock  serializes publishes of that shard
 //! <entries>/<first id byte, 2 hex>/<id, 64 hex>.twc
 //! ```
 //!
 //! A write goes to a uniquely named temporary file in the same directory and is renamed over the
 //! entry: readers (in any process) see the old entry or the new one, never a partial one, and two
-//! processes writing one key both leave a valid entry. With `durable`, the file and its directory
-//! are fsynced before the rename returns; without (the default), a power loss may lose recent
-//! entries, which the checksum then turns into misses. Temporary files left by killed writers are
-//! removed by the next prune. A file's modification time is its last access (a hit touches it),
-//! which is the order a prune evicts in.
+//! processes writing one key both leave a valid entry. Publishes hold the shard's lock (an
+//! advisory file lock, released by the OS if the holder dies) so that a renewal can replace an
+//! entry only if it is still the one it read. With `durable`, the file and its directory are
+//! fsynced before the rename returns; without (the default), a power loss may lose recent
+//! entries, which the checksum then turns into misses. Temporary files left by killed writers
+//! are removed by the next prune. A file's modification time is its last access (a hit touches
+//! it), which is the order a prune evicts in.
+//!
+//! Reads never follow a symlink, never open a FIFO or device (a non-regular file reads as a
+//! damaged entry, which the cache removes), and read no more than the entry's header declares
+//! and the caller allows. Every directory is checked against the directory rule once per
+//! process before it is used.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -19,13 +28,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::backend::{Backend, Classify, EntryId, PruneReport, Stored};
+use super::error::StoreError;
+use super::private_dir;
 use super::record;
-use super::sled_db::create_private_dir;
 
 const EXTENSION: &str = "twc";
 const TEMP_EXTENSION: &str = "tmp";
+const IN_USE: &str = ".in-use";
+const LOCK: &str = ".lock";
 /// A temporary file older than this belongs to a writer that died.
 const STALE_TEMP: Duration = Duration::from_secs(60);
+/// A namespace directory of the same function not opened or pruned for this long belongs to an
+/// edited function (or one no process runs any more) and is collected.
+pub const STALE_NAMESPACE: Duration = Duration::from_secs(24 * 3600);
+/// Most files of stale namespaces one prune deletes: collection happens in bounded steps.
+const STALE_BUDGET: usize = 1024;
 
 /// Where a [`FileStore`] keeps its entries.
 ///
@@ -48,7 +65,8 @@ const STALE_TEMP: Duration = Duration::from_secs(60);
 pub struct FileLocation {
     /// The cache's folder, as reported to the registry.
     pub folder: PathBuf,
-    /// The directory of this cache's entries (under `folder`).
+    /// The directory of this cache's entries (`folder` or below it). When it is two levels
+    /// below (`<folder>/<function>/<namespace>`), its stale siblings are collected.
     pub entries: PathBuf,
     /// Fsync every entry and its directory before publishing it.
     pub durable: bool,
@@ -70,6 +88,8 @@ impl FileLocation {
 pub struct FileStore {
     location: FileLocation,
     temp_counter: AtomicU64,
+    /// One bit per shard directory checked against the directory rule in this process.
+    verified: [AtomicU64; 4],
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -88,9 +108,60 @@ fn parse_id(name: &str) -> Option<EntryId> {
     Some(id)
 }
 
-fn io(e: std::io::Error, what: &Path) -> String {
-    format!("{}: {e}", what.display())
+/// Bytes that never decode: what a read returns for a file that is not a plausible entry, so
+/// the cache removes it.
+fn not_an_entry() -> Option<Stored> {
+    Some(Stored::Owned(Vec::new()))
 }
+
+/// Opens an entry for reading without following a symlink or blocking on a FIFO.
+fn open_entry(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+    );
+    options.open(path)
+}
+
+/// Reads the entry at `path`: `None` if absent, undecodable bytes if it is not a regular file
+/// whose size is what its header declares and at most `max_len`.
+fn read_entry(path: &Path, max_len: u64) -> Result<Option<Stored>, StoreError> {
+    let mut file = match open_entry(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(not_an_entry()),
+        Err(e) => return Err(StoreError::io(path, e)),
+    };
+    let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
+    let len = meta.len();
+    if !meta.is_file() || len > max_len || len < record::HEADER_LEN as u64 {
+        return Ok(not_an_entry());
+    }
+    let mut header = [0u8; record::HEADER_LEN];
+    if file.read_exact(&mut header).is_err() || record::declared_len(&header) != Some(len) {
+        return Ok(not_an_entry());
+    }
+    let Ok(len) = usize::try_from(len) else {
+        return Ok(not_an_entry());
+    };
+    let mut bytes = Vec::with_capacity(len);
+    bytes.extend_from_slice(&header);
+    let read = (&mut file)
+        .take((len - header.len()) as u64)
+        .read_to_end(&mut bytes);
+    match read {
+        Ok(_) if bytes.len() == len => Ok(Some(Stored::Owned(bytes))),
+        Ok(_) => Ok(not_an_entry()), // shrank while reading: a torn file, never a wrong value
+        Err(e) => Err(StoreError::io(path, e)),
+    }
+}
+
+/// Most bytes any entry file may have: the bound the cache passes for whole-store scans.
+const MAX_ENTRY: u64 = 1 << 36;
 
 impl FileStore {
     fn shard_dir(&self, id: &EntryId) -> PathBuf {
@@ -101,16 +172,38 @@ impl FileStore {
         self.shard_dir(id).join(format!("{}.{EXTENSION}", hex(id)))
     }
 
-    fn shards(&self) -> Result<Vec<PathBuf>, String> {
+    /// Makes sure `id`'s shard directory passes the directory rule (creating it when
+    /// `create`); `false` if it does not exist and was not to be created.
+    fn shard_ready(&self, id: &EntryId, create: bool) -> Result<bool, StoreError> {
+        let (word, bit) = ((id[0] / 64) as usize, 1u64 << (id[0] % 64));
+        if self.verified[word].load(Ordering::Acquire) & bit != 0 {
+            return Ok(true);
+        }
+        let dir = self.shard_dir(id);
+        if create {
+            private_dir::ensure(&self.location.entries, &dir)?;
+        } else {
+            match fs::metadata(&dir) {
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+                _ => private_dir::check(&dir)?,
+            }
+        }
+        self.verified[word].fetch_or(bit, Ordering::AcqRel);
+        Ok(true)
+    }
+
+    /// Shard directories that pass the directory rule (others are skipped, never read).
+    fn shards(&self) -> Result<Vec<PathBuf>, StoreError> {
         let dir = &self.location.entries;
         let mut shards: Vec<PathBuf> = match fs::read_dir(dir) {
             Ok(entries) => entries
                 .flatten()
+                .filter(|e| e.file_name().len() == 2)
                 .map(|e| e.path())
-                .filter(|p| p.is_dir())
+                .filter(|p| private_dir::check(p).is_ok())
                 .collect(),
             Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(io(e, dir)),
+            Err(e) => return Err(StoreError::io(dir, e)),
         };
         shards.sort();
         Ok(shards)
@@ -130,15 +223,24 @@ impl FileStore {
             .collect()
     }
 
-    fn read(path: &Path) -> Result<Option<Vec<u8>>, String> {
-        match fs::read(path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(e, path)),
+    /// Holds `dir`'s publish lock until dropped.
+    fn lock(dir: &Path) -> std::io::Result<File> {
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
         }
+        let file = options.open(dir.join(LOCK))?;
+        file.lock()?;
+        Ok(file)
     }
 
     fn write_temp(&self, dir: &Path, id: &EntryId, bytes: &[u8]) -> std::io::Result<PathBuf> {
+        inject_fault!(Write, dir);
         let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
         let temp = dir.join(format!(
             ".{}.{}.{n}.{TEMP_EXTENSION}",
@@ -163,6 +265,110 @@ impl FileStore {
         }
         Ok(temp)
     }
+
+    /// Publishes `bytes` as `id`'s entry; the caller holds the shard lock.
+    fn publish(&self, dir: &Path, id: &EntryId, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.path(id);
+        let temp = self
+            .write_temp(dir, id, bytes)
+            .map_err(|e| StoreError::io(dir, e))?;
+        if let Err(e) = fs::rename(&temp, &path) {
+            let _ = fs::remove_file(&temp);
+            return Err(StoreError::io(&path, e));
+        }
+        if self.location.durable {
+            // The rename itself is durable only once the directory is.
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks this namespace as in use, for the collection of stale ones.
+    fn mark_in_use(&self) {
+        let marker = self.location.entries.join(IN_USE);
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        }
+        if let Ok(file) = options.open(marker) {
+            let _ = file.set_modified(SystemTime::now());
+        }
+    }
+
+    /// Deletes up to `budget` files of sibling namespace directories (same function, another
+    /// namespace) that nobody has marked in use for [`STALE_NAMESPACE`]; returns how many.
+    fn collect_stale_namespaces(&self, mut budget: usize) -> u64 {
+        let entries = &self.location.entries;
+        let Some(function_dir) = entries.parent() else {
+            return 0;
+        };
+        // Only `<folder>/<function>/<namespace>` layouts have siblings that are ours.
+        if function_dir == self.location.folder || !function_dir.starts_with(&self.location.folder)
+        {
+            return 0;
+        }
+        let Ok(siblings) = fs::read_dir(function_dir) else {
+            return 0;
+        };
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for sibling in siblings.flatten() {
+            let dir = sibling.path();
+            if &dir == entries || budget == 0 || private_dir::check(&dir).is_err() {
+                continue;
+            }
+            let last_use = fs::metadata(dir.join(IN_USE))
+                .or_else(|_| fs::metadata(&dir))
+                .and_then(|m| m.modified())
+                .unwrap_or(now);
+            if now.duration_since(last_use).unwrap_or_default() < STALE_NAMESPACE {
+                continue;
+            }
+            removed += remove_tree_bounded(&dir, &mut budget);
+        }
+        removed
+    }
+}
+
+/// Removes the files of `dir` (one level of shard directories below it), at most `budget`
+/// of them, and the directories once empty; returns how many entry files went.
+fn remove_tree_bounded(dir: &Path, budget: &mut usize) -> u64 {
+    let mut removed = 0;
+    let Ok(children) = fs::read_dir(dir) else {
+        return 0;
+    };
+    for child in children.flatten() {
+        let path = child.path();
+        let Ok(kind) = child.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            if let Ok(files) = fs::read_dir(&path) {
+                for file in files.flatten() {
+                    if *budget == 0 {
+                        return removed;
+                    }
+                    if fs::remove_file(file.path()).is_ok() {
+                        *budget -= 1;
+                        removed +=
+                            u64::from(file.file_name().to_string_lossy().ends_with(EXTENSION));
+                    }
+                }
+            }
+            let _ = fs::remove_dir(&path);
+        } else if *budget > 0 && fs::remove_file(&path).is_ok() {
+            *budget -= 1;
+        }
+    }
+    let _ = fs::remove_dir(dir);
+    removed
 }
 
 impl Backend for FileStore {
@@ -170,57 +376,69 @@ impl Backend for FileStore {
 
     const PRUNES: bool = true;
 
-    fn open(location: &FileLocation) -> Result<Self, String> {
-        create_private_dir(&location.entries).map_err(|e| io(e, &location.entries))?;
-        Ok(Self {
+    fn open(location: &FileLocation) -> Result<Self, StoreError> {
+        private_dir::ensure(&location.folder, &location.entries)?;
+        let store = Self {
             location: location.clone(),
             temp_counter: AtomicU64::new(0),
-        })
+            verified: Default::default(),
+        };
+        store.mark_in_use();
+        Ok(store)
     }
 
     fn folder(location: &FileLocation) -> &Path {
         &location.folder
     }
 
-    fn get(&self, id: &EntryId) -> Result<Option<Stored>, String> {
-        Ok(Self::read(&self.path(id))?.map(Stored::Owned))
+    fn get(&self, id: &EntryId, max_len: u64) -> Result<Option<Stored>, StoreError> {
+        if !self.shard_ready(id, false)? {
+            return Ok(None);
+        }
+        read_entry(&self.path(id), max_len)
     }
 
-    fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, String> {
+    fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, StoreError> {
+        self.shard_ready(id, true)?;
         let dir = self.shard_dir(id);
-        if !dir.is_dir() {
-            create_private_dir(&dir).map_err(|e| io(e, &dir))?;
-        }
         let path = self.path(id);
-        let old = fs::metadata(&path).ok().map(|m| m.len());
-        let temp = self.write_temp(&dir, id, bytes).map_err(|e| io(e, &dir))?;
-        if let Err(e) = fs::rename(&temp, &path) {
-            let _ = fs::remove_file(&temp);
-            return Err(io(e, &path));
-        }
-        if self.location.durable {
-            // The rename itself is durable only once the directory is.
-            if let Ok(d) = File::open(&dir) {
-                let _ = d.sync_all();
-            }
-        }
+        let _lock = Self::lock(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        let old = fs::symlink_metadata(&path).ok().map(|m| m.len());
+        self.publish(&dir, id, bytes)?;
         Ok(old)
     }
 
-    fn remove(&self, id: &EntryId) -> Result<Option<u64>, String> {
+    fn replace(&self, id: &EntryId, expected: &[u8], new: &[u8]) -> Result<bool, StoreError> {
+        self.shard_ready(id, true)?;
+        let dir = self.shard_dir(id);
+        let _lock = Self::lock(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        let current = read_entry(&self.path(id), expected.len() as u64)?;
+        if current.as_deref() != Some(expected) {
+            return Ok(false);
+        }
+        self.publish(&dir, id, new)?;
+        Ok(true)
+    }
+
+    fn remove(&self, id: &EntryId) -> Result<Option<u64>, StoreError> {
         let path = self.path(id);
-        let len = fs::metadata(&path).ok().map(|m| m.len());
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(len),
+        let remove = || -> std::io::Result<Option<u64>> {
+            inject_fault!(Remove, &path);
+            let len = fs::symlink_metadata(&path).ok().map(|m| m.len());
+            fs::remove_file(&path)?;
+            Ok(len)
+        };
+        match remove() {
+            Ok(len) => Ok(len),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(e, &path)),
+            Err(e) => Err(StoreError::io(&path, e)),
         }
     }
 
-    fn for_each(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), String> {
+    fn for_each(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), StoreError> {
         for shard in self.shards()? {
             for (path, id) in Self::files(&shard) {
-                if let Some(bytes) = Self::read(&path)? {
+                if let Some(bytes) = read_entry(&path, MAX_ENTRY)? {
                     visit(id, &bytes);
                 }
             }
@@ -232,7 +450,7 @@ impl Backend for FileStore {
         &self,
         seed: u64,
         visit: &mut dyn FnMut(EntryId, &[u8]) -> bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), StoreError> {
         let shards = self.shards()?;
         if shards.is_empty() {
             return Ok(());
@@ -240,7 +458,7 @@ impl Backend for FileStore {
         let start = (seed % shards.len() as u64) as usize;
         for shard in shards[start..].iter().chain(&shards[..start]) {
             for (path, id) in Self::files(shard) {
-                if let Some(bytes) = Self::read(&path)?
+                if let Some(bytes) = read_entry(&path, MAX_ENTRY)?
                     && !visit(id, &bytes)
                 {
                     return Ok(());
@@ -251,7 +469,14 @@ impl Backend for FileStore {
     }
 
     fn touch(&self, id: &EntryId) {
-        if let Ok(file) = OpenOptions::new().write(true).open(self.path(id)) {
+        let mut options = OpenOptions::new();
+        options.write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut options,
+            libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        );
+        if let Ok(file) = options.open(self.path(id)) {
             let _ = file.set_modified(SystemTime::now());
         }
     }
@@ -262,8 +487,12 @@ impl Backend for FileStore {
         classify: Classify<'_>,
         maxsize: u64,
         max_bytes: u64,
-    ) -> Result<PruneReport, String> {
-        let mut report = PruneReport::default();
+    ) -> Result<PruneReport, StoreError> {
+        self.mark_in_use();
+        let mut report = PruneReport {
+            stale: self.collect_stale_namespaces(STALE_BUDGET),
+            ..PruneReport::default()
+        };
         let mut live: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
         let now = SystemTime::now();
         for shard in self.shards()? {
@@ -286,13 +515,15 @@ impl Backend for FileStore {
                     continue;
                 }
                 let mut prefix = [0u8; record::HEADER_LEN];
-                let peeked = File::open(&path)
-                    .and_then(|mut f| f.read_exact(&mut prefix))
-                    .ok()
+                let peeked = meta
+                    .is_file()
+                    .then(|| open_entry(&path))
+                    .and_then(Result::ok)
+                    .and_then(|mut f| f.read_exact(&mut prefix).ok())
                     .and_then(|()| classify(&prefix));
                 match peeked {
                     None => {
-                        let _ = fs::remove_file(&path); // not an entry: damaged or truncated
+                        let _ = fs::remove_file(&path); // not an entry: damaged, truncated, planted
                     }
                     Some((ns, _)) if ns != namespace => {}
                     Some((_, true)) => {
@@ -304,12 +535,17 @@ impl Backend for FileStore {
                 }
             }
         }
-        // Oldest access first.
-        live.sort();
         report.len = live.len() as u64;
         report.bytes = live.iter().map(|(_, len, _)| len).sum();
+        if report.len <= maxsize && report.bytes <= max_bytes {
+            return Ok(report);
+        }
+        // Over a bound: evict the least recently used down to 90% of each bound, so that the
+        // next misses do not each pay for a whole-store prune.
+        let (low_len, low_bytes) = (low_water(maxsize), low_water(max_bytes));
+        live.sort();
         for (_, len, path) in &live {
-            if report.len <= maxsize && report.bytes <= max_bytes {
+            if report.len <= low_len && report.bytes <= low_bytes {
                 break;
             }
             if fs::remove_file(path).is_ok() {
@@ -319,5 +555,14 @@ impl Backend for FileStore {
             report.bytes -= len;
         }
         Ok(report)
+    }
+}
+
+/// 90% of a bound (a bound of `u64::MAX` stays unbounded).
+fn low_water(bound: u64) -> u64 {
+    if bound == u64::MAX {
+        bound
+    } else {
+        bound - bound / 10
     }
 }

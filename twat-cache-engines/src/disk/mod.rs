@@ -3,19 +3,28 @@
 //! One cache, [`DiskCache`], over two storage backends: [`SledStore`] (a sled database per
 //! folder; `sled_db.rs` keeps the process's open databases) and [`FileStore`] (one file per
 //! entry, shared by processes).
-//! `record.rs` is the entry format every backend stores and every read checks.
+//! `record.rs` is the entry format every backend stores and every read checks, `key_bytes.rs`
+//! the self-describing key encoding, `layout.rs` the value-type fingerprint, `private_dir.rs`
+//! the directory ownership rule every directory passes before it is used.
 
 mod backend;
 mod cache;
+mod error;
 mod file_store;
+mod key_bytes;
+mod layout;
+mod private_dir;
 mod record;
 mod sled_db;
 mod sled_store;
 
 pub use backend::{Backend, Classify, EntryId, PruneReport, Stored};
-pub use cache::{DiskCache, DiskCacheBuilder, DiskEntry, DiskVacant};
-pub use file_store::{FileLocation, FileStore};
-pub use sled_db::{FLUSH_EVERY_MS, OpenError};
+pub use cache::{DiskCache, DiskCacheBuilder, DiskCore, DiskEntry, DiskVacant};
+pub use error::{OpenError, StoreError};
+pub use file_store::{FileLocation, FileStore, STALE_NAMESPACE};
+pub use key_bytes::KeyError;
+pub use private_dir::{check as check_private_dir, component as path_component};
+pub use sled_db::{CORRUPT_GRACE, FLUSH_EVERY_MS};
 pub use sled_store::SledStore;
 
 /// A persistent cache in a sled database: [`DiskCache`] over [`SledStore`].

@@ -1,45 +1,72 @@
 //! The bytes of one disk entry, and the checks that make a damaged one a miss.
 //!
 //! ```text
-//! magic "TWCE" | format u8 | flags u8 | value type u64 | namespace u64 | created u64 |
-//! expires u64 | key length u32 | key | payload | checksum u32
+//! magic "TWCE" | format u8 | flags u8 | value layout u64 | namespace u64 | created u64 |
+//! renewed u64 | expires u64 | key length u32 | payload length u64 | raw length u64 |
+//! key | payload | checksum u32
 //! ```
 //!
 //! All integers little-endian. `checksum` is CRC-32 over everything before it: it guards
 //! against damage, not against an adversary (keys are found by BLAKE3, and the stored key is
-//! compared on every read). A reader that sees another magic, another format, a short buffer, a bad checksum, another
-//! value type (the function's return type changed under a pinned `version`) or another key (a
-//! hash collision) treats the entry as absent. `expires` 0 means never.
+//! compared on every read). A reader that sees another magic, another format, lengths that do
+//! not add up to the buffer, a bad checksum, another value layout (the function's return type
+//! changed under a pinned `version`) or another key (a hash collision) treats the entry as
+//! absent. `expires` 0 means never; `renewed` is the write or the latest `refresh`, which the
+//! *current* TTL is counted from (see [`deadline`]). `raw length` is the payload's length once
+//! decompressed: decompression stops there, so a damaged or hostile frame cannot expand without
+//! bound.
 
 pub(crate) const MAGIC: [u8; 4] = *b"TWCE";
-pub(crate) const FORMAT: u8 = 2;
+pub(crate) const FORMAT: u8 = 3;
 /// `flags` bit: the payload is a zstd frame.
 pub(crate) const COMPRESSED: u8 = 1;
 
-const FIXED: usize = 4 + 1 + 1 + 8 + 8 + 8 + 8 + 4;
+const FIXED: usize = 4 + 1 + 1 + 8 + 8 + 8 + 8 + 8 + 4 + 8 + 8;
 const CHECKSUM: usize = 4;
 
 /// The metadata of an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Header {
     pub flags: u8,
-    pub value_type: u64,
+    pub value_layout: u64,
     pub namespace: u64,
     /// Wall-clock nanoseconds since the Unix epoch.
     pub created: u64,
+    /// Wall-clock nanoseconds since the Unix epoch of the write or the latest renewal.
+    pub renewed: u64,
     /// Wall-clock nanoseconds since the Unix epoch; 0 = never.
     pub expires: u64,
+    /// The payload's length before compression (its length when not compressed).
+    pub raw_len: u64,
 }
 
 impl Header {
-    pub fn is_expired(&self, now: u64) -> bool {
-        expired(self.expires, now)
+    /// Whether the entry has expired at `now` under the TTL in force now (`ttl` 0 = none).
+    pub fn is_expired(&self, now: u64, ttl: u64) -> bool {
+        expired(self.renewed, self.expires, now, ttl)
     }
 }
 
-/// Whether a deadline (`0` = never) has passed at `now`.
-pub(crate) fn expired(expires: u64, now: u64) -> bool {
-    expires != 0 && now >= expires
+/// When an entry stops being valid: the stored deadline, or its last renewal plus the TTL in
+/// force *now*, whichever is first, so adding or shortening `ttl` bounds old entries too.
+/// `u64::MAX` = never. (`0` stored or given means "no deadline" / "no ttl".)
+pub(crate) fn deadline(renewed: u64, expires: u64, ttl: u64) -> u64 {
+    let stored = if expires == 0 { u64::MAX } else { expires };
+    let current = if ttl == 0 {
+        u64::MAX
+    } else {
+        renewed.saturating_add(ttl)
+    };
+    stored.min(current)
+}
+
+/// Whether an entry renewed at `renewed` with stored deadline `expires` is expired at `now`
+/// under the current `ttl`. An entry renewed in the future (the wall clock was stepped back
+/// since) that has any deadline is expired: its lifetime cannot be trusted to end within a
+/// TTL from now.
+pub(crate) fn expired(renewed: u64, expires: u64, now: u64, ttl: u64) -> bool {
+    let deadline = deadline(renewed, expires, ttl);
+    deadline != u64::MAX && (now >= deadline || renewed > now)
 }
 
 /// A decoded entry borrowing from the stored bytes.
@@ -78,26 +105,54 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record<'_>> {
     if checksum(body) != stored_sum {
         return None;
     }
-    let key_len = u32::from_le_bytes(body[FIXED - 4..FIXED].try_into().ok()?) as usize;
+    let (key_len, payload_len) = lengths(body)?;
     let key_end = FIXED.checked_add(key_len)?;
-    if key_end > body.len() {
+    if key_end.checked_add(payload_len)? != body.len() {
         return None;
     }
     Some(Record {
         header: Header {
             flags: body[5],
-            value_type: u64_at(body, 6),
+            value_layout: u64_at(body, 6),
             namespace: u64_at(body, 14),
             created: u64_at(body, 22),
-            expires: u64_at(body, 30),
+            renewed: u64_at(body, 30),
+            expires: u64_at(body, 38),
+            raw_len: u64_at(body, RAW_LEN_AT),
         },
         key: &body[FIXED..key_end],
         payload: &body[key_end..],
     })
 }
 
+const KEY_LEN_AT: usize = 46;
+const PAYLOAD_LEN_AT: usize = 50;
+const RAW_LEN_AT: usize = 58;
+
+/// The declared key and payload lengths of a header.
+fn lengths(header: &[u8]) -> Option<(usize, usize)> {
+    let key_len = u32::from_le_bytes(header[KEY_LEN_AT..KEY_LEN_AT + 4].try_into().ok()?);
+    let payload_len = u64_at(header, PAYLOAD_LEN_AT);
+    Some((key_len as usize, usize::try_from(payload_len).ok()?))
+}
+
+/// The whole entry's length as its first [`HEADER_LEN`] bytes declare it, so a reader can
+/// check a file's size and read no more than that; `None` if it is not an entry header.
+pub(crate) fn declared_len(header: &[u8]) -> Option<u64> {
+    if header.len() < HEADER_LEN || header[..4] != MAGIC || header[4] != FORMAT {
+        return None;
+    }
+    let (key_len, payload_len) = lengths(header)?;
+    (FIXED as u64)
+        .checked_add(key_len as u64)?
+        .checked_add(payload_len as u64)?
+        .checked_add(CHECKSUM as u64)
+}
+
 /// Builds an entry in one buffer: `append_payload` writes the payload straight after the key,
-/// so a large value is serialized once, into the bytes that go to storage.
+/// so a large value is serialized once, into the bytes that go to storage. The payload and raw
+/// lengths are filled in from what was appended (raw = payload unless `header.raw_len` says
+/// otherwise for a compressed payload).
 pub(crate) fn encode_with<E>(
     header: &Header,
     key: &[u8],
@@ -109,33 +164,54 @@ pub(crate) fn encode_with<E>(
     out.extend_from_slice(&MAGIC);
     out.push(FORMAT);
     out.push(header.flags);
-    out.extend_from_slice(&header.value_type.to_le_bytes());
+    out.extend_from_slice(&header.value_layout.to_le_bytes());
     out.extend_from_slice(&header.namespace.to_le_bytes());
     out.extend_from_slice(&header.created.to_le_bytes());
+    out.extend_from_slice(&header.renewed.to_le_bytes());
     out.extend_from_slice(&header.expires.to_le_bytes());
     out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    out.extend_from_slice(&[0; 16]); // payload and raw lengths, once known
     out.extend_from_slice(key);
     append_payload(&mut out)?;
+    let payload_len = (out.len() - FIXED - key.len()) as u64;
+    let raw_len = if header.flags & COMPRESSED != 0 {
+        header.raw_len
+    } else {
+        payload_len
+    };
+    out[PAYLOAD_LEN_AT..PAYLOAD_LEN_AT + 8].copy_from_slice(&payload_len.to_le_bytes());
+    out[RAW_LEN_AT..RAW_LEN_AT + 8].copy_from_slice(&raw_len.to_le_bytes());
     let sum = checksum(&out);
     out.extend_from_slice(&sum.to_le_bytes());
     Ok(out)
 }
 
-/// The namespace and expiry from the first [`HEADER_LEN`] bytes of an entry, without checking
+/// What a prune needs of an entry, from its first [`HEADER_LEN`] bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Peek {
+    pub namespace: u64,
+    pub renewed: u64,
+    pub expires: u64,
+}
+
+/// The namespace and lifetime from the first [`HEADER_LEN`] bytes of an entry, without checking
 /// the checksum: for pruning, which must not read whole files. `None` if it is not an entry.
-pub(crate) fn peek(prefix: &[u8]) -> Option<(u64, u64)> {
-    if prefix.len() < HEADER_LEN || prefix[..4] != MAGIC || prefix[4] != FORMAT {
-        return None;
-    }
-    Some((u64_at(prefix, 14), u64_at(prefix, 30)))
+pub(crate) fn peek(prefix: &[u8]) -> Option<Peek> {
+    declared_len(prefix)?;
+    Some(Peek {
+        namespace: u64_at(prefix, 14),
+        renewed: u64_at(prefix, 30),
+        expires: u64_at(prefix, 38),
+    })
 }
 
 /// Bytes of an entry that [`peek`] needs.
 pub(crate) const HEADER_LEN: usize = FIXED;
 
-/// Rewrites the `expires` field of an intact entry in place (for `refresh`).
-pub(crate) fn set_expires(bytes: &mut [u8], expires: u64) {
-    bytes[30..38].copy_from_slice(&expires.to_le_bytes());
+/// Rewrites the `renewed` and `expires` fields of an intact entry in place (for `refresh`).
+pub(crate) fn renew(bytes: &mut [u8], renewed: u64, expires: u64) {
+    bytes[30..38].copy_from_slice(&renewed.to_le_bytes());
+    bytes[38..46].copy_from_slice(&expires.to_le_bytes());
     let end = bytes.len() - CHECKSUM;
     let sum = checksum(&bytes[..end]);
     bytes[end..].copy_from_slice(&sum.to_le_bytes());
@@ -149,10 +225,12 @@ mod tests {
     fn header() -> Header {
         Header {
             flags: 0,
-            value_type: 7,
+            value_layout: 7,
             namespace: 9,
             created: 100,
+            renewed: 100,
             expires: 200,
+            raw_len: 7,
         }
     }
 
@@ -164,8 +242,29 @@ mod tests {
             (r.header, r.key, r.payload),
             (header(), &b"key"[..], &b"payload"[..])
         );
-        set_expires(&mut bytes, 500);
-        assert_eq!(decode(&bytes).unwrap().header.expires, 500);
+        renew(&mut bytes, 300, 500);
+        let h = decode(&bytes).unwrap().header;
+        assert_eq!((h.renewed, h.expires), (300, 500));
+        assert_eq!(declared_len(&bytes), Some(bytes.len() as u64));
+    }
+
+    #[test]
+    fn the_current_ttl_bounds_every_entry() {
+        // Written without a TTL, read with one: expires a TTL after its write.
+        assert!(!expired(100, 0, 150, 100));
+        assert!(expired(100, 0, 200, 100));
+        // Written with a long TTL, read with a shorter one.
+        assert!(expired(100, 10_000, 200, 100));
+        // No TTL now and none stored: never.
+        assert!(!expired(100, 0, u64::MAX - 1, 0));
+        // Stored deadline still counts when the TTL was removed.
+        assert!(expired(100, 200, 200, 0));
+        // Renewed in the future (clock stepped back): expired, not alive for TTL + the step.
+        assert!(expired(1_000, 0, 500, 100));
+        assert!(
+            !expired(1_000, 0, 500, 0),
+            "no deadline at all: nothing to bound"
+        );
     }
 
     #[test]

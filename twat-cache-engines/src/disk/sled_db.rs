@@ -1,15 +1,23 @@
 //! The process's open sled databases: one per cache folder, opened on first use and shared by
 //! every cache in that folder (sled allows one opener per database, process-wide).
 //!
-//! Opening also makes the folder private (0700 directories, 0600 files on Unix), recovers from
-//! a corrupt database by moving it aside and starting empty, and registers an exit hook that
-//! flushes every open database, so a normal process exit loses nothing even though the handles
-//! live in statics that are never dropped.
+//! Opening checks the folder against the directory rule (`private_dir.rs`), makes what sled
+//! creates private (0700 directories, 0600 files on Unix), recovers from a database that is
+//! *proven* corrupt (sled reports corruption, or panics reading it) by moving it aside and
+//! starting empty — other failures (too many open files, no space, I/O errors, a read-only
+//! disk) fall back to memory and leave the database untouched — removes moved-aside copies
+//! after [`CORRUPT_GRACE`], and registers an exit hook that flushes every open database, so a
+//! normal process exit loses nothing even though the handles live in statics that are never
+//! dropped.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::{Mutex, Once};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use super::error::OpenError;
+use super::private_dir;
 
 /// How often sled flushes in the background. A kill -9 may lose up to this much of the most
 /// recent writes (never corrupting older ones); a normal exit flushes everything.
@@ -19,24 +27,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// ```
 pub const FLUSH_EVERY_MS: u64 = 500;
 
-/// Why a database could not be used.
-///
-/// ```
-/// use std::path::PathBuf;
-/// use twat_cache_engines::disk::OpenError;
-///
-/// let e = OpenError::Locked(PathBuf::from("/cache/geo"));
-/// assert!(e.to_string().contains("locked by another process"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OpenError {
-    /// Another process holds the database.
-    #[error("the cache database at `{}` is locked by another process", .0.display())]
-    Locked(PathBuf),
-    /// The folder cannot be created or used (not a directory, read-only, no space, …).
-    #[error("cannot use cache folder `{}`: {}", .0.display(), .1)]
-    Unusable(PathBuf, String),
-}
+/// How long a database moved aside as corrupt is kept for inspection before an open of its
+/// folder removes it.
+pub const CORRUPT_GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+const CORRUPT_PREFIX: &str = "db.corrupt-";
 
 static OPEN: Mutex<Vec<(PathBuf, Result<sled::Db, OpenError>)>> = Mutex::new(Vec::new());
 
@@ -56,25 +51,46 @@ pub(crate) fn open(folder: &Path) -> Result<sled::Db, OpenError> {
 }
 
 fn open_uncached(folder: &Path) -> Result<sled::Db, OpenError> {
-    let unusable =
-        |e: &dyn std::fmt::Display| OpenError::Unusable(folder.to_path_buf(), e.to_string());
-    create_private_dir(folder).map_err(|e| unusable(&e))?;
+    let unusable = |e: std::io::Error| OpenError::Unusable {
+        path: folder.to_path_buf(),
+        source: Arc::new(e),
+    };
+    private_dir::ensure(folder, folder).map_err(|e| match e {
+        super::StoreError::Io { source, .. } => unusable(source),
+        other => OpenError::Insecure {
+            path: folder.to_path_buf(),
+            reason: other.to_string(),
+        },
+    })?;
     let path = folder.join("db");
+    if path.exists() {
+        private_dir::check(&path).map_err(|e| OpenError::Insecure {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    remove_old_corrupt_copies(folder);
     let db = match try_open(&path) {
         Ok(db) => db,
         Err(Failure::Locked) => return Err(OpenError::Locked(folder.to_path_buf())),
-        Err(Failure::Io(e)) => return Err(unusable(&e)),
+        Err(Failure::Io(e)) => return Err(unusable(e)),
         Err(Failure::Corrupt(why)) => {
-            // Keep the damaged files for inspection and start empty: a cache can always be
-            // rebuilt, a wrong value cannot be taken back.
-            let aside = folder.join(format!("db.corrupt-{}", unix_nanos()));
+            // Keep the damaged files for inspection (for `CORRUPT_GRACE`) and start empty: a
+            // cache can always be rebuilt, a wrong value cannot be taken back.
+            let aside = folder.join(format!("{CORRUPT_PREFIX}{}", unix_nanos()));
             tracing::warn!(folder = %folder.display(), %why, aside = %aside.display(),
                 "cache database is corrupt; moved aside and recreated");
-            std::fs::rename(&path, &aside).map_err(|e| unusable(&e))?;
+            std::fs::rename(&path, &aside).map_err(unusable)?;
             match try_open(&path) {
                 Ok(db) => db,
                 Err(Failure::Locked) => return Err(OpenError::Locked(folder.to_path_buf())),
-                Err(Failure::Io(e) | Failure::Corrupt(e)) => return Err(unusable(&e)),
+                Err(Failure::Io(e)) => return Err(unusable(e)),
+                Err(Failure::Corrupt(reason)) => {
+                    return Err(OpenError::Corrupt {
+                        path: folder.to_path_buf(),
+                        reason,
+                    });
+                }
             }
         }
     };
@@ -82,13 +98,39 @@ fn open_uncached(folder: &Path) -> Result<sled::Db, OpenError> {
     Ok(db)
 }
 
+/// Deletes databases moved aside as corrupt more than [`CORRUPT_GRACE`] ago.
+fn remove_old_corrupt_copies(folder: &Path) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    let now = unix_nanos();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(stamp) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(CORRUPT_PREFIX))
+            .and_then(|n| n.parse::<u128>().ok())
+        else {
+            continue;
+        };
+        if now.saturating_sub(stamp) > CORRUPT_GRACE.as_nanos() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 enum Failure {
     Locked,
-    Io(String),
+    Io(std::io::Error),
     Corrupt(String),
 }
 
 fn try_open(path: &Path) -> Result<sled::Db, Failure> {
+    let injected = || -> std::io::Result<()> {
+        inject_fault!(Open, path);
+        Ok(())
+    };
+    injected().map_err(Failure::Io)?;
     let config = sled::Config::new()
         .path(path)
         .flush_every_ms(Some(FLUSH_EVERY_MS));
@@ -99,29 +141,23 @@ fn try_open(path: &Path) -> Result<sled::Db, Failure> {
         Ok(Err(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock") => {
             Err(Failure::Locked)
         }
-        Ok(Err(sled::Error::Io(e))) => {
-            if path.exists() && e.kind() != std::io::ErrorKind::PermissionDenied {
-                Err(Failure::Corrupt(e.to_string()))
-            } else {
-                Err(Failure::Io(e.to_string()))
-            }
+        // Short or malformed files are damage; every other I/O error (EMFILE, ENOSPC, EIO,
+        // EROFS, EACCES, …) says nothing about the data, which stays where it is.
+        Ok(Err(sled::Error::Io(e)))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+            ) =>
+        {
+            Err(Failure::Corrupt(e.to_string()))
         }
-        Ok(Err(e)) => Err(Failure::Corrupt(e.to_string())),
+        Ok(Err(sled::Error::Io(e))) => Err(Failure::Io(e)),
+        Ok(Err(e @ (sled::Error::Corruption { .. } | sled::Error::Unsupported(_)))) => {
+            Err(Failure::Corrupt(e.to_string()))
+        }
+        Ok(Err(e)) => Err(Failure::Io(std::io::Error::other(e.to_string()))),
         Err(_) => Err(Failure::Corrupt("sled panicked while opening".into())),
     }
-}
-
-/// `create_dir_all` with 0700 permissions for every directory it creates.
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
-    if !dir.is_dir() {
-        return Err(std::io::Error::other("not a directory"));
-    }
-    Ok(())
 }
 
 /// Restricts what sled created to the user (0700 directories, 0600 files).

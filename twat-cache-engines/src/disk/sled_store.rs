@@ -4,6 +4,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use super::backend::{Backend, EntryId, Stored};
+use super::error::StoreError;
 use super::sled_db;
 
 /// Entries in a sled tree (single-process: sled locks its database); use it as
@@ -14,11 +15,30 @@ pub struct SledStore {
 }
 
 /// Runs a sled operation, turning a panic inside sled into an error.
-fn guarded<T>(op: impl FnOnce() -> sled::Result<T>) -> Result<T, String> {
+fn guarded<T>(op: impl FnOnce() -> sled::Result<T>) -> Result<T, StoreError> {
     match catch_unwind(AssertUnwindSafe(op)) {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("sled panicked".to_string()),
+        Ok(Err(e)) => Err(StoreError::Sled(e)),
+        Err(_) => Err(StoreError::SledPanicked),
+    }
+}
+
+/// The tree key recording when a namespace was last opened. Not 32 bytes long, so it is never
+/// taken for an entry id (`for_each` and `sample` skip it).
+fn in_use_key(namespace: u64) -> [u8; 15] {
+    let mut key = *b"in-use:\0\0\0\0\0\0\0\0";
+    key[7..].copy_from_slice(&namespace.to_le_bytes());
+    key
+}
+
+impl SledStore {
+    /// The fault seam for writes (a no-op without the `fault-injection` feature).
+    fn writable(&self) -> Result<(), StoreError> {
+        let check = || -> std::io::Result<()> {
+            inject_fault!(Write, &self.folder);
+            Ok(())
+        };
+        check().map_err(|e| StoreError::io(&self.folder, e))
     }
 }
 
@@ -28,8 +48,8 @@ impl Backend for SledStore {
 
     const PRUNES: bool = false;
 
-    fn open((folder, tree): &Self::Location) -> Result<Self, String> {
-        let db = sled_db::open(folder).map_err(|e| e.to_string())?;
+    fn open((folder, tree): &Self::Location) -> Result<Self, StoreError> {
+        let db = sled_db::open(folder)?;
         let tree = guarded(|| db.open_tree(tree))?;
         Ok(Self {
             tree,
@@ -41,19 +61,31 @@ impl Backend for SledStore {
         folder
     }
 
-    fn get(&self, id: &EntryId) -> Result<Option<Stored>, String> {
+    fn get(&self, id: &EntryId, _max_len: u64) -> Result<Option<Stored>, StoreError> {
         Ok(guarded(|| self.tree.get(id))?.map(Stored::Shared))
     }
 
-    fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, String> {
+    fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, StoreError> {
+        self.writable()?;
         Ok(guarded(|| self.tree.insert(id, bytes))?.map(|old| old.len() as u64))
     }
 
-    fn remove(&self, id: &EntryId) -> Result<Option<u64>, String> {
+    fn replace(&self, id: &EntryId, expected: &[u8], new: &[u8]) -> Result<bool, StoreError> {
+        self.writable()?;
+        let swapped = guarded(|| self.tree.compare_and_swap(id, Some(expected), Some(new)))?;
+        Ok(swapped.is_ok())
+    }
+
+    fn remove(&self, id: &EntryId) -> Result<Option<u64>, StoreError> {
+        let check = || -> std::io::Result<()> {
+            inject_fault!(Remove, &self.folder);
+            Ok(())
+        };
+        check().map_err(|e| StoreError::io(&self.folder, e))?;
         Ok(guarded(|| self.tree.remove(id))?.map(|old| old.len() as u64))
     }
 
-    fn for_each(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), String> {
+    fn for_each(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), StoreError> {
         guarded(|| {
             for item in self.tree.iter() {
                 let (id, bytes) = item?;
@@ -69,7 +101,7 @@ impl Backend for SledStore {
         &self,
         seed: u64,
         visit: &mut dyn FnMut(EntryId, &[u8]) -> bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), StoreError> {
         let start = seed.to_be_bytes();
         guarded(|| {
             let after = self.tree.range(start.as_slice()..);
@@ -86,7 +118,16 @@ impl Backend for SledStore {
         })
     }
 
-    fn flush(&self) -> Result<(), String> {
-        sled_db::flush(&self.folder).map_err(|e| e.to_string())
+    fn mark_in_use(&self, namespace: u64, now: u64) {
+        let _ = guarded(|| self.tree.insert(in_use_key(namespace), &now.to_le_bytes()));
+    }
+
+    fn last_use(&self, namespace: u64) -> Option<u64> {
+        let stamp = guarded(|| self.tree.get(in_use_key(namespace))).ok()??;
+        Some(u64::from_le_bytes(stamp.as_ref().try_into().ok()?))
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        sled_db::flush(&self.folder).map_err(StoreError::Sled)
     }
 }

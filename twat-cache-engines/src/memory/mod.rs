@@ -12,6 +12,7 @@ mod store;
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use crossbeam_utils::CachePadded;
 
@@ -19,7 +20,7 @@ pub use builder::MemoryCacheBuilder;
 use eviction::{Env, Removed};
 use shard::Shard;
 
-use crate::flight::{Flight, Join};
+use crate::flight::{Flight, Join, Outcome};
 use crate::hit_counter::HitCounter;
 use crate::stats::Counters;
 use crate::{CacheStats, Clock, Lookup, Policy};
@@ -114,6 +115,10 @@ pub struct VacantEntry<'a, K, V> {
     hash: u64,
     key: Option<K>,
     flight: Option<Arc<Flight>>,
+    /// The shard's generation when the computation started.
+    generation: u64,
+    /// What the waiters are told when this is dropped.
+    outcome: Outcome,
 }
 
 impl<K, V> MemoryCache<K, V> {
@@ -182,7 +187,10 @@ impl<K, V> MemoryCache<K, V> {
     /// Removes every entry (counters are kept).
     pub fn clear(&self) {
         for shard in self.shards.iter() {
-            let dropped = shard.store.write().clear();
+            let mut store = shard.store.write();
+            shard.generation.fetch_add(1, Ordering::Release);
+            let dropped = store.clear();
+            drop(store);
             drop(dropped);
         }
     }
@@ -324,10 +332,12 @@ where
     /// A value heavier than the byte budget is not stored.
     pub fn insert(&self, key: K, value: V) {
         let hash = self.hash(&key);
-        self.insert_hashed(hash, key, value);
+        self.insert_hashed(hash, key, value, None);
     }
 
-    fn insert_hashed(&self, hash: u64, key: K, value: V) {
+    /// Stores `key`; with `generation`, only if no removal happened in the shard since then.
+    /// Returns whether it was stored.
+    fn insert_hashed(&self, hash: u64, key: K, value: V, generation: Option<u64>) -> bool {
         let shard = self.shard_of(hash);
         let now = self.now();
         let env = self.env(shard);
@@ -335,6 +345,11 @@ where
         let mut replaced = None;
         let stored = {
             let mut store = shard.store.write();
+            if generation.is_some_and(|g| g != shard.generation.load(Ordering::Acquire)) {
+                drop(store);
+                drop((key, value));
+                return false;
+            }
             if let Some(index) = store.find(hash, |k| *k == key) {
                 replaced = Some(env.take(&mut store, index));
             }
@@ -353,6 +368,7 @@ where
         Counters::bump(&counters.expirations, removed.expired.len() as u64);
         // Values are dropped here, outside the lock.
         drop((removed, replaced));
+        stored
     }
 
     /// Removes `query`'s entry; `true` if a live (unexpired) entry was removed.
@@ -364,6 +380,7 @@ where
         let shard = self.shard_of(hash);
         let now = self.now();
         let mut store = shard.store.write();
+        shard.generation.fetch_add(1, Ordering::Release);
         let Some(index) = store.find(hash, |k| query.matches(k)) else {
             return false;
         };
@@ -393,7 +410,9 @@ where
             }
             match self.join(shard, hash, query) {
                 Ok(entry) => return entry,
-                Err(flight) => flight.wait(),
+                Err(flight)
+                    if !flight.led_by_current_thread() && flight.wait() != Outcome::NotStored => {}
+                Err(_) => return self.vacant(shard, hash, query, None),
             }
         }
     }
@@ -429,7 +448,8 @@ where
             }
             match self.join(shard, hash, query) {
                 Ok(entry) => return entry,
-                Err(flight) => flight.wait_async().await,
+                Err(flight) if flight.clone().wait_async().await != Outcome::NotStored => {}
+                Err(_) => return self.vacant(shard, hash, query, None),
             }
         }
     }
@@ -452,7 +472,7 @@ where
                 Join::Lead(flight) => {
                     // A leader may have stored the value between our lookup and our join.
                     if let Some(value) = self.find(shard, hash, query) {
-                        shard.flights.land(&flight);
+                        shard.flights.land(&flight, Outcome::Stored);
                         return Ok(Entry::Hit(value));
                     }
                     Some(flight)
@@ -461,13 +481,30 @@ where
         } else {
             None
         };
+        Ok(self.vacant(shard, hash, query, flight))
+    }
+
+    /// A miss this caller fills: leading `flight`, or on its own (no single-flight, a leader
+    /// that stored nothing, or a leader on this very thread).
+    fn vacant<Q>(
+        &self,
+        shard: &Shard<K, V>,
+        hash: u64,
+        query: &Q,
+        flight: Option<Arc<Flight>>,
+    ) -> Entry<'_, K, V>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
         Counters::bump(&shard.counters.misses, 1);
-        Ok(Entry::Vacant(VacantEntry {
+        Entry::Vacant(VacantEntry {
             cache: self,
             hash,
             key: Some(query.to_key()),
             flight,
-        }))
+            generation: shard.generation.load(Ordering::Acquire),
+            outcome: Outcome::Abandoned,
+        })
     }
 
     /// The cached value for `key`, or `make()`'s result, stored (single-flight).
@@ -505,11 +542,16 @@ where
     {
         match self.entry(&key) {
             Entry::Hit(value) => Ok(value),
-            Entry::Vacant(vacant) => {
-                let value = make()?;
-                vacant.insert(value.clone());
-                Ok(value)
-            }
+            Entry::Vacant(vacant) => match make() {
+                Ok(value) => {
+                    vacant.insert(value.clone());
+                    Ok(value)
+                }
+                Err(e) => {
+                    vacant.release(); // waiters run their own call now, not one by one
+                    Err(e)
+                }
+            },
         }
     }
 }
@@ -524,17 +566,35 @@ where
         self.key.as_ref().expect("the key is present until insert")
     }
 
-    /// Stores the computed value and releases the waiters (who will now hit).
+    /// Stores the computed value and releases the waiters (who will now hit). If the key was
+    /// removed (or the cache cleared) while the value was computed, it is not stored: it may
+    /// predate what the removal meant to discard.
     pub fn insert(mut self, value: V) {
         let key = self.key.take().expect("insert consumes the entry");
-        self.cache.insert_hashed(self.hash, key, value);
+        if self
+            .cache
+            .insert_hashed(self.hash, key, value, Some(self.generation))
+        {
+            self.outcome = Outcome::Stored;
+        } else {
+            self.outcome = Outcome::NotStored;
+        }
+    }
+
+    /// Gives the entry up because the result is not to be cached (an `Err`, a `None`): the
+    /// callers waiting for it compute their own at once instead of queueing for a retry.
+    pub fn release(mut self) {
+        self.outcome = Outcome::NotStored;
     }
 }
 
 impl<K, V> Drop for VacantEntry<'_, K, V> {
     fn drop(&mut self) {
         if let Some(flight) = self.flight.take() {
-            self.cache.shard_of(self.hash).flights.land(&flight);
+            self.cache
+                .shard_of(self.hash)
+                .flights
+                .land(&flight, self.outcome);
         }
     }
 }

@@ -1,5 +1,7 @@
 //! One shard: its store behind a read-write lock, its event counters and its in-flight misses.
 
+use std::sync::atomic::AtomicU64;
+
 use parking_lot::RwLock;
 
 use super::eviction::Limits;
@@ -14,6 +16,9 @@ pub(crate) struct Shard<K, V> {
     pub counters: Counters,
     pub flights: FlightTable,
     pub limits: Limits,
+    /// Bumped (under the store's write lock) by every removal and clear: a computation that
+    /// started before one does not store its result (it may be what was invalidated).
+    pub generation: AtomicU64,
 }
 
 impl<K, V> Shard<K, V> {
@@ -39,6 +44,7 @@ impl<K, V> Shard<K, V> {
             counters: Counters::default(),
             flights: FlightTable::default(),
             limits,
+            generation: AtomicU64::new(0),
         }
     }
 }

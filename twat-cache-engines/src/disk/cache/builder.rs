@@ -1,12 +1,19 @@
 //! [`DiskCacheBuilder`]: options, and opening the store (or falling back to memory).
 
 use std::marker::PhantomData;
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 
-use super::{DiskCache, DiskCounters};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::core::DiskCounters;
+use super::{DiskCache, DiskCore};
 use crate::clock::duration_nanos;
 use crate::disk::backend::Backend;
+use crate::disk::layout::tag;
+use crate::disk::private_dir;
 use crate::flight::FlightTable;
 use crate::options::{CommonOptions, common_setters};
 
@@ -17,6 +24,7 @@ impl<S: Backend, V> DiskCache<S, V> {
             location,
             namespace: String::new(),
             compress: false,
+            trusted_root: None,
             common: CommonOptions::default(),
             _value: PhantomData,
         }
@@ -30,7 +38,8 @@ impl<S: Backend, V> DiskCache<S, V> {
 /// use twat_cache_engines::{FileCache, Policy};
 ///
 /// let dir = tempfile::tempdir().unwrap();
-/// let cache: FileCache<String> = FileCache::builder(dir.path())
+/// let cache: FileCache<String> = FileCache::builder(dir.path().join("thumbs"))
+///     .trusted_root(dir.path())
 ///     .namespace("v2")
 ///     .maxsize(1000)
 ///     .max_bytes(10 << 20)
@@ -46,6 +55,7 @@ pub struct DiskCacheBuilder<S: Backend, V> {
     location: S::Location,
     namespace: String,
     compress: bool,
+    trusted_root: Option<PathBuf>,
     common: CommonOptions,
     _value: PhantomData<fn() -> V>,
 }
@@ -59,14 +69,24 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
         self.namespace = namespace.into();
         self
     }
+
     /// zstd-compress stored values (level 1; kept raw when that saves under 10%).
     pub fn compress(mut self, compress: bool) -> Self {
         self.compress = compress;
         self
     }
 
-    /// Opens the store (or falls back to memory) and builds the cache.
-    pub fn build(self) -> DiskCache<S, V> {
+    /// An ancestor of the folder (the cache root) that must pass the directory rule too, with
+    /// every directory between it and the folder; created 0700 if missing. Without it only the
+    /// folder and what is below are checked.
+    pub fn trusted_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.trusted_root = Some(root.into());
+        self
+    }
+
+    /// Opens the store (or falls back to memory) and builds the untyped core, to share between
+    /// typed views ([`DiskCache::from_core`]).
+    pub fn build_core(self) -> Arc<DiskCore<S>> {
         let CommonOptions {
             maxsize,
             max_bytes,
@@ -76,14 +96,13 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
             clock,
             single_flight,
         } = self.common;
-        let namespace_tag = tag(self.namespace.as_bytes());
-        let mut cache = DiskCache {
+        let mut core = DiskCore {
             folder: S::folder(&self.location).to_path_buf(),
             store: None,
+            abandoned: AtomicBool::new(false),
             fallback: OnceLock::new(),
             id_key: blake3::derive_key("twat-cache 2026 entry id", self.namespace.as_bytes()),
-            namespace_tag,
-            value_type: tag(std::any::type_name::<V>().as_bytes()),
+            namespace_tag: tag(self.namespace.as_bytes()),
             ttl: ttl.map_or(0, |d| duration_nanos(d).max(1)),
             refresh,
             maxsize: maxsize.map_or(u64::MAX, |n| n as u64),
@@ -93,26 +112,38 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
             clock,
             single_flight,
             flights: FlightTable::default(),
+            generations: std::array::from_fn(|_| parking_lot::Mutex::new(0)),
             access: dashmap::DashMap::new(),
             counters: DiskCounters::default(),
             warned: AtomicBool::new(false),
-            _value: PhantomData,
         };
-        match S::open(&self.location) {
+        let root_ok = match &self.trusted_root {
+            Some(root) => private_dir::ensure(root, &core.folder),
+            None => Ok(()),
+        };
+        match root_ok.and_then(|()| S::open(&self.location)) {
             Ok(store) => {
-                cache.store = Some(store);
+                core.store = Some(store);
                 if S::PRUNES {
                     // Shared stores are pruned on open: counts what is there (reading headers
-                    // only) and removes what killed writers and expiry left behind.
-                    cache.prune();
-                } else if let Err(why) = cache.scan() {
-                    cache.fault("scanning the cache storage", &why);
-                    cache.store = None;
+                    // only) and removes what killed writers, expiry and edits left behind.
+                    core.prune();
+                } else if let Err(why) = core.scan() {
+                    core.fault("scanning the cache storage", &why);
+                    core.store = None;
                 }
             }
-            Err(why) => cache.fault("opening the cache storage", &why),
+            Err(why) => core.fault("opening the cache storage", &why),
         }
-        cache
+        Arc::new(core)
+    }
+
+    /// Opens the store (or falls back to memory) and builds the cache.
+    pub fn build(self) -> DiskCache<S, V>
+    where
+        V: Serialize + DeserializeOwned,
+    {
+        DiskCache::from_core(self.build_core())
     }
 }
 
@@ -129,13 +160,4 @@ impl<V> DiskCacheBuilder<crate::disk::FileStore, V> {
         self.location.folder = folder.into();
         self
     }
-}
-
-/// A stable 64-bit tag of some bytes.
-pub(super) fn tag(bytes: &[u8]) -> u64 {
-    u64::from_le_bytes(
-        blake3::hash(bytes).as_bytes()[..8]
-            .try_into()
-            .expect("8 bytes"),
-    )
 }

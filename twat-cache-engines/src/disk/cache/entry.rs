@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::DiskCache;
 use crate::disk::backend::{Backend, EntryId};
-use crate::flight::Flight;
+use crate::flight::{Flight, Outcome};
 
 /// The outcome of [`DiskCache::entry`].
 ///
@@ -35,7 +35,8 @@ pub enum DiskEntry<'a, S, V> {
     Vacant(DiskVacant<'a, S, V>),
 }
 
-/// The right to fill one absent key of a [`DiskCache`]; dropping it releases the waiters.
+/// The right to fill one absent key of a [`DiskCache`]; dropping it releases the waiters (who
+/// then compute on their own, at once).
 ///
 /// ```
 /// use twat_cache_engines::{DiskEntry, SledCache};
@@ -50,21 +51,40 @@ pub enum DiskEntry<'a, S, V> {
 pub struct DiskVacant<'a, S, V> {
     pub(super) cache: &'a DiskCache<S, V>,
     pub(super) id: EntryId,
-    pub(super) key: Vec<u8>,
+    /// The serialized key; `None` if it could not be serialized (nothing is stored).
+    pub(super) key: Option<Vec<u8>>,
     pub(super) flight: Option<Arc<Flight>>,
+    /// The key's invalidation generation when the computation started.
+    pub(super) generation: u64,
+    pub(super) outcome: Outcome,
 }
 
 impl<S: Backend, V: Serialize + DeserializeOwned> DiskVacant<'_, S, V> {
-    /// Stores the computed value.
-    pub fn insert(self, value: &V) {
-        self.cache.write(&self.id, &self.key, value);
+    /// Stores the computed value, unless the key was invalidated (or the cache cleared) while
+    /// it was computed: then the value may predate what the invalidation meant to discard.
+    pub fn insert(mut self, value: &V) {
+        if let Some(key) = &self.key
+            && self
+                .cache
+                .write(&self.id, key, value, Some(self.generation))
+        {
+            self.outcome = Outcome::Stored;
+        } else {
+            self.outcome = Outcome::NotStored;
+        }
+    }
+
+    /// Gives the entry up because the result is not to be cached (an `Err`, a `None`): the
+    /// callers waiting for it compute their own at once instead of queueing for a retry.
+    pub fn release(mut self) {
+        self.outcome = Outcome::NotStored;
     }
 }
 
 impl<S, V> Drop for DiskVacant<'_, S, V> {
     fn drop(&mut self) {
         if let Some(flight) = self.flight.take() {
-            self.cache.flights.land(&flight);
+            self.cache.core.flights.land(&flight, self.outcome);
         }
     }
 }

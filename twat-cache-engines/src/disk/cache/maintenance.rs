@@ -1,29 +1,68 @@
-//! Keeping a [`DiskCache`] within bounds: sampled eviction (sled), whole-store prunes (files),
-//! expiry sweeps, and the open-time scan.
+//! Keeping a disk cache within bounds: sampled eviction (sled), whole-store prunes (files),
+//! expiry and stale-namespace sweeps, and the open-time scan.
 
 use std::sync::atomic::Ordering;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
-use super::{DiskCache, bump};
+use super::core::{DiskCore, bump};
 use crate::Policy;
 use crate::disk::backend::{Backend, EntryId};
+use crate::disk::error::StoreError;
+use crate::disk::file_store::STALE_NAMESPACE;
 use crate::disk::record;
 
 /// A backend that prunes is pruned at least every this many inserts of this process, so that
 /// bounds hold while other processes write too.
 const PRUNE_EVERY: u64 = 64;
 
-impl<S: Backend, V> DiskCache<S, V> {
-    /// A whole-store prune: drops damaged, expired and leftover temporary entries, then the
-    /// least recently used until within bounds; resets the counters to what is really there.
+/// Most entries of other namespaces (left by edited functions) one scan or sweep removes:
+/// collection happens in bounded steps.
+const STALE_BUDGET: usize = 4096;
+
+/// What a sweep does with one stored entry.
+enum Verdict {
+    Keep,
+    /// Damaged, or of a namespace no longer in use.
+    Drop,
+    Expired,
+    /// Another namespace that is still in use (another version of the function).
+    Other,
+}
+
+impl<S: Backend> DiskCore<S> {
+    fn verdict(&self, bytes: &[u8], now: u64) -> Verdict {
+        match record::decode(bytes) {
+            None => Verdict::Drop,
+            Some(r) if r.header.namespace != self.namespace_tag => {
+                if self.namespace_in_use(r.header.namespace, now) {
+                    Verdict::Other
+                } else {
+                    Verdict::Drop
+                }
+            }
+            Some(r) if r.header.is_expired(now, self.ttl) => Verdict::Expired,
+            Some(_) => Verdict::Keep,
+        }
+    }
+
+    /// Whether a namespace was marked in use within [`STALE_NAMESPACE`] of `now`.
+    fn namespace_in_use(&self, namespace: u64, now: u64) -> bool {
+        let grace = crate::clock::duration_nanos(STALE_NAMESPACE);
+        self.store()
+            .and_then(|s| s.last_use(namespace))
+            .is_some_and(|last| now.saturating_sub(last) < grace)
+    }
+
+    /// A whole-store prune: drops damaged, expired and leftover temporary entries and stale
+    /// namespaces, then the least recently used until within bounds; resets the counters to
+    /// what is really there.
     pub(super) fn prune(&self) {
-        let Some(store) = &self.store else { return };
+        let Some(store) = self.store() else { return };
         let now = self.clock.unix_nanos();
         let classify = |prefix: &[u8]| {
-            record::peek(prefix)
-                .map(|(namespace, expires)| (namespace, record::expired(expires, now)))
+            record::peek(prefix).map(|p| {
+                let expired = record::expired(p.renewed, p.expires, now, self.ttl);
+                (p.namespace, expired)
+            })
         };
         match store.prune(self.namespace_tag, &classify, self.maxsize, self.max_bytes) {
             Ok(report) => {
@@ -36,13 +75,11 @@ impl<S: Backend, V> DiskCache<S, V> {
             Err(why) => self.fault("pruning the cache storage", &why),
         }
     }
-}
 
-impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
     /// Brings the store back within `maxsize` and `max_bytes` after an insert, sparing `keep`.
     pub(super) fn enforce_bounds(&self, keep: &EntryId, inserts: u64) {
         if S::PRUNES {
-            if self.over_bounds() || inserts % PRUNE_EVERY == 0 {
+            if self.over_bounds() || inserts.is_multiple_of(PRUNE_EVERY) {
                 self.prune();
             }
             return;
@@ -67,10 +104,11 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
     }
 
     /// The least valuable of up to 16 entries of this namespace read from a pseudo-random
-    /// position: the Redis approach to approximate LRU/LFU/FIFO without an index.
-    fn sample_victim(&self, keep: &EntryId) -> Result<Option<EntryId>, String> {
+    /// position: the Redis approach to approximate LRU/LFU/FIFO without an index. Damaged
+    /// entries and those of other namespaces are the best victims.
+    fn sample_victim(&self, keep: &EntryId) -> Result<Option<EntryId>, StoreError> {
         const SAMPLE: usize = 16;
-        let Some(store) = &self.store else {
+        let Some(store) = self.store() else {
             return Ok(None);
         };
         let seed = self.next_seed();
@@ -80,13 +118,12 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             if &id == keep {
                 return true;
             }
-            let Some(r) = record::decode(bytes) else {
-                best = Some((id, (0, 0))); // damaged: the best victim
+            let Some(r) =
+                record::decode(bytes).filter(|r| r.header.namespace == self.namespace_tag)
+            else {
+                best = Some((id, (0, 0)));
                 return false;
             };
-            if r.header.namespace != self.namespace_tag {
-                return true;
-            }
             let score = self.keep_score(&id, r.header.created);
             if best.is_none_or(|(_, b)| score < b) {
                 best = Some((id, score));
@@ -103,18 +140,18 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
     }
 
-    /// Removes the expired entries among up to 64 read from a pseudo-random position: expired
-    /// entries that nobody reads again still leave, a little at a time.
+    /// Removes the expired, damaged and stale-namespace entries among up to 64 read from a
+    /// pseudo-random position: such entries that nobody reads again still leave, a little at a
+    /// time.
     pub(super) fn sweep_sample(&self, now: u64) {
-        let Some(store) = &self.store else { return };
-        let mut expired = Vec::new();
+        let Some(store) = self.store() else { return };
+        let mut doomed = Vec::new();
         let mut seen = 0;
         let scanned = store.sample(self.next_seed(), &mut |id, bytes| {
-            if let Some(r) = record::decode(bytes)
-                && r.header.namespace == self.namespace_tag
-                && r.header.is_expired(now)
-            {
-                expired.push(id);
+            match self.verdict(bytes, now) {
+                Verdict::Keep | Verdict::Other => {}
+                Verdict::Drop => doomed.push((id, false)),
+                Verdict::Expired => doomed.push((id, true)),
             }
             seen += 1;
             seen < 64
@@ -122,8 +159,19 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         if let Err(why) = scanned {
             return self.fault("sweeping the cache storage", &why);
         }
-        for id in expired {
-            if self.delete(&id) {
+        self.remove_doomed(&doomed);
+    }
+
+    /// Removes entries a sweep condemned, counting expirations.
+    fn remove_doomed(&self, doomed: &[(EntryId, bool)]) {
+        for (id, expired) in doomed {
+            // Only this namespace's entries are counted in `len`; others are removed directly.
+            let removed = if *expired {
+                self.delete(id)
+            } else {
+                self.store().is_some_and(|s| s.remove(id).is_ok())
+            };
+            if removed && *expired {
                 bump(&self.counters.expirations);
             }
         }
@@ -131,26 +179,26 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
 
     /// Removes every expired entry of this namespace now; returns how many.
     pub fn sweep_expired(&self) -> usize {
-        let Some(store) = &self.store else { return 0 };
+        if S::PRUNES {
+            let before = self.counters.expirations.load(Ordering::Relaxed);
+            self.prune();
+            return (self.counters.expirations.load(Ordering::Relaxed) - before) as usize;
+        }
+        let Some(store) = self.store() else { return 0 };
         let now = self.clock.unix_nanos();
         let mut expired = Vec::new();
         let scanned = store.for_each(&mut |id, bytes| {
-            if let Some(r) = record::decode(bytes)
-                && r.header.namespace == self.namespace_tag
-                && r.header.is_expired(now)
-            {
-                expired.push(id);
+            if let Verdict::Expired = self.verdict(bytes, now) {
+                expired.push((id, true));
             }
         });
         if let Err(why) = scanned {
             self.fault("sweeping the cache storage", &why);
             return 0;
         }
-        let removed = expired.iter().filter(|id| self.delete(id)).count();
-        self.counters
-            .expirations
-            .fetch_add(removed as u64, Ordering::Relaxed);
-        removed
+        let before = self.counters.expirations.load(Ordering::Relaxed);
+        self.remove_doomed(&expired);
+        (self.counters.expirations.load(Ordering::Relaxed) - before) as usize
     }
 
     /// Higher = more worth keeping, per policy.
@@ -164,28 +212,28 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             Policy::Lfu | Policy::TinyLfu => (hits, last),
         }
     }
-}
 
-impl<S: Backend, V> DiskCache<S, V> {
-    /// Counts this namespace's entries and bytes, dropping damaged and expired ones.
-    pub(super) fn scan(&self) -> Result<(), String> {
-        let Some(store) = &self.store else {
+    /// Counts this namespace's entries and bytes, dropping damaged and expired ones and (up to
+    /// a budget) those of namespaces no longer in use: one process owns a sled database, and
+    /// the tree belongs to one function, so any other namespace in it is an edited
+    /// function's.
+    pub(super) fn scan(&self) -> Result<(), StoreError> {
+        let Some(store) = self.store() else {
             return Ok(());
         };
         let now = self.clock.unix_nanos();
         let mut doomed = Vec::new();
         let (mut len, mut bytes) = (0u64, 0u64);
-        store.for_each(&mut |id, value| match record::decode(value) {
-            None => doomed.push((id, false)),
-            Some(r) if r.header.namespace == self.namespace_tag => {
-                if r.header.is_expired(now) {
-                    doomed.push((id, true));
-                } else {
-                    len += 1;
-                    bytes += value.len() as u64;
-                }
+        store.mark_in_use(self.namespace_tag, now);
+        store.for_each(&mut |id, value| match self.verdict(value, now) {
+            Verdict::Other => {}
+            Verdict::Keep => {
+                len += 1;
+                bytes += value.len() as u64;
             }
-            Some(_) => {}
+            Verdict::Drop if doomed.len() < STALE_BUDGET => doomed.push((id, false)),
+            Verdict::Drop => {}
+            Verdict::Expired => doomed.push((id, true)),
         })?;
         for (id, expired) in doomed {
             store.remove(&id)?;
@@ -198,12 +246,9 @@ impl<S: Backend, V> DiskCache<S, V> {
         Ok(())
     }
 
-    /// Removes every entry of this namespace.
-    pub fn clear(&self) {
-        if let Some(m) = self.fallback.get() {
-            m.clear();
-        }
-        let Some(store) = &self.store else { return };
+    /// Removes every stored entry of this namespace (and damaged ones).
+    pub(super) fn clear_store(&self) {
+        let Some(store) = self.store() else { return };
         let mut ids = Vec::new();
         let result = store
             .for_each(&mut |id, value| {
@@ -219,14 +264,6 @@ impl<S: Backend, V> DiskCache<S, V> {
                 self.access.clear();
             }
             Err(why) => self.fault("clearing the cache storage", &why),
-        }
-    }
-
-    /// Writes everything to disk now (a normal exit does this too).
-    pub fn flush(&self) -> Result<(), String> {
-        match &self.store {
-            Some(store) => store.flush(),
-            None => Ok(()),
         }
     }
 }

@@ -1,45 +1,52 @@
 //! [`DiskCache`]: a persistent cache over a storage [`Backend`] (sled or files), with a memory
 //! fallback.
 //!
-//! This file holds the cache and its read/write path; `builder.rs` opens it, `entry.rs` is the
-//! single-flight entry API, `maintenance.rs` the eviction, pruning and expiry sweeps, `bytes.rs`
-//! the byte forms (keys on the stack, compression).
+//! This file holds the typed read/write path; `core.rs` is everything that does not depend on
+//! the value type (storage, fallback, counters, invalidation), `builder.rs` opens it, `entry.rs`
+//! is the single-flight entry API, `maintenance.rs` the eviction, pruning and expiry sweeps,
+//! `bytes.rs` the payload forms (compression).
 
 mod builder;
 mod bytes;
+mod core;
 mod entry;
 mod maintenance;
 
+pub use self::core::DiskCore;
 pub use builder::DiskCacheBuilder;
 pub use entry::{DiskEntry, DiskVacant};
 
 use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::backend::{Backend, EntryId, Stored};
+use self::core::bump;
+use super::backend::{Backend, EntryId};
+use super::error::StoreError;
 use super::record::{self, COMPRESSED, Header};
-use crate::flight::{Flight, FlightTable, Join};
-use crate::{CacheStats, Clock, MemoryCache, Policy};
-use bytes::{KeyBytes, SMALL_KEY, SWEEP_EVERY, compress};
+use crate::CacheStats;
+use crate::flight::{Flight, Join, Outcome};
+use bytes::{SWEEP_EVERY, compress, decompress};
 
 /// A persistent cache of `V` values in a storage backend `S`, keyed by anything `Serialize`:
 /// [`SledCache`](crate::SledCache) (a sled database) or [`FileCache`](crate::FileCache) (one file
 /// per entry).
 ///
-/// Keys are identified by their postcard serialization, so a borrowed form serializes like its
-/// owned one (`&str`/`String`, `&[T]`/`Vec<T>`, `&Path`/`PathBuf`) and lookups never need the
-/// owned key. Entries carry their serialized key, their value type and a checksum: a
-/// collision, a changed value type or a damaged entry reads as a miss, never as a wrong value.
+/// Keys are identified by a self-describing serialization (type tags, struct, field and
+/// variant names), so a borrowed form serializes like its owned one (`&str`/`String`,
+/// `&[T]`/`Vec<T>`, `&Path`/`PathBuf`) and lookups never need the owned key, while keys of
+/// different types (`5u8`, `5u32`) or layouts never meet. Entries carry their serialized key,
+/// the layout fingerprint of their value type (its serde data model) and a checksum: a
+/// collision, a changed value type or layout, or a damaged entry reads as a miss, never as a
+/// wrong value.
 ///
-/// If the storage cannot be used (locked by another process, unwritable folder, full disk,
-/// corruption that recovery cannot fix), the cache logs one warning, counts `errors`, and keeps
-/// working in memory. Storage calls run inline, also from async code.
+/// If the storage cannot be used (locked by another process, unwritable or foreign-owned
+/// folder, full disk, corruption that recovery cannot fix), the cache logs one warning, counts
+/// `errors`, and keeps working in memory. Storage calls run inline, also from async code.
 ///
 /// ```
 /// use std::time::Duration;
@@ -61,270 +68,159 @@ use bytes::{KeyBytes, SMALL_KEY, SWEEP_EVERY, compress};
 /// assert_eq!(sled.stats().hits, 1);
 /// ```
 pub struct DiskCache<S, V> {
-    folder: PathBuf,
-    store: Option<S>,
-    fallback: OnceLock<MemoryCache<EntryId, Arc<[u8]>>>,
-    /// BLAKE3 key derived from the namespace: an entry id is the keyed BLAKE3 of the serialized
-    /// key, so every namespace has its own id space.
-    id_key: [u8; 32],
-    namespace_tag: u64,
-    value_type: u64,
-    ttl: u64,
-    refresh: bool,
-    maxsize: u64,
-    max_bytes: u64,
-    policy: Policy,
-    compress: bool,
-    clock: Clock,
-    single_flight: bool,
-    flights: FlightTable,
-    access: dashmap::DashMap<EntryId, Access>,
-    counters: DiskCounters,
-    warned: AtomicBool,
+    core: Arc<DiskCore<S>>,
+    /// Layout fingerprint of `V` (see `layout.rs`), stored in and checked against every entry.
+    value_layout: u64,
     _value: PhantomData<fn() -> V>,
 }
 
-/// What this process knows about an entry's use, for choosing eviction victims.
-#[derive(Clone, Copy)]
-struct Access {
-    last: u64,
-    hits: u32,
-}
-
-#[derive(Default)]
-struct DiskCounters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    inserts: AtomicU64,
-    evictions: AtomicU64,
-    expirations: AtomicU64,
-    errors: AtomicU64,
-    len: AtomicU64,
-    bytes: AtomicU64,
-    sampler: AtomicU64,
-}
-
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
 impl<S: Backend, V> DiskCache<S, V> {
+    /// The untyped part of this cache, shared with other views of it.
+    pub fn core(&self) -> &Arc<DiskCore<S>> {
+        &self.core
+    }
+
     /// The storage folder.
     pub fn folder(&self) -> &Path {
-        &self.folder
+        self.core.folder()
     }
 
-    /// Whether the cache is working from memory because the database could not be used.
+    /// Whether the cache is working from memory because the storage could not be used.
     pub fn is_fallback(&self) -> bool {
-        self.store.is_none() || self.fallback.get().is_some()
-    }
-
-    /// Logs one warning per cache, counts every fault, and makes sure the memory fallback exists.
-    fn fault(&self, doing: &str, why: &str) {
-        bump(&self.counters.errors);
-        if !self.warned.swap(true, Ordering::Relaxed) {
-            tracing::warn!(folder = %self.folder.display(), error = %why,
-                "twat-cache: {doing} failed; caching in memory instead");
-        }
-        self.memory();
-    }
-
-    fn memory(&self) -> &MemoryCache<EntryId, Arc<[u8]>> {
-        self.fallback.get_or_init(|| {
-            let mut builder = MemoryCache::builder().policy(self.policy);
-            if self.maxsize != u64::MAX {
-                builder = builder.maxsize(self.maxsize as usize);
-            }
-            if self.max_bytes != u64::MAX {
-                builder = builder
-                    .max_bytes(self.max_bytes)
-                    .weigher(|_, v: &Arc<[u8]>| v.len() as u64);
-            }
-            builder.build()
-        })
-    }
-
-    fn id_of(&self, key: &[u8]) -> EntryId {
-        *blake3::keyed_hash(&self.id_key, key).as_bytes()
-    }
-
-    /// Whether eviction needs per-entry access times (only bounded caches evict).
-    fn tracks_access(&self) -> bool {
-        self.maxsize != u64::MAX || self.max_bytes != u64::MAX
+        self.core.is_fallback()
     }
 
     /// Entries of this namespace.
     pub fn len(&self) -> usize {
-        let memory = self.fallback.get().map_or(0, |m| m.len());
-        let disk = if self.store.is_some() {
-            self.counters.len.load(Ordering::Relaxed)
-        } else {
-            0
-        };
-        disk as usize + memory
+        self.core.len()
     }
 
     /// Whether no entry is held.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.core.is_empty()
     }
 
     /// Counters and size (disk plus any memory fallback).
     pub fn stats(&self) -> CacheStats {
-        let c = &self.counters;
-        let memory = self.fallback.get().map(|m| m.stats()).unwrap_or_default();
-        CacheStats {
-            hits: c.hits.load(Ordering::Relaxed),
-            misses: c.misses.load(Ordering::Relaxed),
-            inserts: c.inserts.load(Ordering::Relaxed),
-            evictions: c.evictions.load(Ordering::Relaxed) + memory.evictions,
-            expirations: c.expirations.load(Ordering::Relaxed),
-            errors: c.errors.load(Ordering::Relaxed),
-            len: self.len() as u64,
-            bytes: c.bytes.load(Ordering::Relaxed) * u64::from(self.store.is_some()) + memory.bytes,
-        }
+        self.core.stats()
     }
 
-    fn forget(&self, id: &EntryId, stored_len: u64) {
-        // Saturating: with files shared by processes, this process may delete an entry another
-        // one wrote, which its counts never included (the next prune recounts).
-        let sub = |counter: &AtomicU64, by: u64| {
-            let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                Some(v.saturating_sub(by))
-            });
-        };
-        sub(&self.counters.len, 1);
-        sub(&self.counters.bytes, stored_len);
-        self.access.remove(id);
+    /// Removes every entry of this namespace.
+    pub fn clear(&self) {
+        self.core.clear()
     }
 
-    /// Removes a stored entry by id (known to be ours); returns whether it was there.
-    fn delete(&self, id: &EntryId) -> bool {
-        let Some(store) = &self.store else {
-            return false;
-        };
-        match store.remove(id) {
-            Ok(Some(old_len)) => {
-                self.forget(id, old_len);
-                true
-            }
-            Ok(None) => false,
-            Err(why) => {
-                self.fault("removing a cache entry", &why);
-                false
-            }
-        }
+    /// Removes every expired entry of this namespace now; returns how many.
+    pub fn sweep_expired(&self) -> usize {
+        self.core.sweep_expired()
+    }
+
+    /// Writes everything to disk now (a normal exit does this too).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.core.flush()
     }
 }
 
 impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
-    fn key_bytes<Q: ?Sized + Serialize>(&self, key: &Q) -> Option<KeyBytes> {
-        let mut small = [0u8; SMALL_KEY];
-        if let Ok(used) = postcard::to_slice(key, &mut small) {
-            let len = used.len();
-            return Some(KeyBytes::Small(small, len));
-        }
-        match postcard::to_allocvec(key) {
-            Ok(bytes) => Some(KeyBytes::Large(bytes)),
-            Err(e) => {
-                self.fault("serializing a cache key", &e.to_string());
-                None
-            }
+    /// A typed view of `core`, storing and reading `V` values.
+    pub fn from_core(core: Arc<DiskCore<S>>) -> Self {
+        Self {
+            core,
+            value_layout: super::layout::fingerprint::<V>(),
+            _value: PhantomData,
         }
     }
 
     /// The value stored for `key`, counting a hit or a miss.
     pub fn get<Q: ?Sized + Serialize>(&self, key: &Q) -> Option<V> {
         let found = self
+            .core
             .key_bytes(key)
-            .and_then(|bytes| self.read(&self.id_of(&bytes), &bytes));
+            .and_then(|bytes| self.read(&self.core.id_of(&bytes), &bytes));
         if found.is_none() {
-            bump(&self.counters.misses);
+            bump(&self.core.counters.misses);
         }
         found
     }
 
     /// Stores `value` under `key`.
     pub fn insert<Q: ?Sized + Serialize>(&self, key: &Q, value: &V) {
-        if let Some(bytes) = self.key_bytes(key) {
-            self.write(&self.id_of(&bytes), &bytes, value);
+        if let Some(bytes) = self.core.key_bytes(key) {
+            self.write(&self.core.id_of(&bytes), &bytes, value, None);
         }
     }
 
-    /// Removes `key`'s entry; `true` if one was there.
+    /// Removes `key`'s entry; `true` if one was there. A computation of `key` in flight
+    /// meanwhile does not store its result.
     pub fn remove<Q: ?Sized + Serialize>(&self, key: &Q) -> bool {
-        let Some(bytes) = self.key_bytes(key) else {
-            return false;
-        };
-        let id = self.id_of(&bytes);
-        let in_memory = self.fallback.get().is_some_and(|m| m.remove(&id));
-        // Only remove a disk entry that is really ours (same key), never a colliding one.
-        let ours = self
-            .stored(&id)
-            .is_some_and(|stored| record::decode(&stored).is_some_and(|r| r.key == &bytes[..]));
-        (ours && self.delete(&id)) || in_memory
+        self.core
+            .key_bytes(key)
+            .is_some_and(|bytes| self.core.remove_key(&bytes))
     }
 
     /// Looks `key` up; on a miss returns the right to compute it, or waits for the caller who
     /// already is (single-flight).
     pub fn entry<Q: ?Sized + Serialize>(&self, key: &Q) -> DiskEntry<'_, S, V> {
-        let Some(bytes) = self.key_bytes(key) else {
-            bump(&self.counters.misses);
-            return DiskEntry::Vacant(self.vacant(Vec::new(), None));
+        let Some(bytes) = self.core.key_bytes(key) else {
+            return self.vacant(None, None);
         };
-        let id = self.id_of(&bytes);
+        let id = self.core.id_of(&bytes);
         loop {
             if let Some(v) = self.read(&id, &bytes) {
                 return DiskEntry::Hit(v);
             }
             match self.join(&id, &bytes) {
                 Ok(entry) => return entry,
-                Err(flight) => flight.wait(),
+                Err(flight)
+                    if !flight.led_by_current_thread() && flight.wait() != Outcome::NotStored => {}
+                Err(_) => return self.vacant(Some(bytes.to_vec()), None),
             }
         }
     }
 
     /// [`DiskCache::entry`] for async code: waiting is a future, not a blocked thread.
     pub async fn entry_async<Q: ?Sized + Serialize>(&self, key: &Q) -> DiskEntry<'_, S, V> {
-        let Some(bytes) = self.key_bytes(key) else {
-            bump(&self.counters.misses);
-            return DiskEntry::Vacant(self.vacant(Vec::new(), None));
+        let Some(bytes) = self.core.key_bytes(key) else {
+            return self.vacant(None, None);
         };
-        let id = self.id_of(&bytes);
+        let id = self.core.id_of(&bytes);
         loop {
             if let Some(v) = self.read(&id, &bytes) {
                 return DiskEntry::Hit(v);
             }
             match self.join(&id, &bytes) {
                 Ok(entry) => return entry,
-                Err(flight) => flight.wait_async().await,
+                Err(flight) if flight.clone().wait_async().await != Outcome::NotStored => {}
+                Err(_) => return self.vacant(Some(bytes.to_vec()), None),
             }
         }
     }
 
-    fn vacant(&self, key: Vec<u8>, flight: Option<Arc<Flight>>) -> DiskVacant<'_, S, V> {
-        let id = if key.is_empty() {
-            [0; 32]
-        } else {
-            self.id_of(&key)
-        };
-        DiskVacant {
+    /// A miss this caller fills (`key` `None`: the key could not be serialized, nothing will
+    /// be stored).
+    fn vacant(&self, key: Option<Vec<u8>>, flight: Option<Arc<Flight>>) -> DiskEntry<'_, S, V> {
+        bump(&self.core.counters.misses);
+        let id = key.as_deref().map_or([0; 32], |k| self.core.id_of(k));
+        let generation = *self.core.stripe(&id);
+        DiskEntry::Vacant(DiskVacant {
             cache: self,
             id,
             key,
             flight,
-        }
+            generation,
+            outcome: Outcome::Abandoned,
+        })
     }
 
     #[cold]
     fn join(&self, id: &EntryId, key: &[u8]) -> Result<DiskEntry<'_, S, V>, Arc<Flight>> {
-        let flight = if self.single_flight {
+        let flight = if self.core.single_flight {
             let hash = u64::from_le_bytes(id[..8].try_into().expect("8 bytes"));
-            match self.flights.join(hash) {
+            match self.core.flights.join(hash) {
                 Join::Wait(flight) => return Err(flight),
                 Join::Lead(flight) => {
                     if let Some(v) = self.read(id, key) {
-                        self.flights.land(&flight);
+                        self.core.flights.land(&flight, Outcome::Stored);
                         return Ok(DiskEntry::Hit(v));
                     }
                     Some(flight)
@@ -333,8 +229,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         } else {
             None
         };
-        bump(&self.counters.misses);
-        Ok(DiskEntry::Vacant(self.vacant(key.to_vec(), flight)))
+        Ok(self.vacant(Some(key.to_vec()), flight))
     }
 
     /// The cached value or `make()`'s, stored (single-flight).
@@ -353,124 +248,98 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         }
     }
 
-    /// The stored bytes for `id`, from disk or the memory fallback.
-    fn stored(&self, id: &EntryId) -> Option<Stored> {
-        if let Some(store) = &self.store {
-            match store.get(id) {
-                Ok(Some(bytes)) => return Some(bytes),
-                Ok(None) => {}
-                Err(why) => self.fault("reading the cache database", &why),
-            }
-        }
-        self.fallback
-            .get()
-            .and_then(|m| m.get(id))
-            .map(Stored::Memory)
-    }
-
     /// Hit path: verifies and decodes the entry; anything off is a miss (and is removed).
     fn read(&self, id: &EntryId, key: &[u8]) -> Option<V> {
-        let stored = self.stored(id)?;
-        let now = if self.ttl != 0 || self.tracks_access() {
-            self.clock.unix_nanos()
+        let core = &*self.core;
+        let stored = core.stored(id)?;
+        let Some(entry) = record::decode(&stored) else {
+            core.discard(id);
+            return None;
+        };
+        if entry.key != key || entry.header.namespace != core.namespace_tag {
+            return None; // a hash collision: someone else's entry, left alone
+        }
+        if entry.header.value_layout != self.value_layout {
+            core.discard(id); // written by a value type of another layout
+            return None;
+        }
+        let has_deadline = core.ttl != 0 || entry.header.expires != 0;
+        let now = if has_deadline || core.tracks_access() {
+            core.clock.unix_nanos()
         } else {
             0
         };
-        let Some(entry) = record::decode(&stored) else {
-            self.discard(id);
-            return None;
-        };
-        if entry.key != key || entry.header.namespace != self.namespace_tag {
-            return None; // a hash collision: someone else's entry, left alone
-        }
-        if entry.header.value_type != self.value_type {
-            self.discard(id);
-            return None;
-        }
-        if entry.header.is_expired(now) {
-            self.discard(id);
-            bump(&self.counters.expirations);
+        if has_deadline && entry.header.is_expired(now, core.ttl) {
+            core.discard(id);
+            bump(&core.counters.expirations);
             return None;
         }
         let Some(value) = self.decode_payload(&entry) else {
-            self.discard(id);
+            core.discard(id);
             return None;
         };
-        if self.refresh && self.ttl != 0 {
+        if core.refresh && core.ttl != 0 {
             let mut renewed = stored.to_vec();
-            record::set_expires(&mut renewed, now.saturating_add(self.ttl));
-            self.put(id, renewed);
+            record::renew(&mut renewed, now, now.saturating_add(core.ttl));
+            core.renew(id, &stored, renewed);
         }
-        if self.tracks_access() {
-            self.touch(id, now);
-            if let Some(store) = &self.store {
-                store.touch(id);
+        if core.tracks_access() {
+            if S::PRUNES {
+                if let Some(store) = core.store() {
+                    store.touch(id);
+                }
+            } else {
+                core.touch(id, now);
             }
         }
-        bump(&self.counters.hits);
+        bump(&core.counters.hits);
         Some(value)
     }
 
-    /// The stored value; `None` if undecodable (e.g. written by an older type).
+    /// The stored value; `None` if undecodable (damaged, or written by an older type) or if
+    /// bytes are left over after it.
     fn decode_payload(&self, entry: &record::Record<'_>) -> Option<V> {
+        let whole = |bytes: &[u8]| match postcard::take_from_bytes::<V>(bytes) {
+            Ok((value, [])) => Some(value),
+            _ => None,
+        };
         if entry.header.flags & COMPRESSED != 0 {
-            zstd::stream::decode_all(entry.payload)
-                .ok()
-                .and_then(|raw| postcard::from_bytes(&raw).ok())
+            whole(&decompress(entry.payload, entry.header.raw_len)?)
         } else {
-            postcard::from_bytes(entry.payload).ok()
+            whole(entry.payload)
         }
     }
 
-    fn touch(&self, id: &EntryId, now: u64) {
-        self.access
-            .entry(*id)
-            .and_modify(|a| {
-                a.last = now;
-                a.hits = a.hits.saturating_add(1);
-            })
-            .or_insert(Access { last: now, hits: 1 });
-    }
-
-    /// Removes a damaged, stale or expired entry.
-    fn discard(&self, id: &EntryId) {
-        if let Some(m) = self.fallback.get() {
-            m.remove(id);
-        }
-        self.delete(id);
-    }
-
-    fn write(&self, id: &EntryId, key: &[u8], value: &V) {
-        if key.is_empty() {
-            return; // the key could not be serialized: nothing to store under
-        }
-        let now = self.clock.unix_nanos();
+    /// Serializes and stores `value`; with `generation`, only if `key` was not invalidated
+    /// since. Returns whether it was stored.
+    fn write(&self, id: &EntryId, key: &[u8], value: &V, generation: Option<u64>) -> bool {
+        let core = &*self.core;
+        let now = core.clock.unix_nanos();
         let mut header = Header {
             flags: 0,
-            value_type: self.value_type,
-            namespace: self.namespace_tag,
+            value_layout: self.value_layout,
+            namespace: core.namespace_tag,
             created: now,
-            expires: if self.ttl == 0 {
+            renewed: now,
+            expires: if core.ttl == 0 {
                 0
             } else {
-                now.saturating_add(self.ttl)
+                now.saturating_add(core.ttl)
             },
+            raw_len: 0,
         };
-        let encoded = if self.compress {
-            postcard::to_allocvec(value).map(|raw| match compress(&raw) {
+        let append = |out: &mut Vec<u8>, bytes: &[u8]| {
+            out.extend_from_slice(bytes);
+            Ok::<(), postcard::Error>(())
+        };
+        let encoded = if core.compress {
+            postcard::to_allocvec(value).and_then(|raw| match compress(&raw) {
                 Some(packed) => {
                     header.flags = COMPRESSED;
-                    record::encode_with::<()>(&header, key, packed.len(), |out| {
-                        out.extend_from_slice(&packed);
-                        Ok(())
-                    })
-                    .expect("infallible")
+                    header.raw_len = raw.len() as u64;
+                    record::encode_with(&header, key, packed.len(), |out| append(out, &packed))
                 }
-                None => record::encode_with::<()>(&header, key, raw.len(), |out| {
-                    out.extend_from_slice(&raw);
-                    Ok(())
-                })
-                .expect("infallible"),
+                None => record::encode_with(&header, key, raw.len(), |out| append(out, &raw)),
             })
         } else {
             // Serialized straight into the entry's buffer: one copy of a large value, not three.
@@ -482,62 +351,42 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         };
         let bytes = match encoded {
             Ok(bytes) => bytes,
-            Err(e) => return self.fault("serializing a cache value", &e.to_string()),
+            Err(e) => {
+                core.fault("serializing a cache value", &e);
+                return false;
+            }
         };
-        if bytes.len() as u64 > self.max_bytes {
+        if bytes.len() as u64 > core.max_bytes {
             // Too large to keep: an older value stored under the key must not outlive this
             // insert, or a later read would return it.
-            self.discard(id);
-            return;
+            core.discard(id);
+            return false;
         }
-        self.put(id, bytes);
-        let inserts = self.counters.inserts.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.tracks_access() {
-            self.touch(id, now);
-            self.enforce_bounds(id, inserts);
+        if !core.put(id, bytes, generation) {
+            return false;
         }
-        if self.ttl != 0 && inserts % SWEEP_EVERY == 0 {
+        let inserts = core.counters.inserts.fetch_add(1, Ordering::Relaxed) + 1;
+        if core.tracks_access() {
+            if !S::PRUNES {
+                core.touch(id, now);
+            }
+            core.enforce_bounds(id, inserts);
+        }
+        if inserts.is_multiple_of(SWEEP_EVERY) {
             if S::PRUNES {
-                self.prune(); // reads only entry headers
+                core.prune(); // reads only entry headers
             } else {
-                self.sweep_sample(now);
+                core.sweep_sample(now);
             }
         }
-    }
-
-    /// Stores encoded bytes on disk, or in memory if the disk fails.
-    fn put(&self, id: &EntryId, bytes: Vec<u8>) {
-        if let Some(store) = &self.store {
-            let new_len = bytes.len() as u64;
-            match store.put(id, &bytes) {
-                Ok(old) => {
-                    let c = &self.counters;
-                    match old {
-                        Some(old_len) => {
-                            let _ =
-                                c.bytes
-                                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                                        Some(v.saturating_sub(old_len))
-                                    });
-                        }
-                        None => {
-                            c.len.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    c.bytes.fetch_add(new_len, Ordering::Relaxed);
-                    return;
-                }
-                Err(why) => self.fault("writing the cache database", &why),
-            }
-        }
-        self.memory().insert(*id, Arc::from(bytes));
+        true
     }
 }
 
 impl<S: Backend, V> std::fmt::Debug for DiskCache<S, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DiskCache")
-            .field("folder", &self.folder)
+            .field("folder", &self.core.folder)
             .field("fallback", &self.is_fallback())
             .field("stats", &self.stats())
             .finish_non_exhaustive()

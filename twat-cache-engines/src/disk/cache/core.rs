@@ -1,0 +1,383 @@
+//! [`DiskCore`]: everything of a disk cache that does not depend on the value type — the store,
+//! the memory fallback, counters, bounds, single-flight and invalidation generations. A
+//! [`DiskCache`](super::DiskCache) is a typed view of one; a generic function's instantiations
+//! share it, and a function's handle can open it (to count or clear entries) before any call.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::disk::backend::{Backend, EntryId, Stored};
+use crate::disk::error::StoreError;
+use crate::disk::key_bytes::{self, KeyBytes};
+use crate::flight::FlightTable;
+use crate::{CacheStats, Clock, MemoryCache, Policy};
+
+/// Invalidation generations are kept per stripe of ids, not per id: bounded memory, and a
+/// removal voids at most the in-flight stores of its stripe.
+const STRIPES: usize = 64;
+
+/// The memory fallback's bounds when the cache itself has none: a fallback must not grow
+/// without limit in a process whose disk is gone.
+const FALLBACK_MAXSIZE: usize = 10_000;
+const FALLBACK_MAX_BYTES: u64 = 256 << 20;
+
+/// The untyped part of a disk cache (see the module docs).
+///
+/// ```
+/// use twat_cache_engines::FileCache;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let cache: FileCache<u32> = FileCache::builder(dir.path()).build();
+/// cache.insert("a", &1);
+/// let core = cache.core();
+/// assert_eq!(core.len(), 1);
+/// core.clear();
+/// assert_eq!(cache.get("a"), None);
+/// ```
+pub struct DiskCore<S> {
+    pub(super) folder: PathBuf,
+    pub(super) store: Option<S>,
+    /// Set when a failed write left an older entry that could not be removed either: the
+    /// storage is no longer read, so that entry can never shadow the newer value in memory.
+    pub(super) abandoned: AtomicBool,
+    pub(super) fallback: OnceLock<MemoryCache<EntryId, Arc<[u8]>>>,
+    /// BLAKE3 key derived from the namespace: an entry id is the keyed BLAKE3 of the serialized
+    /// key, so every namespace has its own id space.
+    pub(super) id_key: [u8; 32],
+    pub(super) namespace_tag: u64,
+    pub(super) ttl: u64,
+    pub(super) refresh: bool,
+    pub(super) maxsize: u64,
+    pub(super) max_bytes: u64,
+    pub(super) policy: Policy,
+    pub(super) compress: bool,
+    pub(super) clock: Clock,
+    pub(super) single_flight: bool,
+    pub(super) flights: FlightTable,
+    pub(super) generations: [Mutex<u64>; STRIPES],
+    /// Per-entry use, for choosing sampled eviction victims (stores that do not prune).
+    pub(super) access: dashmap::DashMap<EntryId, Access>,
+    pub(super) counters: DiskCounters,
+    pub(super) warned: AtomicBool,
+}
+
+/// What this process knows about an entry's use, for choosing eviction victims.
+#[derive(Clone, Copy)]
+pub(super) struct Access {
+    pub last: u64,
+    pub hits: u32,
+}
+
+#[derive(Default)]
+pub(super) struct DiskCounters {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub inserts: AtomicU64,
+    pub evictions: AtomicU64,
+    pub expirations: AtomicU64,
+    pub errors: AtomicU64,
+    pub len: AtomicU64,
+    pub bytes: AtomicU64,
+    pub sampler: AtomicU64,
+}
+
+pub(super) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+fn saturating_sub(counter: &AtomicU64, by: u64) {
+    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_sub(by))
+    });
+}
+
+/// Most bytes a read accepts for one entry when the cache has no byte bound.
+const MAX_ENTRY: u64 = 1 << 36;
+
+impl<S: Backend> DiskCore<S> {
+    /// The storage folder.
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    /// Whether the cache is working from memory because the storage could not be used.
+    pub fn is_fallback(&self) -> bool {
+        self.store().is_none() || self.fallback.get().is_some()
+    }
+
+    /// The storage, unless it could not be opened or was abandoned.
+    pub(super) fn store(&self) -> Option<&S> {
+        if self.abandoned.load(Ordering::Acquire) {
+            None
+        } else {
+            self.store.as_ref()
+        }
+    }
+
+    /// Logs one warning per cache, counts every fault, and makes sure the memory fallback exists.
+    pub(super) fn fault(&self, doing: &str, why: &dyn std::fmt::Display) {
+        bump(&self.counters.errors);
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(folder = %self.folder.display(), error = %why,
+                "twat-cache: {doing} failed; caching in memory instead");
+        }
+        self.memory();
+    }
+
+    pub(super) fn memory(&self) -> &MemoryCache<EntryId, Arc<[u8]>> {
+        self.fallback.get_or_init(|| {
+            let maxsize = if self.maxsize == u64::MAX {
+                FALLBACK_MAXSIZE
+            } else {
+                self.maxsize as usize
+            };
+            let max_bytes = self.max_bytes.min(FALLBACK_MAX_BYTES);
+            MemoryCache::builder()
+                .policy(self.policy)
+                .maxsize(maxsize)
+                .max_bytes(max_bytes)
+                .weigher(|_, v: &Arc<[u8]>| v.len() as u64)
+                .build()
+        })
+    }
+
+    pub(super) fn id_of(&self, key: &[u8]) -> EntryId {
+        *blake3::keyed_hash(&self.id_key, key).as_bytes()
+    }
+
+    /// The self-describing bytes of `key` (see `key_bytes.rs`); `None` (with a fault) if its
+    /// `Serialize` fails.
+    pub(super) fn key_bytes<Q: ?Sized + serde::Serialize>(&self, key: &Q) -> Option<KeyBytes> {
+        match key_bytes::encode(key) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                self.fault("serializing a cache key", &e);
+                None
+            }
+        }
+    }
+
+    /// Whether eviction needs per-entry access times (only bounded caches evict).
+    pub(super) fn tracks_access(&self) -> bool {
+        self.maxsize != u64::MAX || self.max_bytes != u64::MAX
+    }
+
+    /// The most bytes one entry can have.
+    pub(super) fn max_entry(&self) -> u64 {
+        self.max_bytes.min(MAX_ENTRY)
+    }
+
+    /// Entries of this namespace.
+    pub fn len(&self) -> usize {
+        let memory = self.fallback.get().map_or(0, |m| m.len());
+        let disk = if self.store().is_some() {
+            self.counters.len.load(Ordering::Relaxed)
+        } else {
+            0
+        };
+        disk as usize + memory
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Counters and size (disk plus any memory fallback).
+    pub fn stats(&self) -> CacheStats {
+        let c = &self.counters;
+        let memory = self.fallback.get().map(|m| m.stats()).unwrap_or_default();
+        let on_disk = u64::from(self.store().is_some());
+        CacheStats {
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            inserts: c.inserts.load(Ordering::Relaxed),
+            evictions: c.evictions.load(Ordering::Relaxed) + memory.evictions,
+            expirations: c.expirations.load(Ordering::Relaxed),
+            errors: c.errors.load(Ordering::Relaxed),
+            len: self.len() as u64,
+            bytes: c.bytes.load(Ordering::Relaxed) * on_disk + memory.bytes,
+        }
+    }
+
+    /// The invalidation stripe of `id`.
+    pub(super) fn stripe(&self, id: &EntryId) -> MutexGuard<'_, u64> {
+        self.generations[id[0] as usize % STRIPES].lock()
+    }
+
+    fn forget(&self, id: &EntryId, stored_len: u64) {
+        // Saturating: with files shared by processes, this process may delete an entry another
+        // one wrote, which its counts never included (the next prune recounts).
+        saturating_sub(&self.counters.len, 1);
+        saturating_sub(&self.counters.bytes, stored_len);
+        self.access.remove(id);
+    }
+
+    /// Removes a stored entry by id (known to be ours); returns whether it was there.
+    pub(super) fn delete(&self, id: &EntryId) -> bool {
+        let Some(store) = self.store() else {
+            return false;
+        };
+        match store.remove(id) {
+            Ok(Some(old_len)) => {
+                self.forget(id, old_len);
+                true
+            }
+            Ok(None) => false,
+            Err(why) => {
+                self.fault("removing a cache entry", &why);
+                false
+            }
+        }
+    }
+
+    /// The stored bytes for `id`, from disk or the memory fallback (at most one of them holds
+    /// an id: a disk write removes it from memory, a failed one from disk).
+    pub(super) fn stored(&self, id: &EntryId) -> Option<Stored> {
+        if let Some(store) = self.store() {
+            match store.get(id, self.max_entry()) {
+                Ok(Some(bytes)) => return Some(bytes),
+                Ok(None) => {}
+                Err(why) => self.fault("reading the cache storage", &why),
+            }
+        }
+        self.fallback
+            .get()
+            .and_then(|m| m.get(id))
+            .map(Stored::Memory)
+    }
+
+    /// Removes a damaged, stale or expired entry.
+    pub(super) fn discard(&self, id: &EntryId) {
+        if let Some(m) = self.fallback.get() {
+            m.remove(id);
+        }
+        self.delete(id);
+    }
+
+    /// Removes the entry whose serialized key is `key`, voiding in-flight computations of its
+    /// stripe; `true` if there was one.
+    pub(super) fn remove_key(&self, key: &[u8]) -> bool {
+        let id = self.id_of(key);
+        let mut generation = self.stripe(&id);
+        *generation += 1;
+        let in_memory = self.fallback.get().is_some_and(|m| m.remove(&id));
+        // Only remove a disk entry that is really ours (same key), never a colliding one.
+        let ours = self.stored(&id).is_some_and(|stored| {
+            crate::disk::record::decode(&stored).is_some_and(|r| r.key == key)
+        });
+        (ours && self.delete(&id)) || in_memory
+    }
+
+    /// Stores encoded bytes unless `generation` is given and a removal happened since; returns
+    /// whether it stored them.
+    pub(super) fn put(&self, id: &EntryId, bytes: Vec<u8>, generation: Option<u64>) -> bool {
+        let stripe = self.stripe(id);
+        if generation.is_some_and(|g| g != *stripe) {
+            return false;
+        }
+        self.put_unchecked(id, bytes);
+        true
+    }
+
+    fn put_unchecked(&self, id: &EntryId, bytes: Vec<u8>) {
+        if let Some(store) = self.store() {
+            let new_len = bytes.len() as u64;
+            match store.put(id, &bytes) {
+                Ok(old) => {
+                    let c = &self.counters;
+                    match old {
+                        Some(old_len) => saturating_sub(&c.bytes, old_len),
+                        None => {
+                            c.len.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    c.bytes.fetch_add(new_len, Ordering::Relaxed);
+                    if let Some(m) = self.fallback.get() {
+                        m.remove(id); // the disk now holds the newest value
+                    }
+                    return;
+                }
+                Err(why) => {
+                    self.fault("writing the cache storage", &why);
+                    // The older entry must not outlive this write, or a later read (once the
+                    // memory copy is evicted) would return it.
+                    match store.remove(id) {
+                        Ok(old) => {
+                            if let Some(old_len) = old {
+                                self.forget(id, old_len);
+                            }
+                        }
+                        Err(why) => self.abandon(&why),
+                    }
+                }
+            }
+        }
+        self.memory().insert(*id, Arc::from(bytes));
+    }
+
+    /// Stops using the storage for good (this process): see `abandoned`.
+    fn abandon(&self, why: &StoreError) {
+        self.fault("removing a stale cache entry", why);
+        self.abandoned.store(true, Ordering::Release);
+    }
+
+    /// Replaces `expected` by `renewed` (a refresh), unless the entry changed meanwhile.
+    pub(super) fn renew(&self, id: &EntryId, expected: &Stored, renewed: Vec<u8>) {
+        match (expected, self.store()) {
+            (Stored::Memory(_), _) | (_, None) => {
+                if let Some(m) = self.fallback.get() {
+                    m.insert(*id, Arc::from(renewed));
+                }
+            }
+            (_, Some(store)) => {
+                if let Err(why) = store.replace(id, expected, &renewed) {
+                    self.fault("renewing a cache entry", &why);
+                }
+            }
+        }
+    }
+
+    pub(super) fn touch(&self, id: &EntryId, now: u64) {
+        self.access
+            .entry(*id)
+            .and_modify(|a| {
+                a.last = now;
+                a.hits = a.hits.saturating_add(1);
+            })
+            .or_insert(Access { last: now, hits: 1 });
+    }
+
+    /// Removes every entry of this namespace, voiding every in-flight computation.
+    pub fn clear(&self) {
+        let mut stripes: Vec<_> = self.generations.iter().map(|g| g.lock()).collect();
+        for generation in &mut stripes {
+            **generation += 1;
+        }
+        if let Some(m) = self.fallback.get() {
+            m.clear();
+        }
+        self.clear_store();
+    }
+
+    /// Writes everything to disk now (a normal exit does this too).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        match self.store() {
+            Some(store) => store.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<S: Backend> std::fmt::Debug for DiskCore<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiskCore")
+            .field("folder", &self.folder)
+            .field("fallback", &self.is_fallback())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
