@@ -34,3 +34,153 @@ pub fn isolated_cache_root() {
         unsafe { std::env::set_var("TWAT_CACHE_DIR", &dir) };
     });
 }
+
+/// What one run of a helper binary reported (`runs R`, `wrong W`, `stats h m e l`, and any
+/// other `name value…` lines).
+#[derive(Debug)]
+pub struct Report {
+    /// Body executions in the child.
+    pub runs: u64,
+    /// Values the child got that were not what the body computes.
+    pub wrong: u64,
+    /// Hits of the cache the command used.
+    pub hits: u64,
+    /// Errors counted by that cache.
+    pub errors: u64,
+    /// Its entries at the end.
+    pub len: u64,
+    /// Every line, for command-specific output.
+    pub lines: Vec<String>,
+}
+
+impl Report {
+    /// The values of the first line starting with `name`.
+    pub fn field(&self, name: &str) -> Option<Vec<u64>> {
+        self.lines.iter().find_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some(name)).then(|| words.filter_map(|w| w.parse().ok()).collect())
+        })
+    }
+}
+
+/// Runs `bin args…` with `TWAT_CACHE_DIR=root` (and `env`), asserting it succeeds.
+pub fn run_helper(
+    bin: &str,
+    root: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Report {
+    let output = std::process::Command::new(bin)
+        .args(args)
+        .env("TWAT_CACHE_DIR", root)
+        .env_remove("TWAT_CACHE_DISABLE")
+        .envs(env.iter().copied())
+        .output()
+        .expect("helper runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "helper {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<String> = stdout.lines().map(str::to_string).collect();
+    let mut report = Report {
+        runs: 0,
+        wrong: 0,
+        hits: 0,
+        errors: 0,
+        len: 0,
+        lines,
+    };
+    report.runs = report.field("runs").expect("runs line")[0];
+    report.wrong = report.field("wrong").expect("wrong line")[0];
+    let stats = report.field("stats").expect("stats line");
+    (report.hits, report.errors, report.len) = (stats[0], stats[2], stats[3]);
+    report
+}
+
+/// Gives `path` to uid/gid 65534 (`nobody`): tests run as root, so only another owner proves
+/// that a directory is refused for its owner.
+#[cfg(unix)]
+pub fn chown_to_nobody(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("no NUL");
+    // SAFETY: a valid NUL-terminated path; chown has no other preconditions.
+    let rc = unsafe { libc::chown(c.as_ptr(), 65534, 65534) };
+    assert_eq!(
+        rc,
+        0,
+        "chown {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Whether this process can give files away (root, or CAP_CHOWN).
+#[cfg(unix)]
+pub fn can_chown() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A struct whose serde layout is chosen at run time: fields `a, b`, or `b, a` when the
+/// environment has `PAIR_ORDER=ba` — what a program sees after the fields of a returned struct
+/// were reordered and it was rebuilt (same type name, other layout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    /// First.
+    pub a: u64,
+    /// Second.
+    pub b: u64,
+}
+
+fn swapped() -> bool {
+    std::env::var("PAIR_ORDER").is_ok_and(|v| v == "ba")
+}
+
+const AB: &[&str] = &["a", "b"];
+const BA: &[&str] = &["b", "a"];
+
+impl serde::Serialize for Pair {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Pair", 2)?;
+        if swapped() {
+            s.serialize_field("b", &self.b)?;
+            s.serialize_field("a", &self.a)?;
+        } else {
+            s.serialize_field("a", &self.a)?;
+            s.serialize_field("b", &self.b)?;
+        }
+        s.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Pair {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = Pair;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Pair")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Pair, A::Error> {
+                let missing = || serde::de::Error::custom("missing field");
+                let first: u64 = seq.next_element()?.ok_or_else(missing)?;
+                let second: u64 = seq.next_element()?.ok_or_else(missing)?;
+                Ok(if swapped() {
+                    Pair {
+                        b: first,
+                        a: second,
+                    }
+                } else {
+                    Pair {
+                        a: first,
+                        b: second,
+                    }
+                })
+            }
+        }
+        let fields = if swapped() { BA } else { AB };
+        deserializer.deserialize_struct("Pair", fields, Fields)
+    }
+}

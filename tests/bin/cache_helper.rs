@@ -13,6 +13,15 @@
 //! - `fwrite A B`: the `#[fcache]` function `file_payload(n)` for A <= n < B (folder "files").
 //! - `fwrite_forever`: `file_payload(0)`, `file_payload(1)`, … until killed.
 //! - `fbounded A B`: an `#[fcache]` function with `max_bytes = 8000`.
+//! - `ttl_none N`, `ttl_short N` (`#[bcache]`), `fttl_none N`, `fttl_short N` (`#[fcache]`):
+//!   one name, folder and version; without a TTL, and with `ttl = 1`.
+//! - `fttl N`: an `#[fcache]` function with a one-hour TTL (use with `advance`).
+//! - `config`, `fconfig`: zero-argument `#[bcache]` / `#[fcache]` functions.
+//! - `pair N`, `bpair N`: `#[fcache]` / `#[bcache]` returning a `Pair` whose field order is
+//!   `a, b`, or `b, a` when `PAIR_ORDER=ba` (a type whose layout changed under its name).
+//! - `peek`: prints `len L` of the `square` cache before any call; `clear_first N…`: clears
+//!   that cache before any call, then calls `square`.
+//! - `emfile N…`: lowers the open-file limit so the sled database cannot open, then `square`.
 //!
 //! Ends with `runs R` (body executions), `wrong W` (values that were not what the body
 //! computes), and `stats hits misses errors len` of the caches used.
@@ -100,6 +109,76 @@ fn file_payload(n: u64) -> Vec<u64> {
 fn file_bounded(n: u64) -> Vec<u64> {
     ran();
     payload(n)
+}
+
+#[bcache(folder = "ttlchange", name = "ttlchange", version = "1")]
+fn ttl_none(n: u64) -> u64 {
+    ran();
+    n + 100
+}
+
+#[bcache(folder = "ttlchange", name = "ttlchange", version = "1", ttl = 1)]
+fn ttl_short(n: u64) -> u64 {
+    ran();
+    n + 100
+}
+
+#[fcache(folder = "fttlchange", name = "fttlchange", version = "1")]
+fn fttl_none(n: u64) -> u64 {
+    ran();
+    n + 100
+}
+
+#[fcache(folder = "fttlchange", name = "fttlchange", version = "1", ttl = 1)]
+fn fttl_short(n: u64) -> u64 {
+    ran();
+    n + 100
+}
+
+#[fcache(folder = "fttl", ttl = "1h")]
+fn fwith_ttl(n: u64) -> u64 {
+    ran();
+    n * 10
+}
+
+#[bcache(folder = "config")]
+fn load_config() -> String {
+    ran();
+    "config".to_string()
+}
+
+#[fcache(folder = "fconfig")]
+fn fload_config() -> String {
+    ran();
+    "config".to_string()
+}
+
+#[fcache(folder = "layout", name = "pair", version = "1")]
+fn pair(n: u64) -> twat_cache_tests::Pair {
+    ran();
+    twat_cache_tests::Pair { a: n, b: n + 1 }
+}
+
+#[bcache(folder = "blayout", name = "pair", version = "1")]
+fn bpair(n: u64) -> twat_cache_tests::Pair {
+    ran();
+    twat_cache_tests::Pair { a: n, b: n + 1 }
+}
+
+/// Lowers the soft open-file limit to what is open now: no file can be opened.
+fn starve_file_descriptors() {
+    let open = std::fs::read_dir("/proc/self/fd").map_or(16, |d| d.count()) as u64;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: valid rlimit pointers; lowering a soft limit needs no privilege.
+    let rc = unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = open - 1; // the listing counted its own descriptor
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit)
+    };
+    assert_eq!(rc, 0);
 }
 
 fn main() {
@@ -192,6 +271,62 @@ fn main() {
         "ttl" => {
             check(with_ttl(numbers[0]) == numbers[0] * 10);
             with_ttl_cache()
+        }
+        "ttl_none" => {
+            check(ttl_none(numbers[0]) == numbers[0] + 100);
+            ttl_none_cache()
+        }
+        "ttl_short" => {
+            check(ttl_short(numbers[0]) == numbers[0] + 100);
+            ttl_short_cache()
+        }
+        "fttl_none" => {
+            check(fttl_none(numbers[0]) == numbers[0] + 100);
+            fttl_none_cache()
+        }
+        "fttl_short" => {
+            check(fttl_short(numbers[0]) == numbers[0] + 100);
+            fttl_short_cache()
+        }
+        "fttl" => {
+            check(fwith_ttl(numbers[0]) == numbers[0] * 10);
+            fwith_ttl_cache()
+        }
+        "config" => {
+            check(load_config() == "config");
+            load_config_cache()
+        }
+        "fconfig" => {
+            check(fload_config() == "config");
+            fload_config_cache()
+        }
+        "pair" => {
+            let n = numbers[0];
+            check(pair(n) == twat_cache_tests::Pair { a: n, b: n + 1 });
+            pair_cache()
+        }
+        "bpair" => {
+            let n = numbers[0];
+            check(bpair(n) == twat_cache_tests::Pair { a: n, b: n + 1 });
+            bpair_cache()
+        }
+        "peek" => {
+            writeln!(out, "len {}", square_cache().len()).unwrap();
+            square_cache()
+        }
+        "clear_first" => {
+            square_cache().clear();
+            for &n in &numbers {
+                check(square(n) == n * n);
+            }
+            square_cache()
+        }
+        "emfile" => {
+            starve_file_descriptors();
+            for &n in &numbers {
+                check(square(n) == n * n);
+            }
+            square_cache()
         }
         other => panic!("unknown command {other:?}"),
     };

@@ -4,19 +4,35 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// Where disk caches live: `TWAT_CACHE_DIR` if set (and non-empty), else the platform cache
-/// directory plus `twat-cache` (`~/.cache/twat-cache` on Linux), else the temp dir.
+/// directory plus `twat-cache` (`~/.cache/twat-cache` on Linux), else — without a home
+/// directory — a per-user directory in the temp dir (`/tmp/twat-cache-<uid>`), never one
+/// shared by users. Whatever it is, the root must be owned by the current user and not
+/// writable by group or others, or disk caches refuse it and work in memory.
 ///
 /// ```
 /// let root = twat_cache::cache_root();
-/// assert!(root.ends_with("twat-cache") || std::env::var_os("TWAT_CACHE_DIR").is_some());
+/// let name = root.file_name().unwrap().to_string_lossy().into_owned();
+/// assert!(name.starts_with("twat-cache") || std::env::var_os("TWAT_CACHE_DIR").is_some());
 /// ```
 pub fn cache_root() -> PathBuf {
     match std::env::var_os("TWAT_CACHE_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => dirs::cache_dir()
-            .unwrap_or_else(std::env::temp_dir)
-            .join("twat-cache"),
+        _ => match dirs::cache_dir() {
+            Some(dir) => dir.join("twat-cache"),
+            None => per_user_temp_root(),
+        },
     }
+}
+
+/// `<temp dir>/twat-cache-<uid>`: created 0700 by the first disk cache and checked like any
+/// root, so another user who created it first is refused, not trusted.
+fn per_user_temp_root() -> PathBuf {
+    #[cfg(unix)]
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let user = unsafe { libc::geteuid() }.to_string();
+    #[cfg(not(unix))]
+    let user = std::env::var("USERNAME").unwrap_or_else(|_| "user".into());
+    std::env::temp_dir().join(format!("twat-cache-{user}"))
 }
 
 /// Whether `TWAT_CACHE_DISABLE` turned caching off. Read once, at first use, so flipping the

@@ -41,6 +41,10 @@ pub use config::{cache_root, caching_disabled};
 pub use error::Error;
 pub use handle::CacheHandle;
 pub use registry::{CacheInfo, CacheKind, clear_all, registry};
+pub use twat_cache_engines::disk;
+/// Making storage calls fail on purpose, for tests (feature `fault-injection`).
+#[cfg(feature = "fault-injection")]
+pub use twat_cache_engines::fault;
 pub use twat_cache_engines::{
     Borrowed, CacheStats, Clock, DiskCache, DiskCacheBuilder, DiskEntry, DiskVacant, Entry,
     EstimateSize, FileCache, FileCacheBuilder, Lookup, MemoryCache, MemoryCacheBuilder, Policy,

@@ -421,6 +421,10 @@ impl Backend for FileStore {
     }
 
     fn remove(&self, id: &EntryId) -> Result<Option<u64>, StoreError> {
+        // Never unlink through a directory that fails the rule (a swapped-in symlink).
+        if !self.shard_ready(id, false)? {
+            return Ok(None);
+        }
         let path = self.path(id);
         let remove = || -> std::io::Result<Option<u64>> {
             inject_fault!(Remove, &path);
