@@ -10,9 +10,11 @@
 //! parallel — queueing them behind one another would make N callers of an uncacheable result
 //! take N times as long.
 //!
-//! A thread never waits for a flight it leads itself: inside a rayon pool a leader blocked in a
-//! nested `par_iter` may steal a task that calls the same key, and waiting there would deadlock.
-//! Such a call computes on its own instead.
+//! A thread never blocks on a flight it leads itself, nor on any flight while it is a rayon
+//! worker: a rayon thread waiting in a nested `par_iter` steals other tasks, and a stolen call of
+//! a key whose leader needs that very thread's unfinished work (or the leader itself) would
+//! wait forever. Such a call computes on its own instead (async waiters are futures, which never
+//! block a thread).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -56,9 +58,10 @@ impl Flight {
         }
     }
 
-    /// Whether the calling thread is the one that started this flight (waiting would deadlock).
-    pub fn led_by_current_thread(&self) -> bool {
-        self.leader == std::thread::current().id()
+    /// Whether the calling thread may block until this flight lands: not if it leads the
+    /// flight itself, nor if it is a rayon worker (see the module docs).
+    pub fn may_block_current_thread(&self) -> bool {
+        self.leader != std::thread::current().id() && rayon_core::current_thread_index().is_none()
     }
 
     /// Blocks the calling thread until the leader is done.
@@ -161,9 +164,9 @@ mod tests {
         let Join::Wait(waiting) = table.join(1) else {
             panic!("second caller must wait")
         };
-        assert!(flight.led_by_current_thread());
+        assert!(!flight.may_block_current_thread(), "the leader's own thread");
         let t = std::thread::spawn(move || {
-            assert!(!waiting.led_by_current_thread());
+            assert!(waiting.may_block_current_thread());
             waiting.wait()
         });
         table.land(&flight, Outcome::Abandoned);
