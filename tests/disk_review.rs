@@ -261,7 +261,10 @@ fn nested_par_iter_over_one_key_does_not_deadlock() {
     isolated_cache_root();
     let total = within_20s("nested par_iter", || {
         use rayon::prelude::*;
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
         pool.install(|| {
             (0..600u64)
                 .into_par_iter()

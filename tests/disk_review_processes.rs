@@ -115,7 +115,10 @@ fn too_many_open_files_leaves_the_database_alone() {
     assert!(moved.is_empty(), "EMFILE moved the database aside");
     assert_eq!(starved.wrong, 0);
     assert!(starved.errors >= 1, "the failure is counted");
-    assert_eq!(starved.runs, 1, "memory fallback: the repeated key is a hit");
+    assert_eq!(
+        starved.runs, 1,
+        "memory fallback: the repeated key is a hit"
+    );
     assert_eq!(
         helper(root.path(), &["square", "4"]).runs,
         0,

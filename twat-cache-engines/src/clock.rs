@@ -25,6 +25,10 @@ const SOURCE: &str = "CLOCK_BOOTTIME";
 #[cfg(not(target_os = "linux"))]
 const SOURCE: &str = "Instant";
 
+/// The clock id [`monotonic_nanos`] reads on Linux.
+#[cfg(target_os = "linux")]
+const CLOCK_ID: libc::clockid_t = libc::CLOCK_BOOTTIME;
+
 /// Nanoseconds on the monotonic clock that counts suspend (Linux), since an arbitrary origin.
 #[cfg(target_os = "linux")]
 fn monotonic_nanos() -> u64 {
@@ -34,7 +38,7 @@ fn monotonic_nanos() -> u64 {
     };
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_BOOTTIME exists on every Linux since
     // 2.6.39, and clock_gettime cannot fail for a valid clock id and pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    unsafe { libc::clock_gettime(CLOCK_ID, &mut ts) };
     (ts.tv_sec as u64)
         .saturating_mul(1_000_000_000)
         .saturating_add(ts.tv_nsec as u64)
@@ -158,6 +162,11 @@ mod tests {
     #[test]
     fn the_system_clock_reads_clock_boottime() {
         assert_eq!(Clock::SYSTEM_SOURCE, "CLOCK_BOOTTIME");
+        assert_eq!(
+            CLOCK_ID,
+            libc::CLOCK_BOOTTIME,
+            "not CLOCK_MONOTONIC, which stops in suspend"
+        );
         let read = |id| {
             let mut ts = libc::timespec {
                 tv_sec: 0,

@@ -164,7 +164,10 @@ mod tests {
         let Join::Wait(waiting) = table.join(1) else {
             panic!("second caller must wait")
         };
-        assert!(!flight.may_block_current_thread(), "the leader's own thread");
+        assert!(
+            !flight.may_block_current_thread(),
+            "the leader's own thread"
+        );
         let t = std::thread::spawn(move || {
             assert!(waiting.may_block_current_thread());
             waiting.wait()

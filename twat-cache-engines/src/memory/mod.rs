@@ -411,7 +411,8 @@ where
             match self.join(shard, hash, query) {
                 Ok(entry) => return entry,
                 Err(flight)
-                    if flight.may_block_current_thread() && flight.wait() != Outcome::NotStored => {}
+                    if flight.may_block_current_thread() && flight.wait() != Outcome::NotStored => {
+                }
                 Err(_) => return self.vacant(shard, hash, query, None),
             }
         }

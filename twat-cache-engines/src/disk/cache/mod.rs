@@ -172,7 +172,8 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             match self.join(&id, &bytes) {
                 Ok(entry) => return entry,
                 Err(flight)
-                    if flight.may_block_current_thread() && flight.wait() != Outcome::NotStored => {}
+                    if flight.may_block_current_thread() && flight.wait() != Outcome::NotStored => {
+                }
                 Err(_) => return self.vacant(Some(bytes.to_vec()), None),
             }
         }
