@@ -1,64 +1,18 @@
 //! `#[bcache]` across real processes: the helper binary (`bin/cache_helper.rs`) runs cached
 //! functions against a temporary cache root and reports body executions and stats.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// What one helper run reported.
-#[derive(Debug)]
-struct Report {
-    runs: u64,
-    wrong: u64,
-    hits: u64,
-    errors: u64,
-    len: u64,
-    lens: Vec<u64>,
-}
+use twat_cache_tests::{Report, run_helper};
 
 fn helper(root: &Path, args: &[&str]) -> Report {
     helper_with_env(root, args, &[])
 }
 
 fn helper_with_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Report {
-    let output = Command::new(env!("CARGO_BIN_EXE_cache_helper"))
-        .args(args)
-        .env("TWAT_CACHE_DIR", root)
-        .env_remove("TWAT_CACHE_DISABLE")
-        .envs(env.iter().copied())
-        .output()
-        .expect("helper runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "helper {args:?} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    parse(&stdout)
-}
-
-fn parse(stdout: &str) -> Report {
-    let mut fields: HashMap<&str, Vec<u64>> = HashMap::new();
-    let mut lens = Vec::new();
-    for line in stdout.lines() {
-        let mut words = line.split_whitespace();
-        let Some(name) = words.next() else { continue };
-        let values: Vec<u64> = words.filter_map(|w| w.parse().ok()).collect();
-        if name == "len" {
-            lens.push(values[0]);
-        }
-        fields.insert(name, values);
-    }
-    let stats = &fields["stats"];
-    Report {
-        runs: fields["runs"][0],
-        wrong: fields["wrong"][0],
-        hits: stats[0],
-        errors: stats[2],
-        len: stats[3],
-        lens,
-    }
+    run_helper(env!("CARGO_BIN_EXE_cache_helper"), root, args, env)
 }
 
 #[test]
@@ -186,14 +140,14 @@ fn maxsize_holds_on_disk() {
     let report = helper(root.path(), &all);
     assert_eq!(report.wrong, 0);
     assert!(
-        report.lens.iter().all(|&l| l <= 5),
+        report.each("len").iter().all(|&l| l <= 5),
         "len after each call: {:?}",
-        report.lens
+        report.each("len")
     );
     let again = helper(root.path(), &all);
     assert_eq!(again.wrong, 0);
     assert!(again.len <= 5);
-    assert!(again.lens.iter().all(|&l| l <= 5));
+    assert!(again.each("len").iter().all(|&l| l <= 5));
 }
 
 #[test]

@@ -6,25 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn run(root: &Path, args: &[&str]) -> (u64, u64) {
-    let output = Command::new(env!("CARGO_BIN_EXE_cache_helper"))
-        .args(args)
-        .env("TWAT_CACHE_DIR", root)
-        .env_remove("TWAT_CACHE_DISABLE")
-        .output()
-        .expect("helper runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "helper {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let field = |name: &str| -> u64 {
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no `{name}` in {stdout}"))
-    };
-    (field("runs "), field("wrong "))
+    let report = twat_cache_tests::run_helper(env!("CARGO_BIN_EXE_cache_helper"), root, args, &[]);
+    (report.runs, report.wrong)
 }
 
 fn entry_files(dir: &Path) -> Vec<PathBuf> {

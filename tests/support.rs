@@ -54,6 +54,17 @@ pub struct Report {
 }
 
 impl Report {
+    /// The first value of every line starting with `name`, in order.
+    pub fn each(&self, name: &str) -> Vec<u64> {
+        self.lines
+            .iter()
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                (words.next() == Some(name)).then(|| words.next()?.parse().ok())?
+            })
+            .collect()
+    }
+
     /// The values of the first line starting with `name`.
     pub fn field(&self, name: &str) -> Option<Vec<u64>> {
         self.lines.iter().find_map(|line| {

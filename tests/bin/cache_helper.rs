@@ -165,6 +165,7 @@ fn bpair(n: u64) -> twat_cache_tests::Pair {
     twat_cache_tests::Pair { a: n, b: n + 1 }
 }
 
+#[cfg(unix)]
 /// Lowers the soft open-file limit to what is open now: no file can be opened.
 fn starve_file_descriptors() {
     let open = std::fs::read_dir("/proc/self/fd").map_or(16, |d| d.count()) as u64;
@@ -321,6 +322,7 @@ fn main() {
             }
             square_cache()
         }
+        #[cfg(unix)]
         "emfile" => {
             starve_file_descriptors();
             for &n in &numbers {

@@ -6,8 +6,8 @@
 //! use twat_cache_engines::fault::{self, Op};
 //!
 //! let dir = tempfile::tempdir().unwrap();
-//! fault::inject(Op::Write, dir.path(), libc_enospc(), 1);
-//! # fn libc_enospc() -> i32 { 28 }
+//! const ENOSPC: i32 = 28;
+//! fault::inject(Op::Write, dir.path(), ENOSPC, 1);
 //! assert!(fault::check(Op::Write, &dir.path().join("x")).is_err());
 //! assert!(fault::check(Op::Write, &dir.path().join("x")).is_ok(), "one failure was armed");
 //! fault::clear();

@@ -55,3 +55,20 @@ pub fn caching_disabled() -> bool {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// Without a home directory the root is this user's own, never one shared by users.
+    #[cfg(unix)]
+    #[test]
+    fn the_temp_root_is_per_user() {
+        // SAFETY: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
+        let root = super::per_user_temp_root();
+        assert_eq!(root.parent(), Some(std::env::temp_dir().as_path()));
+        assert_eq!(
+            root.file_name().unwrap(),
+            format!("twat-cache-{uid}").as_str()
+        );
+    }
+}

@@ -160,6 +160,21 @@ fn read_entry(path: &Path, max_len: u64) -> Result<Option<Stored>, StoreError> {
     }
 }
 
+/// Opens (creating 0600, never through a symlink) one of the store's own small files: a lock
+/// or a marker.
+fn open_private(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
+    options.open(path)
+}
+
 /// Most bytes any entry file may have: the bound the cache passes for whole-store scans.
 const MAX_ENTRY: u64 = 1 << 36;
 
@@ -225,16 +240,7 @@ impl FileStore {
 
     /// Holds `dir`'s publish lock until dropped.
     fn lock(dir: &Path) -> std::io::Result<File> {
-        let mut options = OpenOptions::new();
-        options.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
-        }
-        let file = options.open(dir.join(LOCK))?;
+        let file = open_private(&dir.join(LOCK))?;
         file.lock()?;
         Ok(file)
     }
@@ -287,17 +293,7 @@ impl FileStore {
 
     /// Marks this namespace as in use, for the collection of stale ones.
     fn mark_in_use(&self) {
-        let marker = self.location.entries.join(IN_USE);
-        let mut options = OpenOptions::new();
-        options.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
-        }
-        if let Ok(file) = options.open(marker) {
+        if let Ok(file) = open_private(&self.location.entries.join(IN_USE)) {
             let _ = file.set_modified(SystemTime::now());
         }
     }

@@ -393,3 +393,31 @@ impl<S: Backend, V> std::fmt::Debug for DiskCache<S, V> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::FileCache;
+    use crate::disk::record;
+
+    /// postcard ignores bytes after a value; an entry whose payload has any is not trusted.
+    #[test]
+    fn trailing_payload_bytes_are_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache: FileCache<u32> = FileCache::builder(dir.path()).build();
+        cache.insert("k", &7);
+        let path = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .flat_map(|shard| std::fs::read_dir(shard.path()).unwrap().flatten())
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "twc"))
+            .unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let entry = record::decode(&bytes).unwrap();
+        let mut longer = entry.payload.to_vec();
+        longer.push(0);
+        std::fs::write(&path, record::encode(&entry.header, entry.key, &longer)).unwrap();
+        assert_eq!(cache.get("k"), None);
+    }
+}
