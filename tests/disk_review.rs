@@ -511,3 +511,39 @@ fn moved_aside_databases_are_removed_after_the_grace_period() {
         "kept for inspection during the grace period"
     );
 }
+
+// Cross-process single-flight must not make a cached recursive function wait on itself -------
+
+#[fcache(folder = "review-ffib")]
+fn ffib(n: u64) -> u64 {
+    if n < 2 {
+        n
+    } else {
+        ffib(n - 1).wrapping_add(ffib(n - 2))
+    }
+}
+
+#[test]
+fn a_recursive_file_cached_function_never_waits_on_itself() {
+    isolated_cache_root();
+    // 3000 keys held at once in one call chain share entry-lock files (one per first two id
+    // bytes: a shared one is all but certain), which this process already holds for an outer
+    // call; such calls compute without the lock instead of waiting on themselves.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .stack_size(512 << 20)
+        .spawn(move || tx.send(ffib(3000)).ok())
+        .unwrap();
+    let value = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a recursive #[fcache] fib waited on itself");
+    assert_eq!(value, ffib_uncached_iterative(3000));
+}
+
+fn ffib_uncached_iterative(n: u64) -> u64 {
+    let (mut a, mut b) = (0u64, 1u64);
+    for _ in 0..n {
+        (a, b) = (b, a.wrapping_add(b));
+    }
+    a
+}

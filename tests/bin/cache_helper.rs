@@ -21,6 +21,7 @@
 //!   `a, b`, or `b, a` when `PAIR_ORDER=ba` (a type whose layout changed under its name).
 //! - `peek`: prints `len L` of the `square` cache before any call; `clear_first N…`: clears
 //!   that cache before any call, then calls `square`.
+//! - `fslow N`: an `#[fcache]` function whose body takes 300 ms (for cross-process single-flight).
 //! - `emfile N…`: lowers the open-file limit so the sled database cannot open, then `square`.
 //!
 //! Ends with `runs R` (body executions), `wrong W` (values that were not what the body
@@ -139,6 +140,13 @@ fn fttl_short(n: u64) -> u64 {
 fn fwith_ttl(n: u64) -> u64 {
     ran();
     n * 10
+}
+
+#[fcache(folder = "fslow")]
+fn fslow(n: u64) -> u64 {
+    ran();
+    std::thread::sleep(Duration::from_millis(300));
+    n * 2
 }
 
 #[bcache(folder = "config")]
@@ -292,6 +300,10 @@ fn main() {
         "fttl" => {
             check(fwith_ttl(numbers[0]) == numbers[0] * 10);
             fwith_ttl_cache()
+        }
+        "fslow" => {
+            check(fslow(numbers[0]) == numbers[0] * 2);
+            fslow_cache()
         }
         "config" => {
             check(load_config() == "config");

@@ -39,6 +39,78 @@ impl std::ops::Deref for Stored {
     }
 }
 
+/// A held cross-process lock on one entry's computation (see [`Backend::lock_entry`]);
+/// released when dropped, or by the OS if the holding process dies.
+///
+/// ```
+/// let unlocked = twat_cache_engines::disk::EntryLock::none();
+/// drop(unlocked);
+/// ```
+#[derive(Debug)]
+pub struct EntryLock {
+    file: Option<(std::fs::File, std::path::PathBuf)>,
+}
+
+/// Lock files this process holds. File locks conflict between two opens in one process too, so
+/// a thread must not wait for a lock its own process holds (a cached recursive function whose
+/// keys share a lock file would wait on itself): such a computation goes ahead without it.
+static HELD: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+impl EntryLock {
+    /// Claims `path` for this process; `false` if a thread of this process holds it already.
+    pub(crate) fn claim(path: &Path) -> bool {
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if held.iter().any(|p| p == path) {
+            return false;
+        }
+        held.push(path.to_path_buf());
+        true
+    }
+
+    /// Gives a claim back (the lock was not taken).
+    pub(crate) fn unclaim(path: &Path) {
+        HELD.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| p != path);
+    }
+
+    /// The lock held on `file` (claimed at `path`), until drop.
+    pub(crate) fn file(file: std::fs::File, path: std::path::PathBuf) -> Self {
+        Self {
+            file: Some((file, path)),
+        }
+    }
+
+    /// No lock (a backend only one process uses needs none).
+    pub fn none() -> Self {
+        Self { file: None }
+    }
+}
+
+impl Drop for EntryLock {
+    fn drop(&mut self) {
+        if let Some((file, path)) = self.file.take() {
+            drop(file); // closing the file releases the lock
+            Self::unclaim(&path);
+        }
+    }
+}
+
+/// How a [`Backend::lock_entry`] call ended.
+#[derive(Debug)]
+pub enum LockOutcome {
+    /// The lock is ours; `contended` if another process held it first (so an entry may have
+    /// been written meanwhile: look again before computing).
+    Acquired {
+        /// The lock, held until dropped.
+        lock: EntryLock,
+        /// Whether we had to wait for it.
+        contended: bool,
+    },
+    /// Another process held it for the whole wait: compute without it.
+    TimedOut,
+}
+
 /// What a backend-wide prune found and did.
 ///
 /// ```
@@ -169,6 +241,16 @@ pub trait Backend: Send + Sync + Sized + 'static {
 
     /// Records a use of `id`, for backends whose prune orders by last access.
     fn touch(&self, _id: &EntryId) {}
+
+    /// Takes the cross-process lock for computing `id`, waiting up to `wait` for another
+    /// process that holds it, so that processes sharing the store compute a missing entry once.
+    /// The default (a store one process owns) never waits.
+    fn lock_entry(&self, _id: &EntryId, _wait: std::time::Duration) -> LockOutcome {
+        LockOutcome::Acquired {
+            lock: EntryLock::none(),
+            contended: false,
+        }
+    }
 
     /// Records that `namespace` is in use at `now` (wall-clock nanoseconds), for the
     /// collection of namespaces nobody uses any more.

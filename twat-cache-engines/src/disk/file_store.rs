@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! <entries>/.in-use                       touched on open and prune: the namespace is in use
+//! <entries>/.locks/<first 2 id bytes>.lock held by the process computing a missing entry
 //! <entries>/<first id byte, 2 hex>/.lock  serializes publishes of that shard
 //! <entries>/<first id byte, 2 hex>/<id, 64 hex>.twc
 //! ```
@@ -27,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use super::backend::{Backend, Classify, EntryId, PruneReport, Stored};
+use super::backend::{Backend, Classify, EntryId, EntryLock, LockOutcome, PruneReport, Stored};
 use super::error::StoreError;
 use super::private_dir;
 use super::record;
@@ -35,6 +36,9 @@ use super::record;
 const EXTENSION: &str = "twc";
 const TEMP_EXTENSION: &str = "tmp";
 const IN_USE: &str = ".in-use";
+/// Directory of the computation locks: one file per first two id bytes (65 536 at most), so
+/// their number stays bounded; two keys sharing one only wait for each other now and then.
+const LOCKS: &str = ".locks";
 const LOCK: &str = ".lock";
 /// A temporary file older than this belongs to a writer that died.
 const STALE_TEMP: Duration = Duration::from_secs(60);
@@ -466,6 +470,43 @@ impl Backend for FileStore {
             }
         }
         Ok(())
+    }
+
+    fn lock_entry(&self, id: &EntryId, wait: Duration) -> LockOutcome {
+        let dir = self.location.entries.join(LOCKS);
+        let path = dir.join(format!("{}.lock", hex(&id[..2])));
+        if private_dir::ensure(&self.location.entries, &dir).is_err() {
+            return LockOutcome::TimedOut; // no lock to be had: compute without it
+        }
+        if !EntryLock::claim(&path) {
+            return LockOutcome::TimedOut; // this process computes a key of this lock already
+        }
+        let Ok(file) = open_private(&path) else {
+            EntryLock::unclaim(&path);
+            return LockOutcome::TimedOut;
+        };
+        let deadline = std::time::Instant::now() + wait;
+        let mut contended = false;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    return LockOutcome::Acquired {
+                        lock: EntryLock::file(file, path),
+                        contended,
+                    };
+                }
+                Err(std::fs::TryLockError::WouldBlock) => contended = true,
+                Err(std::fs::TryLockError::Error(_)) => break,
+            }
+            if std::time::Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(25));
+        }
+        EntryLock::unclaim(&path);
+        LockOutcome::TimedOut
     }
 
     fn touch(&self, id: &EntryId) {

@@ -18,8 +18,8 @@ mod record;
 mod sled_db;
 mod sled_store;
 
-pub use backend::{Backend, Classify, EntryId, PruneReport, Stored};
-pub use cache::{DiskCache, DiskCacheBuilder, DiskCore, DiskEntry, DiskVacant};
+pub use backend::{Backend, Classify, EntryId, EntryLock, LockOutcome, PruneReport, Stored};
+pub use cache::{CROSS_PROCESS_WAIT, DiskCache, DiskCacheBuilder, DiskCore, DiskEntry, DiskVacant};
 pub use error::{OpenError, StoreError};
 pub use file_store::{FileLocation, FileStore, STALE_NAMESPACE};
 pub use key_bytes::KeyError;

@@ -57,6 +57,8 @@ pub struct DiskVacant<'a, S, V> {
     /// The key's invalidation generation when the computation started.
     pub(super) generation: u64,
     pub(super) outcome: Outcome,
+    /// The cross-process lock on this entry's computation, released (after the write) on drop.
+    pub(super) _entry_lock: Option<crate::disk::EntryLock>,
 }
 
 impl<S: Backend, V: Serialize + DeserializeOwned> DiskVacant<'_, S, V> {

@@ -20,17 +20,23 @@ use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use self::core::bump;
-use super::backend::{Backend, EntryId};
+use super::backend::{Backend, EntryId, EntryLock, LockOutcome};
 use super::error::StoreError;
 use super::record::{self, COMPRESSED, Header};
 use crate::CacheStats;
 use crate::flight::{Flight, Join, Outcome};
 use bytes::{SWEEP_EVERY, compress, decompress};
+
+/// How long a miss waits for another process computing the same entry (stores shared by
+/// processes) before computing it too. An async miss does not wait (it must not block its
+/// executor's thread): if another process holds the entry, it computes as well.
+pub const CROSS_PROCESS_WAIT: Duration = Duration::from_secs(30);
 
 /// A persistent cache of `V` values in a storage backend `S`, keyed by anything `Serialize`:
 /// [`SledCache`](crate::SledCache) (a sled database) or [`FileCache`](crate::FileCache) (one file
@@ -162,19 +168,19 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
     /// already is (single-flight).
     pub fn entry<Q: ?Sized + Serialize>(&self, key: &Q) -> DiskEntry<'_, S, V> {
         let Some(bytes) = self.core.key_bytes(key) else {
-            return self.vacant(None, None);
+            return self.vacant(None, None, None);
         };
         let id = self.core.id_of(&bytes);
         loop {
             if let Some(v) = self.read(&id, &bytes) {
                 return DiskEntry::Hit(v);
             }
-            match self.join(&id, &bytes) {
+            match self.join(&id, &bytes, CROSS_PROCESS_WAIT) {
                 Ok(entry) => return entry,
                 Err(flight)
                     if flight.may_block_current_thread() && flight.wait() != Outcome::NotStored => {
                 }
-                Err(_) => return self.vacant(Some(bytes.to_vec()), None),
+                Err(_) => return self.vacant(Some(bytes.to_vec()), None, None),
             }
         }
     }
@@ -182,24 +188,29 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
     /// [`DiskCache::entry`] for async code: waiting is a future, not a blocked thread.
     pub async fn entry_async<Q: ?Sized + Serialize>(&self, key: &Q) -> DiskEntry<'_, S, V> {
         let Some(bytes) = self.core.key_bytes(key) else {
-            return self.vacant(None, None);
+            return self.vacant(None, None, None);
         };
         let id = self.core.id_of(&bytes);
         loop {
             if let Some(v) = self.read(&id, &bytes) {
                 return DiskEntry::Hit(v);
             }
-            match self.join(&id, &bytes) {
+            match self.join(&id, &bytes, Duration::ZERO) {
                 Ok(entry) => return entry,
                 Err(flight) if flight.clone().wait_async().await != Outcome::NotStored => {}
-                Err(_) => return self.vacant(Some(bytes.to_vec()), None),
+                Err(_) => return self.vacant(Some(bytes.to_vec()), None, None),
             }
         }
     }
 
     /// A miss this caller fills (`key` `None`: the key could not be serialized, nothing will
     /// be stored).
-    fn vacant(&self, key: Option<Vec<u8>>, flight: Option<Arc<Flight>>) -> DiskEntry<'_, S, V> {
+    fn vacant(
+        &self,
+        key: Option<Vec<u8>>,
+        flight: Option<Arc<Flight>>,
+        entry_lock: Option<EntryLock>,
+    ) -> DiskEntry<'_, S, V> {
         bump(&self.core.counters.misses);
         let id = key.as_deref().map_or([0; 32], |k| self.core.id_of(k));
         let generation = *self.core.stripe(&id);
@@ -210,27 +221,43 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             flight,
             generation,
             outcome: Outcome::Abandoned,
+            _entry_lock: entry_lock,
         })
     }
 
     #[cold]
-    fn join(&self, id: &EntryId, key: &[u8]) -> Result<DiskEntry<'_, S, V>, Arc<Flight>> {
-        let flight = if self.core.single_flight {
-            let hash = u64::from_le_bytes(id[..8].try_into().expect("8 bytes"));
-            match self.core.flights.join(hash) {
-                Join::Wait(flight) => return Err(flight),
-                Join::Lead(flight) => {
-                    if let Some(v) = self.read(id, key) {
-                        self.core.flights.land(&flight, Outcome::Stored);
-                        return Ok(DiskEntry::Hit(v));
-                    }
-                    Some(flight)
-                }
-            }
-        } else {
-            None
+    fn join(
+        &self,
+        id: &EntryId,
+        key: &[u8],
+        wait: Duration,
+    ) -> Result<DiskEntry<'_, S, V>, Arc<Flight>> {
+        if !self.core.single_flight {
+            return Ok(self.vacant(Some(key.to_vec()), None, None));
+        }
+        let hash = u64::from_le_bytes(id[..8].try_into().expect("8 bytes"));
+        let flight = match self.core.flights.join(hash) {
+            Join::Wait(flight) => return Err(flight),
+            Join::Lead(flight) => flight,
         };
-        Ok(self.vacant(Some(key.to_vec()), flight))
+        // A leader may have stored the value between our lookup and our join.
+        if let Some(v) = self.read(id, key) {
+            self.core.flights.land(&flight, Outcome::Stored);
+            return Ok(DiskEntry::Hit(v));
+        }
+        // Across processes: the store's entry lock; while another process held it, it may
+        // have written the entry.
+        let lock = match self.core.store().map(|s| s.lock_entry(id, wait)) {
+            Some(LockOutcome::Acquired { lock, contended }) => {
+                if contended && let Some(v) = self.read(id, key) {
+                    self.core.flights.land(&flight, Outcome::Stored);
+                    return Ok(DiskEntry::Hit(v));
+                }
+                Some(lock)
+            }
+            Some(LockOutcome::TimedOut) | None => None,
+        };
+        Ok(self.vacant(Some(key.to_vec()), Some(flight), lock))
     }
 
     /// The cached value or `make()`'s, stored (single-flight).
