@@ -114,6 +114,46 @@ impl Future for FlightWait {
     }
 }
 
+/// The single-flight loop every engine runs after a miss, written once. `attempt` looks the
+/// key up and joins its flight: `Ok` with a hit or with a vacant entry this caller now leads, or
+/// `Err` with the flight of the caller already computing it. `alone` makes a vacant entry this
+/// caller fills without a flight (after a leader that stored nothing, or where blocking is not
+/// allowed; see the module docs).
+#[cold]
+#[inline(never)]
+pub(crate) fn settle<E>(
+    mut attempt: impl FnMut() -> Result<E, Arc<Flight>>,
+    alone: impl FnOnce() -> E,
+) -> E {
+    loop {
+        match attempt() {
+            Ok(entry) => return entry,
+            Err(flight) => {
+                if !flight.may_block_current_thread() || flight.wait() == Outcome::NotStored {
+                    return alone();
+                }
+            }
+        }
+    }
+}
+
+/// [`settle`] for async callers: waiting is a future, never a blocked thread.
+pub(crate) async fn settle_async<E>(
+    mut attempt: impl FnMut() -> Result<E, Arc<Flight>>,
+    alone: impl FnOnce() -> E,
+) -> E {
+    loop {
+        match attempt() {
+            Ok(entry) => return entry,
+            Err(flight) => {
+                if flight.wait_async().await == Outcome::NotStored {
+                    return alone();
+                }
+            }
+        }
+    }
+}
+
 /// The flights of one shard, keyed by key hash.
 ///
 /// Keying by the 64-bit hash alone means two different keys that collide share a flight: the

@@ -20,7 +20,7 @@ pub use builder::MemoryCacheBuilder;
 use eviction::{Env, Removed};
 use shard::Shard;
 
-use crate::flight::{Flight, Join, Outcome};
+use crate::flight::{self, Flight, Join, Outcome};
 use crate::hit_counter::HitCounter;
 use crate::stats::Counters;
 use crate::{CacheStats, Clock, Lookup, Policy};
@@ -404,18 +404,13 @@ where
     {
         let hash = self.hash(query);
         let shard = self.shard_of(hash);
-        loop {
-            if let Some(value) = self.find(shard, hash, query) {
-                return Entry::Hit(value);
-            }
-            match self.join(shard, hash, query) {
-                Ok(entry) => return entry,
-                Err(flight)
-                    if flight.may_block_current_thread() && flight.wait() != Outcome::NotStored => {
-                }
-                Err(_) => return self.vacant(shard, hash, query, None),
-            }
+        if let Some(value) = self.find(shard, hash, query) {
+            return Entry::Hit(value);
         }
+        flight::settle(
+            || self.attempt(shard, hash, query),
+            || self.vacant(shard, hash, query, None),
+        )
     }
 
     /// [`MemoryCache::entry`] for async code: waiting for another caller's computation is a future
@@ -443,15 +438,30 @@ where
     {
         let hash = self.hash(query);
         let shard = self.shard_of(hash);
-        loop {
-            if let Some(value) = self.find(shard, hash, query) {
-                return Entry::Hit(value);
-            }
-            match self.join(shard, hash, query) {
-                Ok(entry) => return entry,
-                Err(flight) if flight.clone().wait_async().await != Outcome::NotStored => {}
-                Err(_) => return self.vacant(shard, hash, query, None),
-            }
+        if let Some(value) = self.find(shard, hash, query) {
+            return Entry::Hit(value);
+        }
+        flight::settle_async(
+            || self.attempt(shard, hash, query),
+            || self.vacant(shard, hash, query, None),
+        )
+        .await
+    }
+
+    /// One look after a miss: a hit (a leader finished meanwhile), the lead, or a flight.
+    #[cold]
+    fn attempt<Q>(
+        &self,
+        shard: &Shard<K, V>,
+        hash: u64,
+        query: &Q,
+    ) -> Result<Entry<'_, K, V>, Arc<Flight>>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        match self.find(shard, hash, query) {
+            Some(value) => Ok(Entry::Hit(value)),
+            None => self.join(shard, hash, query),
         }
     }
 

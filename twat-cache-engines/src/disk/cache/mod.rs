@@ -30,7 +30,7 @@ use super::backend::{Backend, EntryId, EntryLock, LockOutcome};
 use super::error::StoreError;
 use super::record::{self, COMPRESSED, Header};
 use crate::CacheStats;
-use crate::flight::{Flight, Join, Outcome};
+use crate::flight::{self, Flight, Join, Outcome};
 use bytes::{SWEEP_EVERY, compress, decompress};
 
 /// How long a miss waits for another process computing the same entry (stores shared by
@@ -171,18 +171,10 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             return self.vacant(None, None, None);
         };
         let id = self.core.id_of(&bytes);
-        loop {
-            if let Some(v) = self.read(&id, &bytes) {
-                return DiskEntry::Hit(v);
-            }
-            match self.join(&id, &bytes, CROSS_PROCESS_WAIT) {
-                Ok(entry) => return entry,
-                Err(flight)
-                    if flight.may_block_current_thread() && flight.wait() != Outcome::NotStored => {
-                }
-                Err(_) => return self.vacant(Some(bytes.to_vec()), None, None),
-            }
-        }
+        flight::settle(
+            || self.attempt(&id, &bytes, CROSS_PROCESS_WAIT),
+            || self.vacant(Some(bytes.to_vec()), None, None),
+        )
     }
 
     /// [`DiskCache::entry`] for async code: waiting is a future, not a blocked thread.
@@ -191,15 +183,23 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             return self.vacant(None, None, None);
         };
         let id = self.core.id_of(&bytes);
-        loop {
-            if let Some(v) = self.read(&id, &bytes) {
-                return DiskEntry::Hit(v);
-            }
-            match self.join(&id, &bytes, Duration::ZERO) {
-                Ok(entry) => return entry,
-                Err(flight) if flight.clone().wait_async().await != Outcome::NotStored => {}
-                Err(_) => return self.vacant(Some(bytes.to_vec()), None, None),
-            }
+        flight::settle_async(
+            || self.attempt(&id, &bytes, Duration::ZERO),
+            || self.vacant(Some(bytes.to_vec()), None, None),
+        )
+        .await
+    }
+
+    /// One look: a hit, the lead of this key's computation, or the flight to wait for.
+    fn attempt(
+        &self,
+        id: &EntryId,
+        key: &[u8],
+        wait: Duration,
+    ) -> Result<DiskEntry<'_, S, V>, Arc<Flight>> {
+        match self.read(id, key) {
+            Some(v) => Ok(DiskEntry::Hit(v)),
+            None => self.join(id, key, wait),
         }
     }
 
