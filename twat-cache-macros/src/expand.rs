@@ -157,12 +157,13 @@ impl<'a> Context<'a> {
         })
     }
 
-    /// Type arguments after the stored type: the storage backend for disk caches.
+    /// Type arguments after the stored type: the attribute's marker for disk caches (the
+    /// runtime knows which storage it builds).
     fn backend(&self) -> TokenStream {
         match self.kind {
             Kind::Mcache => quote!(),
-            Kind::Bcache => quote!(, ::twat_cache::__private::SledStore),
-            Kind::Fcache => quote!(, ::twat_cache::__private::FileStore),
+            Kind::Bcache => quote!(, ::twat_cache::__private::Bcache),
+            Kind::Fcache => quote!(, ::twat_cache::__private::Fcache),
         }
     }
 

@@ -16,12 +16,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use twat_cache_engines::disk::{
-    Backend, DiskCore, FileLocation, FileStore, SledStore, path_component,
-};
+use twat_cache_engines::disk::paths::{self, FunctionStore};
+use twat_cache_engines::disk::{Backend, DiskCore};
 use twat_cache_engines::{CacheStats, DiskCache, MemoryCache, Policy};
 
-use crate::private::{CacheKey, CacheValue};
+use crate::private::{Bcache, CacheKey, CacheValue, DiskAttribute, Fcache};
 use crate::registry::{self, CacheKind};
 
 /// Compile-time options of one cached function, written by the attribute macros.
@@ -106,35 +105,6 @@ where
     fn clear(&self) {}
     fn stats(&self) -> CacheStats {
         CacheStats::default()
-    }
-}
-
-/// Where a disk backend lives, for a function's cache.
-#[doc(hidden)]
-pub trait HandleBackend: Backend {
-    /// The location under `folder` (`<cache root>/<folder>`) for the cache `handle`.
-    fn location(handle: &CacheHandle, folder: PathBuf) -> Self::Location;
-}
-
-impl HandleBackend for SledStore {
-    /// The folder's database, one tree per function.
-    fn location(handle: &CacheHandle, folder: PathBuf) -> Self::Location {
-        (folder, handle.name.clone())
-    }
-}
-
-impl HandleBackend for FileStore {
-    /// `<folder>/<function>/<namespace>/`: editing the function leaves its old entries in a
-    /// directory of their own, never read again and easy to prune.
-    fn location(handle: &CacheHandle, folder: PathBuf) -> Self::Location {
-        // One safe path component whatever the name (`name = ".."` stays inside the folder).
-        let function = path_component(&handle.name.replace("::", "."));
-        let namespace = blake3::hash(handle.spec.namespace.as_bytes()).to_hex();
-        FileLocation {
-            entries: folder.join(function).join(&namespace.as_str()[..16]),
-            folder,
-            durable: false,
-        }
     }
 }
 
@@ -279,7 +249,7 @@ impl CacheHandle {
     pub fn folder(&self) -> Option<PathBuf> {
         match self.spec.kind {
             CacheKind::Mcache => None,
-            _ => Some(crate::cache_root().join(self.spec.folder)),
+            _ => Some(paths::folder(&crate::cache_root(), self.spec.folder)),
         }
     }
 
@@ -287,7 +257,7 @@ impl CacheHandle {
     /// (nothing is written under the cache root while caching is disabled).
     pub(crate) fn disk<S, V>(&'static self) -> Option<&'static DiskCache<S, V>>
     where
-        S: HandleBackend,
+        S: FunctionStore,
         V: Serialize + DeserializeOwned + 'static,
     {
         let core = self.disk_core::<S>()?;
@@ -295,7 +265,7 @@ impl CacheHandle {
     }
 
     /// The function's disk storage on backend `S`, opened on first use.
-    fn disk_core<S: HandleBackend>(&'static self) -> Option<&'static Arc<DiskCore<S>>> {
+    fn disk_core<S: FunctionStore>(&'static self) -> Option<&'static Arc<DiskCore<S>>> {
         let engine = self.disk.get_or_init(|| {
             if crate::caching_disabled() {
                 return None;
@@ -310,17 +280,22 @@ impl CacheHandle {
     /// The disk storage of a `#[bcache]`/`#[fcache]`, opened if it is not yet.
     fn open_disk(&'static self) -> Option<&'static dyn Engine> {
         match self.spec.kind {
-            CacheKind::Bcache => self.disk_core::<SledStore>().map(|e| e as &dyn Engine),
-            CacheKind::Fcache => self.disk_core::<FileStore>().map(|e| e as &dyn Engine),
+            CacheKind::Bcache => self
+                .disk_core::<<Bcache as DiskAttribute>::Store>()
+                .map(|e| e as &dyn Engine),
+            CacheKind::Fcache => self
+                .disk_core::<<Fcache as DiskAttribute>::Store>()
+                .map(|e| e as &dyn Engine),
             CacheKind::Mcache | CacheKind::Ucache => None,
         }
     }
 
-    fn build_disk_core<S: HandleBackend>(&self) -> Arc<DiskCore<S>> {
+    fn build_disk_core<S: FunctionStore>(&self) -> Arc<DiskCore<S>> {
         let spec = &self.spec;
         let root = crate::cache_root();
         let folder = self.folder().unwrap_or_else(|| root.clone());
-        let mut builder = DiskCache::<S, ()>::builder_at(S::location(self, folder))
+        let location = S::location_for(folder, &self.name, spec.namespace);
+        let mut builder = DiskCache::<S, ()>::builder_at(location)
             .trusted_root(root)
             .namespace(spec.namespace)
             .policy(spec.policy)

@@ -16,8 +16,8 @@
 //! ```
 //!
 //! so the borrowed key lives only until the match ends and the arguments can then be moved into
-//! the body. Disk attributes call `lookup_disk` with their backend (`SledStore`, `FileStore`)
-//! instead. `Adapter` decides what part of `R` is stored (`Ok` of a `Result`, `Some` of an
+//! the body. Disk attributes call `lookup_disk` with their attribute's marker type (`Bcache`,
+//! `Fcache`), which names the storage it builds; the macro names no storage backend. `Adapter` decides what part of `R` is stored (`Ok` of a `Result`, `Some` of an
 //! `Option`, or all of `R`).
 
 #![allow(missing_docs)]
@@ -29,10 +29,28 @@ use serde::de::DeserializeOwned;
 use twat_cache_engines::disk::Backend;
 use twat_cache_engines::{DiskEntry, DiskVacant, Entry, Lookup, MemoryCache, VacantEntry};
 
-pub use crate::handle::{HandleBackend, HandleSpec};
+pub use crate::handle::HandleSpec;
 pub use crate::registry::CacheKind;
 pub use crate::site::Site;
-pub use twat_cache_engines::disk::{FileStore, SledStore};
+use twat_cache_engines::disk::paths::FunctionStore;
+use twat_cache_engines::disk::{FileStore, SledStore};
+
+/// A disk attribute, and the storage engine it builds.
+pub trait DiskAttribute: 'static {
+    type Store: FunctionStore;
+}
+
+/// `#[bcache]`: a sled tree.
+pub struct Bcache;
+impl DiskAttribute for Bcache {
+    type Store = SledStore;
+}
+
+/// `#[fcache]`: one file per entry.
+pub struct Fcache;
+impl DiskAttribute for Fcache {
+    type Store = FileStore;
+}
 pub use twat_cache_engines::{Borrowed, BorrowedKey, EstimateSize, Policy};
 
 /// What a memory cache needs of a key (the owned form of the arguments, or `key = …`).
@@ -157,39 +175,43 @@ where
 
 /// Looks a call up in a disk cache on backend `S` (storage calls run inline: they take
 /// microseconds).
-pub fn lookup_disk<Q, V, S>(site: &'static Site, query: &Q) -> Step<V, DiskTicket<S, V>>
+pub fn lookup_disk<Q, V, A>(site: &'static Site, query: &Q) -> Step<V, DiskTicket<A::Store, V>>
 where
     Q: Serialize,
     V: DiskValue,
-    S: HandleBackend,
+    A: DiskAttribute,
 {
-    match site.disk::<S, V>() {
+    match site.disk::<A::Store, V>() {
         Some(cache) => disk_step(cache.entry(query)),
         None => Step::Miss(DiskTicket { vacant: None }),
     }
 }
 
 /// [`lookup_disk`] for `async fn`.
-pub async fn lookup_disk_async<Q, V, S>(site: &'static Site, query: &Q) -> Step<V, DiskTicket<S, V>>
+pub async fn lookup_disk_async<Q, V, A>(
+    site: &'static Site,
+    query: &Q,
+) -> Step<V, DiskTicket<A::Store, V>>
 where
     Q: Serialize + Sync,
     V: DiskValue,
-    S: HandleBackend,
+    A: DiskAttribute,
 {
-    match site.disk::<S, V>() {
+    match site.disk::<A::Store, V>() {
         Some(cache) => disk_step(cache.entry_async(query).await),
         None => Step::Miss(DiskTicket { vacant: None }),
     }
 }
 
 /// Removes one call's entry from a disk cache; `false` if it was not cached.
-pub fn invalidate_disk<Q, V, S>(site: &'static Site, query: &Q) -> bool
+pub fn invalidate_disk<Q, V, A>(site: &'static Site, query: &Q) -> bool
 where
     Q: Serialize,
     V: DiskValue,
-    S: HandleBackend,
+    A: DiskAttribute,
 {
-    site.disk::<S, V>().is_some_and(|cache| cache.remove(query))
+    site.disk::<A::Store, V>()
+        .is_some_and(|cache| cache.remove(query))
 }
 
 /// One argument as a disk key part: checks, at the argument's span, that it serializes.

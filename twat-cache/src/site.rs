@@ -17,8 +17,9 @@ use serde::de::DeserializeOwned;
 use twat_cache_engines::{DiskCache, MemoryCache};
 
 use crate::CacheHandle;
-use crate::handle::{HandleBackend, HandleSpec, display_name};
+use crate::handle::{HandleSpec, display_name};
 use crate::private::{CacheKey, CacheValue};
+use twat_cache_engines::disk::paths::FunctionStore;
 
 /// One generated function's view of its cache (see the module docs).
 #[doc(hidden)]
@@ -136,7 +137,7 @@ impl Site {
     #[inline]
     pub(crate) fn disk<S, V>(&'static self) -> Option<&'static DiskCache<S, V>>
     where
-        S: HandleBackend,
+        S: FunctionStore,
         V: Serialize + DeserializeOwned + 'static,
     {
         match self.kept() {

@@ -20,12 +20,28 @@ pub type EntryId = [u8; 32];
 /// assert_eq!(&*stored, &[1, 2, 3]);
 /// ```
 pub enum Stored {
-    /// A buffer shared with sled.
-    Shared(sled::IVec),
+    /// A buffer shared with the store (no copy).
+    Shared(SharedBytes),
     /// The memory fallback's buffer.
     Memory(Arc<[u8]>),
     /// A buffer read from a file.
     Owned(Vec<u8>),
+}
+
+/// Bytes a store hands out without copying them (today: sled's reference-counted buffers).
+pub struct SharedBytes(sled::IVec);
+
+impl SharedBytes {
+    pub(crate) fn from_sled(bytes: sled::IVec) -> Self {
+        Self(bytes)
+    }
+}
+
+impl std::ops::Deref for SharedBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl std::ops::Deref for Stored {

@@ -4,7 +4,7 @@
 //! folder; `sled_db.rs` keeps the process's open databases) and [`FileStore`] (one file per
 //! entry, shared by processes).
 //! `record.rs` is the entry format every backend stores and every read checks, `key_bytes.rs`
-//! the self-describing key encoding, `layout.rs` the value-type fingerprint, `private_dir.rs`
+//! the self-describing key encoding, `value_layout.rs` the value-type fingerprint, `paths.rs` the layout of caches under a root, `private_dir.rs`
 //! the directory ownership rule every directory passes before it is used.
 
 mod backend;
@@ -12,13 +12,16 @@ mod cache;
 mod error;
 mod file_store;
 mod key_bytes;
-mod layout;
+pub mod paths;
 mod private_dir;
 mod record;
 mod sled_db;
 mod sled_store;
+mod value_layout;
 
-pub use backend::{Backend, Classify, EntryId, EntryLock, LockOutcome, PruneReport, Stored};
+pub use backend::{
+    Backend, Classify, EntryId, EntryLock, LockOutcome, PruneReport, SharedBytes, Stored,
+};
 pub use cache::{CROSS_PROCESS_WAIT, DiskCache, DiskCacheBuilder, DiskCore, DiskEntry, DiskVacant};
 pub use error::{OpenError, StoreError};
 pub use file_store::{FileLocation, FileStore, STALE_NAMESPACE};

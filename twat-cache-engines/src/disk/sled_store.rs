@@ -3,7 +3,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use super::backend::{Backend, EntryId, Stored};
+use super::backend::{Backend, EntryId, SharedBytes, Stored};
 use super::error::StoreError;
 use super::sled_db;
 
@@ -62,7 +62,8 @@ impl Backend for SledStore {
     }
 
     fn get(&self, id: &EntryId, _max_len: u64) -> Result<Option<Stored>, StoreError> {
-        Ok(guarded(|| self.tree.get(id))?.map(Stored::Shared))
+        Ok(guarded(|| self.tree.get(id))?
+            .map(|bytes| Stored::Shared(SharedBytes::from_sled(bytes))))
     }
 
     fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, StoreError> {

@@ -12,8 +12,8 @@ use super::core::DiskCounters;
 use super::{DiskCache, DiskCore};
 use crate::clock::duration_nanos;
 use crate::disk::backend::Backend;
-use crate::disk::layout::tag;
 use crate::disk::private_dir;
+use crate::disk::value_layout::tag;
 use crate::flight::FlightTable;
 use crate::options::{CommonOptions, common_setters};
 

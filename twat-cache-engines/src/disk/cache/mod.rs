@@ -75,7 +75,7 @@ pub const CROSS_PROCESS_WAIT: Duration = Duration::from_secs(30);
 /// ```
 pub struct DiskCache<S, V> {
     core: Arc<DiskCore<S>>,
-    /// Layout fingerprint of `V` (see `layout.rs`), stored in and checked against every entry.
+    /// Layout fingerprint of `V` (see `value_layout.rs`), stored in and checked against every entry.
     value_layout: u64,
     _value: PhantomData<fn() -> V>,
 }
@@ -132,7 +132,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
     pub fn from_core(core: Arc<DiskCore<S>>) -> Self {
         Self {
             core,
-            value_layout: super::layout::fingerprint::<V>(),
+            value_layout: super::value_layout::fingerprint::<V>(),
             _value: PhantomData,
         }
     }
