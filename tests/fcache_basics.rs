@@ -171,3 +171,22 @@ fn an_unusable_folder_falls_back_to_memory() {
     assert!(stats.errors >= 1);
     assert_eq!((stats.hits, stats.len), (1, 1));
 }
+
+#[test]
+fn fifo_policy_evicts_the_oldest_write_even_if_recently_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache: FileCache<u32> = FileCache::builder(dir.path().join("fifo"))
+        .maxsize(10)
+        .policy(twat_cache::Policy::Fifo)
+        .build();
+    for k in 0..10u32 {
+        cache.insert(&k, &k);
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(cache.get(&0u32), Some(0), "a read does not make it younger");
+    for k in 10..12u32 {
+        cache.insert(&k, &k);
+    }
+    assert_eq!(cache.get(&0u32), None, "the first write went first");
+    assert_eq!(cache.get(&11u32), Some(11));
+}

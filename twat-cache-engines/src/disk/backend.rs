@@ -147,9 +147,56 @@ pub struct PruneReport {
     pub stale: u64,
 }
 
-/// How a prune tells this cache's live entries from others: the entry's namespace, and whether
-/// it has expired (`None` for bytes that are not an intact entry).
-pub type Classify<'a> = &'a dyn Fn(&[u8]) -> Option<(u64, bool)>;
+/// What a prune needs to know of one entry, from its header.
+#[derive(Debug, Clone, Copy)]
+pub struct Classified {
+    /// The entry's namespace.
+    pub namespace: u64,
+    /// Whether it has expired under the options in force.
+    pub expired: bool,
+    /// When it was written (wall-clock nanoseconds), for insertion-order eviction.
+    pub created: u64,
+}
+
+/// How a prune reads an entry's header (`None` for bytes that are not an intact entry).
+pub type Classify<'a> = &'a dyn Fn(&[u8]) -> Option<Classified>;
+
+/// Which entries a prune evicts first when over a bound: how a backend honours `policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvictionOrder {
+    /// Least recently used first (`lru`; also `lfu`/`tinylfu`, whose use counts a store
+    /// shared by processes does not keep).
+    LastAccess,
+    /// Oldest write first (`fifo`).
+    Insertion,
+}
+
+/// One prune: whose entries, how to read them, the bounds and the eviction order.
+///
+/// ```
+/// use twat_cache_engines::disk::{EvictionOrder, PruneRequest};
+///
+/// let request = PruneRequest {
+///     namespace: 7,
+///     classify: &|_| None,
+///     maxsize: 1000,
+///     max_bytes: u64::MAX,
+///     order: EvictionOrder::LastAccess,
+/// };
+/// assert_eq!(request.maxsize, 1000);
+/// ```
+pub struct PruneRequest<'a> {
+    /// The namespace whose entries are counted and bounded.
+    pub namespace: u64,
+    /// Reads an entry's header.
+    pub classify: Classify<'a>,
+    /// Most entries of the namespace.
+    pub maxsize: u64,
+    /// Most bytes of the namespace.
+    pub max_bytes: u64,
+    /// What goes first.
+    pub order: EvictionOrder,
+}
 
 /// A store of entry bytes by id.
 ///
@@ -283,16 +330,10 @@ pub trait Backend: Send + Sync + Sized + 'static {
     }
 
     /// Removes damaged, expired and leftover temporary entries and (a bounded number of)
-    /// entries of namespaces no longer in use; then, if `namespace` holds more than `maxsize`
-    /// entries or `max_bytes` bytes, its least recently used entries down to a low-water mark
+    /// entries of namespaces no longer in use; then, if the namespace holds more than `maxsize`
+    /// entries or `max_bytes` bytes, evicts in the request's order down to a low-water mark
     /// below both. Only called when [`Backend::PRUNES`].
-    fn prune(
-        &self,
-        _namespace: u64,
-        _classify: Classify<'_>,
-        _maxsize: u64,
-        _max_bytes: u64,
-    ) -> Result<PruneReport, StoreError> {
+    fn prune(&self, _request: &PruneRequest<'_>) -> Result<PruneReport, StoreError> {
         Err(StoreError::Unsupported("this backend evicts by sampling"))
     }
 }

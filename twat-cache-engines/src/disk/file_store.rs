@@ -28,7 +28,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use super::backend::{Backend, Classify, EntryId, EntryLock, LockOutcome, PruneReport, Stored};
+use super::backend::{
+    Backend, EntryId, EntryLock, EvictionOrder, LockOutcome, PruneReport, PruneRequest, Stored,
+};
 use super::error::StoreError;
 use super::private_dir;
 use super::record;
@@ -522,19 +524,14 @@ impl Backend for FileStore {
         }
     }
 
-    fn prune(
-        &self,
-        namespace: u64,
-        classify: Classify<'_>,
-        maxsize: u64,
-        max_bytes: u64,
-    ) -> Result<PruneReport, StoreError> {
+    fn prune(&self, request: &PruneRequest<'_>) -> Result<PruneReport, StoreError> {
         self.mark_in_use();
         let mut report = PruneReport {
             stale: self.collect_stale_namespaces(STALE_BUDGET),
             ..PruneReport::default()
         };
-        let mut live: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
+        // (eviction rank: lower goes first, length, path)
+        let mut live: Vec<(u64, u64, PathBuf)> = Vec::new();
         let now = SystemTime::now();
         for shard in self.shards()? {
             let Ok(entries) = fs::read_dir(&shard) else {
@@ -561,29 +558,37 @@ impl Backend for FileStore {
                     .then(|| open_entry(&path))
                     .and_then(Result::ok)
                     .and_then(|mut f| f.read_exact(&mut prefix).ok())
-                    .and_then(|()| classify(&prefix));
+                    .and_then(|()| (request.classify)(&prefix));
                 match peeked {
                     None => {
                         let _ = fs::remove_file(&path); // not an entry: damaged, truncated, planted
                     }
-                    Some((ns, _)) if ns != namespace => {}
-                    Some((_, true)) => {
+                    Some(c) if c.namespace != request.namespace => {}
+                    Some(c) if c.expired => {
                         if fs::remove_file(&path).is_ok() {
                             report.expired += 1;
                         }
                     }
-                    Some((_, false)) => live.push((modified, meta.len(), path)),
+                    Some(c) => {
+                        let rank = match request.order {
+                            EvictionOrder::Insertion => c.created,
+                            EvictionOrder::LastAccess => modified
+                                .duration_since(SystemTime::UNIX_EPOCH)
+                                .map_or(0, |d| d.as_nanos() as u64),
+                        };
+                        live.push((rank, meta.len(), path));
+                    }
                 }
             }
         }
         report.len = live.len() as u64;
         report.bytes = live.iter().map(|(_, len, _)| len).sum();
-        if report.len <= maxsize && report.bytes <= max_bytes {
+        if report.len <= request.maxsize && report.bytes <= request.max_bytes {
             return Ok(report);
         }
-        // Over a bound: evict the least recently used down to 90% of each bound, so that the
-        // next misses do not each pay for a whole-store prune.
-        let (low_len, low_bytes) = (low_water(maxsize), low_water(max_bytes));
+        // Over a bound: evict in the policy's order down to 90% of each bound, so that the next
+        // misses do not each pay for a whole-store prune.
+        let (low_len, low_bytes) = (low_water(request.maxsize), low_water(request.max_bytes));
         live.sort();
         for (_, len, path) in &live {
             if report.len <= low_len && report.bytes <= low_bytes {

@@ -20,7 +20,8 @@ mod sled_store;
 mod value_layout;
 
 pub use backend::{
-    Backend, Classify, EntryId, EntryLock, LockOutcome, PruneReport, SharedBytes, Stored,
+    Backend, Classified, Classify, EntryId, EntryLock, EvictionOrder, LockOutcome, PruneReport,
+    PruneRequest, SharedBytes, Stored,
 };
 pub use cache::{CROSS_PROCESS_WAIT, DiskCache, DiskCacheBuilder, DiskCore, DiskEntry, DiskVacant};
 pub use error::{OpenError, StoreError};

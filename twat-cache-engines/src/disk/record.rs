@@ -190,6 +190,7 @@ pub(crate) fn encode_with<E>(
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Peek {
     pub namespace: u64,
+    pub created: u64,
     pub renewed: u64,
     pub expires: u64,
 }
@@ -200,6 +201,7 @@ pub(crate) fn peek(prefix: &[u8]) -> Option<Peek> {
     declared_len(prefix)?;
     Some(Peek {
         namespace: u64_at(prefix, 14),
+        created: u64_at(prefix, 22),
         renewed: u64_at(prefix, 30),
         expires: u64_at(prefix, 38),
     })

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use super::core::{DiskCore, bump};
 use crate::Policy;
-use crate::disk::backend::{Backend, EntryId};
+use crate::disk::backend::{Backend, Classified, EntryId, EvictionOrder, PruneRequest};
 use crate::disk::error::StoreError;
 use crate::disk::file_store::STALE_NAMESPACE;
 use crate::disk::record;
@@ -59,12 +59,23 @@ impl<S: Backend> DiskCore<S> {
         let Some(store) = self.store() else { return };
         let now = self.clock.unix_nanos();
         let classify = |prefix: &[u8]| {
-            record::peek(prefix).map(|p| {
-                let expired = record::expired(p.renewed, p.expires, now, self.ttl);
-                (p.namespace, expired)
+            record::peek(prefix).map(|p| Classified {
+                namespace: p.namespace,
+                expired: record::expired(p.renewed, p.expires, now, self.ttl),
+                created: p.created,
             })
         };
-        match store.prune(self.namespace_tag, &classify, self.maxsize, self.max_bytes) {
+        let request = PruneRequest {
+            namespace: self.namespace_tag,
+            classify: &classify,
+            maxsize: self.maxsize,
+            max_bytes: self.max_bytes,
+            order: match self.policy {
+                Policy::Fifo => EvictionOrder::Insertion,
+                Policy::Lru | Policy::Lfu | Policy::TinyLfu => EvictionOrder::LastAccess,
+            },
+        };
+        match store.prune(&request) {
             Ok(report) => {
                 let c = &self.counters;
                 c.len.store(report.len, Ordering::Relaxed);
