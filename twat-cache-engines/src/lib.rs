@@ -32,6 +32,7 @@ macro_rules! inject_fault {
 
 mod clock;
 pub mod disk;
+mod engine;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 mod flight;
@@ -48,6 +49,7 @@ pub use disk::{
     DiskCache, DiskCacheBuilder, DiskEntry, DiskVacant, FileCache, FileCacheBuilder, SledCache,
     SledCacheBuilder,
 };
+pub use engine::{Engine, Found, Vacancy};
 pub use key::{Borrowed, BorrowedKey, Lookup};
 pub use memory::{Entry, MemoryCache, MemoryCacheBuilder, VacantEntry, Weigher};
 pub use policy::{Policy, UnknownPolicy};

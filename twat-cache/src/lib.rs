@@ -46,8 +46,8 @@ pub use twat_cache_engines::disk;
 #[cfg(feature = "fault-injection")]
 pub use twat_cache_engines::fault;
 pub use twat_cache_engines::{
-    Borrowed, CacheStats, Clock, DiskCache, DiskCacheBuilder, DiskEntry, DiskVacant, Entry,
-    EstimateSize, FileCache, FileCacheBuilder, Lookup, MemoryCache, MemoryCacheBuilder, Policy,
-    SledCache, SledCacheBuilder, VacantEntry,
+    Borrowed, CacheStats, Clock, DiskCache, DiskCacheBuilder, DiskEntry, DiskVacant, Engine, Entry,
+    EstimateSize, FileCache, FileCacheBuilder, Found, Lookup, MemoryCache, MemoryCacheBuilder,
+    Policy, SledCache, SledCacheBuilder, Vacancy, VacantEntry,
 };
 pub use twat_cache_macros::{bcache, fcache, mcache};

@@ -26,8 +26,7 @@ use std::hash::Hash;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use twat_cache_engines::disk::Backend;
-use twat_cache_engines::{DiskEntry, DiskVacant, Entry, Lookup, MemoryCache, VacantEntry};
+use twat_cache_engines::{DiskVacant, Engine, Found, Lookup, MemoryCache, Vacancy, VacantEntry};
 
 pub use crate::handle::HandleSpec;
 pub use crate::registry::CacheKind;
@@ -71,58 +70,72 @@ pub enum Step<V, T> {
     Miss(T),
 }
 
-/// A memory cache's duty to store a computed value; dropping it unfilled (error, panic,
-/// cancellation) releases any callers waiting on the same key.
-pub struct Ticket<K: 'static, V: 'static> {
-    vacant: Option<VacantEntry<'static, K, V>>,
+/// The duty to store a computed value (any engine's [`Vacancy`]); `None` inside when caching
+/// is disabled. Dropping it unfilled (a panic, a cancellation) releases the waiting callers.
+pub struct Ticket<T> {
+    vacancy: Option<T>,
 }
 
-impl<K: CacheKey, V: CacheValue> Ticket<K, V> {
-    /// Stores a clone of `stored` if the result is cacheable.
+impl<T> Ticket<T> {
+    /// Stores `stored` if the result is cacheable; otherwise lets the waiting callers run
+    /// their own call at once.
     #[inline(never)]
-    pub fn complete(self, stored: Option<&V>) {
-        match (self.vacant, stored) {
-            (Some(vacant), Some(value)) => vacant.insert(value.clone()),
-            (Some(vacant), None) => vacant.release(),
+    pub fn complete<V>(self, stored: Option<&V>)
+    where
+        T: Vacancy<V>,
+    {
+        match (self.vacancy, stored) {
+            (Some(vacancy), Some(value)) => vacancy.fill(value),
+            (Some(vacancy), None) => vacancy.release(),
             (None, _) => {}
         }
     }
 }
 
-/// A disk cache's duty to store a computed value (see [`Ticket`]).
-pub struct DiskTicket<S: 'static, V: 'static> {
-    vacant: Option<DiskVacant<'static, S, V>>,
-}
-
-impl<S: Backend, V: DiskValue> DiskTicket<S, V> {
-    /// Serializes and stores `stored` if the result is cacheable.
-    #[inline(never)]
-    pub fn complete(self, stored: Option<&V>) {
-        match (self.vacant, stored) {
-            (Some(vacant), Some(value)) => vacant.insert(value),
-            (Some(vacant), None) => vacant.release(),
-            (None, _) => {}
-        }
-    }
-}
-
+/// A lookup's outcome as the wrapper handles it.
 #[inline]
-fn memory_step<K, V>(entry: Entry<'static, K, V>) -> Step<V, Ticket<K, V>> {
-    match entry {
-        Entry::Hit(v) => Step::Hit(v),
-        Entry::Vacant(vacant) => Step::Miss(Ticket {
-            vacant: Some(vacant),
+fn step<V, T>(found: Found<V, T>) -> Step<V, Ticket<T>> {
+    match found {
+        Found::Hit(v) => Step::Hit(v),
+        Found::Vacant(vacancy) => Step::Miss(Ticket {
+            vacancy: Some(vacancy),
         }),
     }
 }
 
-fn disk_step<S, V>(entry: DiskEntry<'static, S, V>) -> Step<V, DiskTicket<S, V>> {
-    match entry {
-        DiskEntry::Hit(v) => Step::Hit(v),
-        DiskEntry::Vacant(vacant) => Step::Miss(DiskTicket {
-            vacant: Some(vacant),
-        }),
+/// The uncached step (caching disabled).
+fn disabled<V, T>() -> Step<V, Ticket<T>> {
+    Step::Miss(Ticket { vacancy: None })
+}
+
+/// The one lookup path: any engine (or none, when caching is disabled).
+#[inline]
+fn through<E, Q>(
+    engine: Option<&'static E>,
+    query: &Q,
+) -> Step<E::Value, Ticket<E::Vacancy<'static>>>
+where
+    E: Engine<Q>,
+    Q: ?Sized,
+{
+    match engine {
+        Some(engine) => step(engine.lookup(query)),
+        None => disabled(),
     }
+}
+
+/// The memory engine of a site.
+#[inline]
+fn memory_engine<Q, V>(
+    site: &'static Site,
+    weigh: Option<fn(&Q::Owned, &V) -> u64>,
+) -> Option<&'static MemoryCache<Q::Owned, V>>
+where
+    Q: BorrowedKey,
+    Q::Owned: CacheKey,
+    V: CacheValue,
+{
+    site.memory::<Q::Owned, V>(weigh)
 }
 
 /// Looks a call up in a memory cache, waiting (blocking) for a concurrent computation of the
@@ -132,16 +145,13 @@ pub fn lookup<Q, V>(
     site: &'static Site,
     query: &Q,
     weigh: Option<fn(&Q::Owned, &V) -> u64>,
-) -> Step<V, Ticket<Q::Owned, V>>
+) -> Step<V, Ticket<VacantEntry<'static, Q::Owned, V>>>
 where
     Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
     Q::Owned: CacheKey,
     V: CacheValue,
 {
-    match site.memory::<Q::Owned, V>(weigh) {
-        Some(cache) => memory_step(cache.entry(query)),
-        None => Step::Miss(Ticket { vacant: None }),
-    }
+    through(memory_engine::<Q, V>(site, weigh), query)
 }
 
 /// [`lookup`] for `async fn`: waiting for a concurrent computation is a future.
@@ -150,15 +160,18 @@ pub async fn lookup_async<Q, V>(
     site: &'static Site,
     query: &Q,
     weigh: Option<fn(&Q::Owned, &V) -> u64>,
-) -> Step<V, Ticket<Q::Owned, V>>
+) -> Step<V, Ticket<VacantEntry<'static, Q::Owned, V>>>
 where
     Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
     Q::Owned: CacheKey,
     V: CacheValue,
 {
-    match site.memory::<Q::Owned, V>(weigh) {
-        Some(cache) => memory_step(cache.entry_async(query).await),
-        None => Step::Miss(Ticket { vacant: None }),
+    // The engines' concrete async lookups, not `Engine::lookup_async`: a future built on a
+    // generic associated type's projection is not provably `Send` yet (rust-lang/rust#100013),
+    // and cached `async fn`s must stay spawnable.
+    match memory_engine::<Q, V>(site, weigh) {
+        Some(cache) => step(cache.entry_async(query).await.into()),
+        None => disabled(),
     }
 }
 
@@ -169,49 +182,48 @@ where
     Q::Owned: CacheKey,
     V: CacheValue,
 {
-    site.memory::<Q::Owned, V>(None)
-        .is_some_and(|cache: &MemoryCache<Q::Owned, V>| cache.remove(query))
+    memory_engine::<Q, V>(site, None).is_some_and(|cache| Engine::remove(cache, query))
 }
 
-/// Looks a call up in a disk cache on backend `S` (storage calls run inline: they take
+/// Looks a call up in the disk cache of attribute `A` (storage calls run inline: they take
 /// microseconds).
-pub fn lookup_disk<Q, V, A>(site: &'static Site, query: &Q) -> Step<V, DiskTicket<A::Store, V>>
+pub fn lookup_disk<Q, V, A>(
+    site: &'static Site,
+    query: &Q,
+) -> Step<V, Ticket<DiskVacant<'static, A::Store, V>>>
 where
-    Q: Serialize,
+    Q: Serialize + Sync,
     V: DiskValue,
     A: DiskAttribute,
 {
-    match site.disk::<A::Store, V>() {
-        Some(cache) => disk_step(cache.entry(query)),
-        None => Step::Miss(DiskTicket { vacant: None }),
-    }
+    through(site.disk::<A::Store, V>(), query)
 }
 
 /// [`lookup_disk`] for `async fn`.
 pub async fn lookup_disk_async<Q, V, A>(
     site: &'static Site,
     query: &Q,
-) -> Step<V, DiskTicket<A::Store, V>>
+) -> Step<V, Ticket<DiskVacant<'static, A::Store, V>>>
 where
     Q: Serialize + Sync,
     V: DiskValue,
     A: DiskAttribute,
 {
     match site.disk::<A::Store, V>() {
-        Some(cache) => disk_step(cache.entry_async(query).await),
-        None => Step::Miss(DiskTicket { vacant: None }),
+        Some(cache) => step(cache.entry_async(query).await.into()),
+        None => disabled(),
     }
 }
 
 /// Removes one call's entry from a disk cache; `false` if it was not cached.
 pub fn invalidate_disk<Q, V, A>(site: &'static Site, query: &Q) -> bool
 where
-    Q: Serialize,
+    Q: Serialize + Sync,
     V: DiskValue,
     A: DiskAttribute,
 {
     site.disk::<A::Store, V>()
-        .is_some_and(|cache| cache.remove(query))
+        .is_some_and(|cache| Engine::remove(cache, query))
 }
 
 /// One argument as a disk key part: checks, at the argument's span, that it serializes.
