@@ -126,11 +126,21 @@ pub fn chown_to_nobody(path: &std::path::Path) {
     );
 }
 
-/// Whether this process can give files away (root, or CAP_CHOWN).
+/// Whether this process can give files away (root). When it cannot, prints a loud SKIPPED
+/// line — or fails, when `TWAT_CACHE_REQUIRE_ROOT` is set (CI sets it: there a skipped
+/// ownership test must not pass as a test that ran).
 #[cfg(unix)]
-pub fn can_chown() -> bool {
+pub fn can_chown(case: &str) -> bool {
     // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    if unsafe { libc::geteuid() == 0 } {
+        return true;
+    }
+    assert!(
+        std::env::var_os("TWAT_CACHE_REQUIRE_ROOT").is_none(),
+        "{case} needs root (chown to 65534), and TWAT_CACHE_REQUIRE_ROOT is set"
+    );
+    eprintln!("SKIPPED: {case} needs root (chown to 65534)");
+    false
 }
 
 /// A struct whose serde layout is chosen at run time: fields `a, b`, or `b, a` when the
