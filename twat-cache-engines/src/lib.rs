@@ -43,6 +43,7 @@ mod options;
 mod policy;
 mod size;
 mod stats;
+mod tiered;
 
 pub use clock::Clock;
 pub use disk::{
@@ -55,3 +56,4 @@ pub use memory::{Entry, MemoryCache, MemoryCacheBuilder, VacantEntry, Weigher};
 pub use policy::{Policy, UnknownPolicy};
 pub use size::EstimateSize;
 pub use stats::CacheStats;
+pub use tiered::{Tiered, TieredVacancy};

@@ -48,6 +48,6 @@ pub use twat_cache_engines::fault;
 pub use twat_cache_engines::{
     Borrowed, CacheStats, Clock, DiskCache, DiskCacheBuilder, DiskEntry, DiskVacant, Engine, Entry,
     EstimateSize, FileCache, FileCacheBuilder, Found, Lookup, MemoryCache, MemoryCacheBuilder,
-    Policy, SledCache, SledCacheBuilder, Vacancy, VacantEntry,
+    Policy, SledCache, SledCacheBuilder, Tiered, TieredVacancy, Vacancy, VacantEntry,
 };
 pub use twat_cache_macros::{bcache, fcache, mcache};

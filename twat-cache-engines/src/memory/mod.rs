@@ -156,6 +156,15 @@ impl<K, V> MemoryCache<K, V> {
         }
     }
 
+    /// The deadline of an entry stored at `now`, capped at `lifetime` nanoseconds if given.
+    fn deadline_within(&self, now: u64, lifetime: Option<u64>) -> u64 {
+        match (self.deadline(now), lifetime) {
+            (0, _) => 0,
+            (deadline, Some(cap)) => deadline.min(now.saturating_add(cap.max(1))),
+            (deadline, None) => deadline,
+        }
+    }
+
     /// Number of entries held (expired entries not yet swept included).
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.store.read().len()).sum()
@@ -332,12 +341,20 @@ where
     /// A value heavier than the byte budget is not stored.
     pub fn insert(&self, key: K, value: V) {
         let hash = self.hash(&key);
-        self.insert_hashed(hash, key, value, None);
+        self.insert_hashed(hash, key, value, None, None);
     }
 
-    /// Stores `key`; with `generation`, only if no removal happened in the shard since then.
-    /// Returns whether it was stored.
-    fn insert_hashed(&self, hash: u64, key: K, value: V, generation: Option<u64>) -> bool {
+    /// Stores `key`; with `generation`, only if no removal happened in the shard since then;
+    /// with `lifetime`, expiring no later than that many nanoseconds from now (when the cache
+    /// has a TTL). Returns whether it was stored.
+    fn insert_hashed(
+        &self,
+        hash: u64,
+        key: K,
+        value: V,
+        generation: Option<u64>,
+        lifetime: Option<u64>,
+    ) -> bool {
         let shard = self.shard_of(hash);
         let now = self.now();
         let env = self.env(shard);
@@ -357,7 +374,7 @@ where
                 &mut store,
                 &env,
                 hash,
-                (key, value, self.deadline(now)),
+                (key, value, self.deadline_within(now, lifetime)),
                 now,
                 &mut removed,
             )
@@ -580,11 +597,18 @@ where
     /// Stores the computed value and releases the waiters (who will now hit). If the key was
     /// removed (or the cache cleared) while the value was computed, it is not stored: it may
     /// predate what the removal meant to discard.
-    pub fn insert(mut self, value: V) {
+    pub fn insert(self, value: V) {
+        self.insert_within(value, None);
+    }
+
+    /// [`VacantEntry::insert`], expiring no later than `lifetime` from now (when the cache has
+    /// a TTL): a copy of an entry held elsewhere must not outlive it.
+    pub fn insert_within(mut self, value: V, lifetime: Option<std::time::Duration>) {
         let key = self.key.take().expect("insert consumes the entry");
+        let lifetime = lifetime.map(crate::clock::duration_nanos);
         if self
             .cache
-            .insert_hashed(self.hash, key, value, Some(self.generation))
+            .insert_hashed(self.hash, key, value, Some(self.generation), lifetime)
         {
             self.outcome = Outcome::Stored;
         } else {

@@ -29,8 +29,8 @@ use self::core::bump;
 use super::backend::{Backend, EntryId, EntryLock, LockOutcome};
 use super::error::StoreError;
 use super::record::{self, COMPRESSED, Header};
-use crate::CacheStats;
 use crate::flight::{self, Flight, Join, Outcome};
+use crate::{CacheStats, Found};
 use bytes::{SWEEP_EVERY, compress, decompress};
 
 /// How long a miss waits for another process computing the same entry (stores shared by
@@ -211,10 +211,20 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         flight: Option<Arc<Flight>>,
         entry_lock: Option<EntryLock>,
     ) -> DiskEntry<'_, S, V> {
+        DiskEntry::Vacant(self.vacancy(key, flight, entry_lock))
+    }
+
+    /// The duty to fill a miss (counted as one).
+    fn vacancy(
+        &self,
+        key: Option<Vec<u8>>,
+        flight: Option<Arc<Flight>>,
+        entry_lock: Option<EntryLock>,
+    ) -> DiskVacant<'_, S, V> {
         bump(&self.core.counters.misses);
         let id = key.as_deref().map_or([0; 32], |k| self.core.id_of(k));
         let generation = *self.core.stripe(&id);
-        DiskEntry::Vacant(DiskVacant {
+        DiskVacant {
             cache: self,
             id,
             key,
@@ -222,7 +232,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             generation,
             outcome: Outcome::Abandoned,
             _entry_lock: entry_lock,
-        })
+        }
     }
 
     #[cold]
@@ -278,6 +288,11 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
 
     /// Hit path: verifies and decodes the entry; anything off is a miss (and is removed).
     fn read(&self, id: &EntryId, key: &[u8]) -> Option<V> {
+        self.read_with_lifetime(id, key).map(|(v, _)| v)
+    }
+
+    /// [`DiskCache::read`], with what is left of the entry's life (`None`: no deadline).
+    fn read_with_lifetime(&self, id: &EntryId, key: &[u8]) -> Option<(V, Option<Duration>)> {
         let core = &*self.core;
         let stored = core.stored(id)?;
         let Some(entry) = record::decode(&stored) else {
@@ -302,6 +317,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             bump(&core.counters.expirations);
             return None;
         }
+        let mut deadline = record::deadline(entry.header.renewed, entry.header.expires, core.ttl);
         let Some(value) = self.decode_payload(&entry) else {
             core.discard(id);
             return None;
@@ -310,6 +326,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             let mut renewed = stored.to_vec();
             record::renew(&mut renewed, now, now.saturating_add(core.ttl));
             core.renew(id, &stored, renewed);
+            deadline = now.saturating_add(core.ttl);
         }
         if core.tracks_access() {
             if S::PRUNES {
@@ -321,7 +338,37 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             }
         }
         bump(&core.counters.hits);
-        Some(value)
+        let lifetime =
+            (deadline != u64::MAX).then(|| Duration::from_nanos(deadline.saturating_sub(now)));
+        Some((value, lifetime))
+    }
+
+    /// For a tier in front of this cache that already runs the single-flight: looks `key` up
+    /// without joining an in-process flight. A hit comes with what is left of its life; a miss
+    /// holds the cross-process entry lock (sync callers wait for another process computing
+    /// it; `wait` zero for async ones).
+    pub fn lead<Q: ?Sized + Serialize>(
+        &self,
+        key: &Q,
+        wait: Duration,
+    ) -> Found<(V, Option<Duration>), DiskVacant<'_, S, V>> {
+        let Some(bytes) = self.core.key_bytes(key) else {
+            return Found::Vacant(self.vacancy(None, None, None));
+        };
+        let id = self.core.id_of(&bytes);
+        if let Some(hit) = self.read_with_lifetime(&id, &bytes) {
+            return Found::Hit(hit);
+        }
+        let lock = match self.core.store().map(|s| s.lock_entry(&id, wait)) {
+            Some(LockOutcome::Acquired { lock, contended }) => {
+                if contended && let Some(hit) = self.read_with_lifetime(&id, &bytes) {
+                    return Found::Hit(hit);
+                }
+                Some(lock)
+            }
+            Some(LockOutcome::TimedOut) | None => None,
+        };
+        Found::Vacant(self.vacancy(Some(bytes.to_vec()), None, lock))
     }
 
     /// The stored value; `None` if undecodable (damaged, or written by an older type) or if

@@ -1,0 +1,161 @@
+//! [`Tiered`]: a memory cache in front of a disk cache — the engine `#[ucache]` is made of.
+//!
+//! A lookup runs one single-flight, the memory tier's: a hit there never touches the disk; its
+//! leader reads the disk tier (without a second in-process flight, but holding the disk's
+//! cross-process entry lock on a miss) and an L2 hit fills L1, capped at what is left of the
+//! L2 entry's life, so an L1 copy never outlives it. A computed value is written through to
+//! both tiers; `remove` reaches both.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::disk::{Backend, CROSS_PROCESS_WAIT, DiskCache, DiskVacant};
+use crate::engine::{Engine, Found, Vacancy};
+use crate::key::Lookup;
+use crate::memory::{Entry, MemoryCache, VacantEntry};
+
+/// A memory tier (L1) in front of a disk tier (L2).
+///
+/// ```
+/// use twat_cache_engines::{Engine, FileCache, Found, MemoryCache, Tiered, Vacancy};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let tiered = Tiered::new(
+///     MemoryCache::<u64, String>::builder().maxsize(2).build(),
+///     FileCache::<String>::builder(dir.path()).build(),
+/// );
+/// let get = |k: u64| match tiered.lookup(&k) {
+///     Found::Hit(v) => v,
+///     Found::Vacant(vacancy) => {
+///         let v = format!("value {k}");
+///         vacancy.fill(&v);
+///         v
+///     }
+/// };
+/// for k in 0..4 {
+///     get(k);
+/// }
+/// assert_eq!(get(0), "value 0"); // evicted from L1 (2 entries), found on disk
+/// assert_eq!(tiered.l2_hits(), 1);
+/// ```
+pub struct Tiered<L1, L2> {
+    l1: L1,
+    l2: L2,
+    l2_hits: AtomicU64,
+}
+
+impl<L1, L2> Tiered<L1, L2> {
+    /// Composes the tiers.
+    pub fn new(l1: L1, l2: L2) -> Self {
+        Self {
+            l1,
+            l2,
+            l2_hits: AtomicU64::new(0),
+        }
+    }
+
+    /// The memory tier.
+    pub fn l1(&self) -> &L1 {
+        &self.l1
+    }
+
+    /// The disk tier.
+    pub fn l2(&self) -> &L2 {
+        &self.l2
+    }
+
+    /// Lookups the disk tier answered (after missing the memory tier).
+    pub fn l2_hits(&self) -> u64 {
+        self.l2_hits.load(Ordering::Relaxed)
+    }
+}
+
+/// The duty to fill a miss of both tiers.
+pub struct TieredVacancy<'a, K, V, S> {
+    l1: VacantEntry<'a, K, V>,
+    l2: DiskVacant<'a, S, V>,
+}
+
+impl<K, V, S> Vacancy<V> for TieredVacancy<'_, K, V, S>
+where
+    K: std::hash::Hash + Eq,
+    V: Clone + Serialize + DeserializeOwned,
+    S: Backend,
+{
+    fn fill(self, value: &V) {
+        self.l2.insert(value); // write-through: the shared tier first, then the waiters' tier
+        self.l1.insert(value.clone());
+    }
+
+    fn release(self) {
+        self.l2.release();
+        self.l1.release();
+    }
+}
+
+impl<K, V, S> Tiered<MemoryCache<K, V>, DiskCache<S, V>>
+where
+    K: std::hash::Hash + Eq + Send + Sync,
+    V: Clone + Send + Sync + Serialize + DeserializeOwned,
+    S: Backend,
+{
+    /// After an L1 miss this caller leads: the disk tier, then (on a miss) the vacancy.
+    fn below<'a, Q>(
+        &'a self,
+        l1: VacantEntry<'a, K, V>,
+        query: &Q,
+        wait: Duration,
+    ) -> Found<V, TieredVacancy<'a, K, V, S>>
+    where
+        Q: ?Sized + Serialize,
+    {
+        match self.l2.lead(query, wait) {
+            Found::Hit((value, lifetime)) => {
+                self.l2_hits.fetch_add(1, Ordering::Relaxed);
+                l1.insert_within(value.clone(), lifetime);
+                Found::Hit(value)
+            }
+            Found::Vacant(l2) => Found::Vacant(TieredVacancy { l1, l2 }),
+        }
+    }
+}
+
+impl<K, V, S, Q> Engine<Q> for Tiered<MemoryCache<K, V>, DiskCache<S, V>>
+where
+    Q: ?Sized + Lookup<K> + Serialize + Sync,
+    K: std::hash::Hash + Eq + Send + Sync,
+    V: Clone + Send + Sync + Serialize + DeserializeOwned,
+    S: Backend,
+{
+    type Value = V;
+    type Vacancy<'a>
+        = TieredVacancy<'a, K, V, S>
+    where
+        Self: 'a;
+
+    #[inline]
+    fn lookup(&self, query: &Q) -> Found<V, TieredVacancy<'_, K, V, S>> {
+        match self.l1.entry(query) {
+            Entry::Hit(v) => Found::Hit(v),
+            Entry::Vacant(l1) => self.below(l1, query, CROSS_PROCESS_WAIT),
+        }
+    }
+
+    async fn lookup_async<'a, 'q>(&'a self, query: &'q Q) -> Found<V, TieredVacancy<'a, K, V, S>>
+    where
+        'a: 'q,
+    {
+        match self.l1.entry_async(query).await {
+            Entry::Hit(v) => Found::Hit(v),
+            Entry::Vacant(l1) => self.below(l1, query, Duration::ZERO),
+        }
+    }
+
+    fn remove(&self, query: &Q) -> bool {
+        let on_disk = self.l2.remove(query);
+        self.l1.remove(query) || on_disk
+    }
+}
