@@ -20,11 +20,11 @@ use crate::memory::{Entry, MemoryCache, VacantEntry};
 /// A memory tier (L1) in front of a disk tier (L2).
 ///
 /// ```
-/// use twat_cache_engines::{Engine, FileCache, Found, MemoryCache, Tiered, Vacancy};
+/// use twat_cache_engines::{Engine, FileCache, Found, MemoryCache, Policy, Tiered, Vacancy};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let tiered = Tiered::new(
-///     MemoryCache::<u64, String>::builder().maxsize(2).build(),
+///     MemoryCache::<u64, String>::builder().maxsize(2).policy(Policy::Lru).build(),
 ///     FileCache::<String>::builder(dir.path()).build(),
 /// );
 /// let get = |k: u64| match tiered.lookup(&k) {
