@@ -255,19 +255,32 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             self.core.flights.land(&flight, Outcome::Stored);
             return Ok(DiskEntry::Hit(v));
         }
-        // Across processes: the store's entry lock; while another process held it, it may
-        // have written the entry.
-        let lock = match self.core.store().map(|s| s.lock_entry(id, wait)) {
-            Some(LockOutcome::Acquired { lock, contended }) => {
-                if contended && let Some(v) = self.read(id, key) {
-                    self.core.flights.land(&flight, Outcome::Stored);
-                    return Ok(DiskEntry::Hit(v));
-                }
-                Some(lock)
+        match self.lock_or_read(id, key, wait) {
+            Ok(lock) => Ok(self.vacant(Some(key.to_vec()), Some(flight), lock)),
+            Err((v, _)) => {
+                self.core.flights.land(&flight, Outcome::Stored);
+                Ok(DiskEntry::Hit(v))
             }
-            Some(LockOutcome::TimedOut) | None => None,
-        };
-        Ok(self.vacant(Some(key.to_vec()), Some(flight), lock))
+        }
+    }
+
+    /// Takes the store's cross-process lock for computing `id`; `Err` with the entry if another
+    /// process, which held the lock while we waited, wrote it meanwhile.
+    fn lock_or_read(
+        &self,
+        id: &EntryId,
+        key: &[u8],
+        wait: Duration,
+    ) -> Result<Option<EntryLock>, (V, Option<Duration>)> {
+        match self.core.store().map(|s| s.lock_entry(id, wait)) {
+            Some(LockOutcome::Acquired { lock, contended }) => {
+                if contended && let Some(hit) = self.read_with_lifetime(id, key) {
+                    return Err(hit);
+                }
+                Ok(Some(lock))
+            }
+            Some(LockOutcome::TimedOut) | None => Ok(None),
+        }
     }
 
     /// The cached value or `make()`'s, stored (single-flight).
@@ -359,16 +372,10 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         if let Some(hit) = self.read_with_lifetime(&id, &bytes) {
             return Found::Hit(hit);
         }
-        let lock = match self.core.store().map(|s| s.lock_entry(&id, wait)) {
-            Some(LockOutcome::Acquired { lock, contended }) => {
-                if contended && let Some(hit) = self.read_with_lifetime(&id, &bytes) {
-                    return Found::Hit(hit);
-                }
-                Some(lock)
-            }
-            Some(LockOutcome::TimedOut) | None => None,
-        };
-        Found::Vacant(self.vacancy(Some(bytes.to_vec()), None, lock))
+        match self.lock_or_read(&id, &bytes, wait) {
+            Ok(lock) => Found::Vacant(self.vacancy(Some(bytes.to_vec()), None, lock)),
+            Err(hit) => Found::Hit(hit),
+        }
     }
 
     /// The stored value; `None` if undecodable (damaged, or written by an older type) or if
