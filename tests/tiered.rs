@@ -59,6 +59,12 @@ fn l1_hits_never_touch_disk_and_evicted_keys_come_from_disk() {
     );
     assert_eq!(runs.load(Ordering::SeqCst), 5);
     assert_eq!(cache.l2_hits(), 1);
+    let stats = cache.stats();
+    assert_eq!(
+        (stats.hits, stats.misses, stats.len),
+        (11, 5, 5),
+        "10 L1 hits and 1 L2 hit; 5 computed; 5 entries on disk"
+    );
     assert_eq!(
         cache.l1().get(&1).as_deref(),
         Some("value 1"),

@@ -123,6 +123,74 @@ where
     }
 }
 
+impl<K, V, S> Tiered<MemoryCache<K, V>, DiskCache<S, V>>
+where
+    K: std::hash::Hash + Eq + Send + Sync,
+    V: Clone + Send + Sync + Serialize + DeserializeOwned,
+    S: Backend,
+{
+    /// The cached value for `key` (memory first, then disk), or `make()`'s, stored in both
+    /// tiers (single-flight).
+    ///
+    /// ```
+    /// use twat_cache_engines::{FileCache, MemoryCache, Tiered};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let tiered = Tiered::new(
+    ///     MemoryCache::<String, usize>::builder().maxsize(100).build(),
+    ///     FileCache::<usize>::builder(dir.path()).build(),
+    /// );
+    /// assert_eq!(tiered.get_or_insert_with("abc", || 3), 3);
+    /// assert_eq!(tiered.get_or_insert_with("abc", || unreachable!()), 3);
+    /// tiered.clear();
+    /// assert_eq!(tiered.stats().len, 0);
+    /// ```
+    pub fn get_or_insert_with<Q>(&self, key: &Q, make: impl FnOnce() -> V) -> V
+    where
+        Q: ?Sized + Lookup<K> + Serialize + Sync,
+    {
+        match self.lookup(key) {
+            Found::Hit(v) => v,
+            Found::Vacant(vacancy) => {
+                let value = make();
+                vacancy.fill(&value);
+                value
+            }
+        }
+    }
+
+    /// Stores `value` under `key` in both tiers.
+    pub fn insert<Q>(&self, key: &Q, value: V)
+    where
+        Q: ?Sized + Lookup<K> + Serialize,
+    {
+        self.l2.insert(key, &value);
+        self.l1.insert(key.to_key(), value);
+    }
+
+    /// Empties both tiers.
+    pub fn clear(&self) {
+        self.l2.clear();
+        self.l1.clear();
+    }
+
+    /// The whole cache's counters: hits of either tier, misses of both, the disk tier's
+    /// entries and bytes (every entry is written through to it), errors of either.
+    pub fn stats(&self) -> crate::CacheStats {
+        let (memory, disk) = (self.l1.stats(), self.l2.stats());
+        crate::CacheStats {
+            hits: memory.hits + self.l2_hits(),
+            misses: memory.misses.saturating_sub(self.l2_hits()),
+            inserts: disk.inserts,
+            evictions: disk.evictions,
+            expirations: disk.expirations,
+            errors: memory.errors + disk.errors,
+            len: disk.len,
+            bytes: disk.bytes,
+        }
+    }
+}
+
 impl<K, V, S, Q> Engine<Q> for Tiered<MemoryCache<K, V>, DiskCache<S, V>>
 where
     Q: ?Sized + Lookup<K> + Serialize + Sync,
