@@ -13,12 +13,15 @@
 //! `durable(false)` (same lazy durability) and, for inserts, with its default `durable(true)`
 //! (an fsync per write) for reference.
 
+#[path = "short_group.rs"]
+mod short_group;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use cached::stores::RedbCache;
 use cached::{ConcurrentCached, SerializeCached};
 use criterion::{Criterion, criterion_group, criterion_main};
+use short_group::group;
 use twat_cache::{FileCache, SledCache, bcache};
 
 const KEYS: u64 = 1000;
@@ -38,17 +41,6 @@ fn redb<V: serde::Serialize + serde::de::DeserializeOwned + Clone>(
         .durable(durable)
         .build()
         .expect("redb store")
-}
-
-fn group<'a>(
-    c: &'a mut Criterion,
-    name: &str,
-) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
-    let mut g = c.benchmark_group(name);
-    g.sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(2));
-    g
 }
 
 fn hits(c: &mut Criterion) {

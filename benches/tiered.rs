@@ -7,31 +7,21 @@
 //!   file tier and fills L1 — against `FileCache::get` (the `#[fcache]` engine), for 100-byte
 //!   and 1 MiB values; the goal for 1 MiB is ≤ 1.2×.
 
+#[path = "short_group.rs"]
+mod short_group;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use short_group::group;
 use twat_cache::{FileCache, MemoryCache, Policy, Tiered};
-
-type Files<V> = FileCache<V>;
-
-fn group<'a>(
-    c: &'a mut Criterion,
-    name: &str,
-) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
-    let mut g = c.benchmark_group(name);
-    g.sample_size(20)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(2));
-    g
-}
 
 fn l1_hits(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let memory: MemoryCache<u64, u64> = MemoryCache::builder().maxsize(10_000).build();
     let tiered = Tiered::new(
         MemoryCache::<u64, u64>::builder().maxsize(10_000).build(),
-        Files::<u64>::builder(dir.path().join("l1")).build(),
+        FileCache::<u64>::builder(dir.path().join("l1")).build(),
     );
     for k in 0..1000u64 {
         memory.insert(k, k * k);
@@ -56,13 +46,13 @@ fn l1_hits(c: &mut Criterion) {
 
 fn l2_hits_of(c: &mut Criterion, name: &str, value: Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
-    let files: Files<Vec<u8>> = Files::builder(dir.path().join("files")).build();
+    let files: FileCache<Vec<u8>> = FileCache::builder(dir.path().join("files")).build();
     let tiered = Tiered::new(
         MemoryCache::<u64, Vec<u8>>::builder()
             .maxsize(1)
             .policy(Policy::Lru)
             .build(),
-        Files::<Vec<u8>>::builder(dir.path().join("tiered")).build(),
+        FileCache::<Vec<u8>>::builder(dir.path().join("tiered")).build(),
     );
     for k in 0..100u64 {
         files.insert(&k, &value);
