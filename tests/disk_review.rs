@@ -9,20 +9,7 @@ use std::time::Duration;
 
 use twat_cache::disk::{Backend, EntryId, FileLocation, FileStore, SledStore, StoreError};
 use twat_cache::{FileCache, bcache, fcache, mcache};
-use twat_cache_tests::{Calls, isolated_cache_root};
-
-fn entry_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        if p.is_dir() {
-            stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
-        } else if p.extension().is_some_and(|e| e == "twc") {
-            found.push(p);
-        }
-    }
-    found
-}
+use twat_cache_tests::{Calls, entry_files, isolated_cache_root};
 
 /// Runs `f` on another thread; fails the test if it does not finish in 20 s (a hang).
 fn within_20s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {

@@ -4,15 +4,9 @@ use proptest::prelude::*;
 use twat_cache::FileCache;
 
 fn entry_path(dir: &std::path::Path) -> std::path::PathBuf {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        if p.is_dir() {
-            stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
-        } else if p.extension().is_some_and(|e| e == "twc") {
-            return p;
-        }
-    }
-    panic!("no entry file")
+    twat_cache_tests::entry_files(dir)
+        .pop()
+        .expect("an entry file")
 }
 
 proptest! {

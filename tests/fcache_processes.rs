@@ -2,25 +2,14 @@
 //! byte bounds. The helper binary is `bin/cache_helper.rs` (its `f…` commands).
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
+
+use twat_cache_tests::entry_files;
 
 fn run(root: &Path, args: &[&str]) -> (u64, u64) {
     let report = twat_cache_tests::run_helper(env!("CARGO_BIN_EXE_cache_helper"), root, args, &[]);
     (report.runs, report.wrong)
-}
-
-fn entry_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        if p.is_dir() {
-            stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
-        } else if p.extension().is_some_and(|e| e == "twc") {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

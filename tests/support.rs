@@ -205,3 +205,17 @@ impl<'de> serde::Deserialize<'de> for Pair {
         deserializer.deserialize_struct("Pair", fields, Fields)
     }
 }
+
+/// Every entry file (`*.twc`) below `dir`, at any depth.
+pub fn entry_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+        } else if p.extension().is_some_and(|e| e == "twc") {
+            found.push(p);
+        }
+    }
+    found
+}
