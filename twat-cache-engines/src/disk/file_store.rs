@@ -25,7 +25,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::backend::{
@@ -96,6 +96,8 @@ pub struct FileStore {
     temp_counter: AtomicU64,
     /// One bit per shard directory checked against the directory rule in this process.
     verified: [AtomicU64; 4],
+    /// Whether the lock directory was checked against the directory rule in this process.
+    locks_verified: AtomicBool,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -384,6 +386,7 @@ impl Backend for FileStore {
             location: location.clone(),
             temp_counter: AtomicU64::new(0),
             verified: Default::default(),
+            locks_verified: AtomicBool::new(false),
         };
         store.mark_in_use();
         Ok(store)
@@ -477,8 +480,11 @@ impl Backend for FileStore {
     fn lock_entry(&self, id: &EntryId, wait: Duration) -> LockOutcome {
         let dir = self.location.entries.join(LOCKS);
         let path = dir.join(format!("{}.lock", hex(&id[..2])));
-        if private_dir::ensure(&self.location.entries, &dir).is_err() {
-            return LockOutcome::TimedOut; // no lock to be had: compute without it
+        if !self.locks_verified.load(Ordering::Acquire) {
+            if private_dir::ensure(&self.location.entries, &dir).is_err() {
+                return LockOutcome::TimedOut; // no lock to be had: compute without it
+            }
+            self.locks_verified.store(true, Ordering::Release);
         }
         if !EntryLock::claim(&path) {
             return LockOutcome::TimedOut; // this process computes a key of this lock already
