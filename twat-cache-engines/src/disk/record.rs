@@ -269,6 +269,19 @@ mod tests {
         );
     }
 
+    /// Entries of the previous format (2: no renewal time, no declared lengths, the value
+    /// type's name) are absent, never misread; a valid checksum does not make them current.
+    #[test]
+    fn entries_of_an_older_format_are_absent() {
+        let mut bytes = encode(&header(), b"key", b"payload");
+        bytes[4] = FORMAT - 1;
+        let end = bytes.len() - CHECKSUM;
+        let sum = checksum(&bytes[..end]);
+        bytes[end..].copy_from_slice(&sum.to_le_bytes());
+        assert!(decode(&bytes).is_none());
+        assert!(peek(&bytes).is_none() && declared_len(&bytes).is_none());
+    }
+
     #[test]
     fn every_single_flipped_bit_is_detected() {
         let bytes = encode(&header(), b"some key", b"some payload bytes");
