@@ -56,4 +56,4 @@ pub use memory::{Entry, MemoryCache, MemoryCacheBuilder, VacantEntry, Weigher};
 pub use policy::{Policy, UnknownPolicy};
 pub use size::EstimateSize;
 pub use stats::CacheStats;
-pub use tiered::{Tiered, TieredVacancy};
+pub use tiered::{L1_VALUE_LIMIT, Tiered, TieredVacancy};

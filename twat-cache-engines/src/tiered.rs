@@ -5,6 +5,11 @@
 //! cross-process entry lock on a miss) and an L2 hit fills L1, capped at what is left of the
 //! L2 entry's life, so an L1 copy never outlives it. A computed value is written through to
 //! both tiers; `remove` reaches both.
+//!
+//! Large values (stored entries above [`Tiered::l1_value_limit`], 32 KiB by default — where
+//! diskcache moves values to files) stay on disk only: a copy in memory would cost more than
+//! the file read it saves, and a memory tier bounded by entry count would otherwise hold
+//! `maxsize` times the largest value.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -12,7 +17,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::disk::{Backend, CROSS_PROCESS_WAIT, DiskCache, DiskVacant};
+use crate::disk::{Backend, CROSS_PROCESS_WAIT, DiskCache, DiskHit, DiskVacant};
 use crate::engine::{Engine, Found, Vacancy};
 use crate::key::Lookup;
 use crate::memory::{Entry, MemoryCache, VacantEntry};
@@ -45,7 +50,12 @@ pub struct Tiered<L1, L2> {
     l1: L1,
     l2: L2,
     l2_hits: AtomicU64,
+    l1_value_limit: u64,
 }
+
+/// Stored entries larger than this stay out of the memory tier by default (diskcache's
+/// threshold for keeping a value in its own file).
+pub const L1_VALUE_LIMIT: u64 = 32 << 10;
 
 impl<L1, L2> Tiered<L1, L2> {
     /// Composes the tiers.
@@ -54,7 +64,20 @@ impl<L1, L2> Tiered<L1, L2> {
             l1,
             l2,
             l2_hits: AtomicU64::new(0),
+            l1_value_limit: L1_VALUE_LIMIT,
         }
+    }
+
+    /// Keeps values whose stored entry exceeds `bytes` on disk only (default
+    /// [`L1_VALUE_LIMIT`]; `u64::MAX` copies every value into memory).
+    pub fn with_l1_value_limit(mut self, bytes: u64) -> Self {
+        self.l1_value_limit = bytes;
+        self
+    }
+
+    /// See [`Tiered::with_l1_value_limit`].
+    pub fn l1_value_limit(&self) -> u64 {
+        self.l1_value_limit
     }
 
     /// The memory tier.
@@ -77,6 +100,7 @@ impl<L1, L2> Tiered<L1, L2> {
 pub struct TieredVacancy<'a, K, V, S> {
     l1: VacantEntry<'a, K, V>,
     l2: DiskVacant<'a, S, V>,
+    l1_value_limit: u64,
 }
 
 impl<K, V, S> Vacancy<V> for TieredVacancy<'_, K, V, S>
@@ -86,8 +110,12 @@ where
     S: Backend,
 {
     fn fill(self, value: &V) {
-        self.l2.insert(value); // write-through: the shared tier first, then the waiters' tier
-        self.l1.insert(value.clone());
+        // Write-through: the shared tier first, then the waiters' tier. A value the disk did
+        // not take (too large for its bound, a fault) is kept in memory all the same.
+        match self.l2.store(value) {
+            Some(len) if len > self.l1_value_limit => self.l1.stored_elsewhere(),
+            _ => self.l1.insert(value.clone()),
+        }
     }
 
     fn release(self) {
@@ -113,12 +141,38 @@ where
         Q: ?Sized + Serialize,
     {
         match self.l2.lead(query, wait) {
-            Found::Hit((value, lifetime)) => {
+            Found::Hit(DiskHit {
+                value,
+                lifetime,
+                stored_len,
+            }) => {
                 self.l2_hits.fetch_add(1, Ordering::Relaxed);
-                l1.insert_within(value.clone(), lifetime);
+                if stored_len > self.l1_value_limit {
+                    l1.stored_elsewhere();
+                } else {
+                    l1.insert_within(value.clone(), lifetime);
+                }
                 Found::Hit(value)
             }
-            Found::Vacant(l2) => Found::Vacant(TieredVacancy { l1, l2 }),
+            Found::Vacant(l2) => Found::Vacant(TieredVacancy {
+                l1,
+                l2,
+                l1_value_limit: self.l1_value_limit,
+            }),
+        }
+    }
+
+    /// [`Engine::lookup_async`] as an inherent method, whose future the compiler can prove
+    /// `Send` (a trait method's future built on a generic associated type it cannot yet:
+    /// rust-lang/rust#100013). Waiting for a concurrent computation is a future; a miss reads
+    /// the disk inline and does not wait for another process's computation.
+    pub async fn entry_async<Q>(&self, query: &Q) -> Found<V, TieredVacancy<'_, K, V, S>>
+    where
+        Q: ?Sized + Lookup<K> + Serialize + Sync,
+    {
+        match self.l1.entry_async(query).await {
+            Entry::Hit(v) => Found::Hit(v),
+            Entry::Vacant(l1) => self.below(l1, query, Duration::ZERO),
         }
     }
 }
@@ -164,8 +218,12 @@ where
     where
         Q: ?Sized + Lookup<K> + Serialize,
     {
-        self.l2.insert(key, &value);
-        self.l1.insert(key.to_key(), value);
+        match self.l2.insert_sized(key, &value) {
+            Some(len) if len > self.l1_value_limit => {
+                self.l1.remove(key);
+            }
+            _ => self.l1.insert(key.to_key(), value),
+        }
     }
 
     /// Empties both tiers.
@@ -216,10 +274,7 @@ where
     where
         'a: 'q,
     {
-        match self.l1.entry_async(query).await {
-            Entry::Hit(v) => Found::Hit(v),
-            Entry::Vacant(l1) => self.below(l1, query, Duration::ZERO),
-        }
+        self.entry_async(query).await
     }
 
     fn remove(&self, query: &Q) -> bool {

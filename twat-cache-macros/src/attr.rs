@@ -17,6 +17,7 @@ pub enum Kind {
     Mcache,
     Bcache,
     Fcache,
+    Ucache,
 }
 
 /// Options every attribute accepts.
@@ -34,7 +35,10 @@ const COMMON: &[&str] = &[
 /// Options that only disk-backed attributes accept.
 const DISK_ONLY: &[&str] = &["folder", "version", "compress"];
 /// Options that only `#[ucache]` accepts.
-const UCACHE_ONLY: &[&str] = &["backend"];
+const UCACHE_ONLY: &[&str] = &["disk_max_bytes", "backend"];
+
+/// Second tiers `backend = "…"` accepts.
+pub const BACKENDS: &[&str] = &["disk", "redis"];
 
 /// Eviction policies `policy = "…"` accepts (kept in sync with `twat_cache_engines::Policy`).
 pub const POLICIES: &[&str] = &["lru", "fifo", "lfu", "tinylfu"];
@@ -45,6 +49,7 @@ impl Kind {
             Kind::Mcache => "mcache",
             Kind::Bcache => "bcache",
             Kind::Fcache => "fcache",
+            Kind::Ucache => "ucache",
         }
     }
 
@@ -53,10 +58,26 @@ impl Kind {
         !matches!(self, Kind::Mcache)
     }
 
+    /// Whether a memory tier holds entries (and so needs `Hash` keys and `Clone` values, and
+    /// takes the `max_bytes` weigher).
+    pub fn has_memory(self) -> bool {
+        matches!(self, Kind::Mcache | Kind::Ucache)
+    }
+
+    /// The suffix of this attribute's functions in `twat_cache::__private` (`lookup_disk`, …).
+    pub fn runtime_suffix(self) -> &'static str {
+        match self {
+            Kind::Mcache => "",
+            Kind::Bcache | Kind::Fcache => "_disk",
+            Kind::Ucache => "_tiered",
+        }
+    }
+
     fn valid_options(self) -> Vec<&'static str> {
         match self {
             Kind::Mcache => COMMON.to_vec(),
             Kind::Bcache | Kind::Fcache => [COMMON, DISK_ONLY].concat(),
+            Kind::Ucache => [COMMON, DISK_ONLY, UCACHE_ONLY].concat(),
         }
     }
 
@@ -64,6 +85,8 @@ impl Kind {
     fn why_not(self, option: &str) -> &'static str {
         if DISK_ONLY.contains(&option) {
             "memory caches keep nothing on disk"
+        } else if option == "disk_max_bytes" {
+            "only #[ucache] has a disk tier behind its memory tier; bound this cache with `max_bytes`"
         } else if UCACHE_ONLY.contains(&option) {
             "only #[ucache] has a pluggable second tier"
         } else {
@@ -94,6 +117,8 @@ pub struct Options {
     pub folder: Option<Spanned<String>>,
     pub version: Option<Spanned<String>>,
     pub compress: Option<Spanned<bool>>,
+    pub disk_max_bytes: Option<Spanned<u64>>,
+    pub backend: Option<Spanned<String>>,
 }
 
 pub fn parse(kind: Kind, args: TokenStream, errors: &mut darling::error::Accumulator) -> Options {
@@ -167,6 +192,10 @@ fn example(name: &str) -> &'static str {
     match name {
         "maxsize" => "a positive integer, e.g. `maxsize = 1000`",
         "max_bytes" => "a size, e.g. `max_bytes = \"512MiB\"` or `max_bytes = 1048576`",
+        "disk_max_bytes" => {
+            "a size, e.g. `disk_max_bytes = \"10GiB\"` or `disk_max_bytes = 1048576`"
+        }
+        "backend" => "`backend = \"disk\"` (the default) or `backend = \"redis\"`",
         "ttl" => {
             "a duration, e.g. `ttl = \"250ms\"`, `\"90s\"`, `\"10m\"`, `\"1h\"`, `\"1d\"` or an integer number of seconds"
         }
@@ -226,7 +255,7 @@ fn read_value(
             Ok(n) => options.maxsize = Some(Spanned { value: n, span }),
             Err(e) => wrong(errors, format!("`maxsize` {e}; expected {}", example(name))),
         },
-        "max_bytes" => {
+        "max_bytes" | "disk_max_bytes" => {
             let parsed = match &value {
                 Expr::Lit(ExprLit {
                     lit: Lit::Str(s), ..
@@ -234,14 +263,34 @@ fn read_value(
                 _ => positive_int(&value),
             };
             match parsed {
-                Ok(0) => wrong(errors, "`max_bytes` must be greater than 0".into()),
-                Ok(n) => options.max_bytes = Some(Spanned { value: n, span }),
-                Err(e) => wrong(
-                    errors,
-                    format!("`max_bytes`: {e}; expected {}", example(name)),
-                ),
+                Ok(0) => wrong(errors, format!("`{name}` must be greater than 0")),
+                Ok(n) => {
+                    let slot = if name == "max_bytes" {
+                        &mut options.max_bytes
+                    } else {
+                        &mut options.disk_max_bytes
+                    };
+                    *slot = Some(Spanned { value: n, span });
+                }
+                Err(e) => wrong(errors, format!("`{name}`: {e}; expected {}", example(name))),
             }
         }
+        "backend" => match string(&value) {
+            Some(b) if b == "disk" => options.backend = Some(Spanned { value: b, span }),
+            Some(b) if b == "redis" => wrong(
+                errors,
+                "`backend = \"redis\"` needs the `redis` feature of twat-cache, which this build does not have: enable it with `twat-cache = { version = \"…\", features = [\"redis\"] }`".into(),
+            ),
+            Some(b) => wrong(
+                errors,
+                format!(
+                    "unknown backend \"{b}\"; expected {} (one of {})",
+                    example(name),
+                    BACKENDS.join(", ")
+                ),
+            ),
+            None => wrong(errors, format!("`backend` expects {}", example(name))),
+        },
         "ttl" => {
             let parsed = match &value {
                 Expr::Lit(ExprLit {

@@ -86,6 +86,7 @@ impl<'a> Context<'a> {
             Kind::Mcache => quote!(Mcache),
             Kind::Bcache => quote!(Bcache),
             Kind::Fcache => quote!(Fcache),
+            Kind::Ucache => quote!(Ucache),
         };
         let folder = match &o.folder {
             Some(f) => {
@@ -111,6 +112,7 @@ impl<'a> Context<'a> {
         };
         let maxsize = opt_u64(&o.maxsize, quote!(usize));
         let max_bytes = opt_u64(&o.max_bytes, quote!(u64));
+        let disk_max_bytes = opt_u64(&o.disk_max_bytes, quote!(u64));
         let ttl = opt_u64(&o.ttl_nanos, quote!(u64));
         let name = match &o.name {
             Some(n) => {
@@ -135,6 +137,7 @@ impl<'a> Context<'a> {
                 name: #name,
                 maxsize: #maxsize,
                 max_bytes: #max_bytes,
+                disk_max_bytes: #disk_max_bytes,
                 ttl_nanos: #ttl,
                 refresh: #refresh,
                 policy: ::twat_cache::__private::Policy::#policy,
@@ -161,7 +164,7 @@ impl<'a> Context<'a> {
     /// runtime knows which storage it builds).
     fn backend(&self) -> TokenStream {
         match self.kind {
-            Kind::Mcache => quote!(),
+            Kind::Mcache | Kind::Ucache => quote!(),
             Kind::Bcache => quote!(, ::twat_cache::__private::Bcache),
             Kind::Fcache => quote!(, ::twat_cache::__private::Fcache),
         }
@@ -169,11 +172,7 @@ impl<'a> Context<'a> {
 
     /// The runtime function used for `what` by this attribute's engine.
     fn runtime(&self, what: &str) -> TokenStream {
-        let name = if self.kind.is_disk() {
-            format_ident!("{}_disk", what)
-        } else {
-            format_ident!("{}", what)
-        };
+        let name = format_ident!("{}{}", what, self.kind.runtime_suffix());
         quote!(::twat_cache::__private::#name)
     }
 
@@ -296,22 +295,15 @@ impl<'a> Context<'a> {
         let query = self.query();
         let weigh = self.weigh();
         let block = self.body_block();
-        // Memory lookups take the `max_bytes` weigher; disk entries are weighed by their bytes.
-        let weigh = if self.kind.is_disk() {
-            quote!()
-        } else {
+        // Memory tiers take the `max_bytes` weigher; disk entries are weighed by their bytes.
+        let weigh = if self.kind.has_memory() {
             quote!(, #weigh)
+        } else {
+            quote!()
         };
         let backend = self.backend();
         let (lookup, body) = if asyncness.is_some() {
-            let lookup_async = format_ident!(
-                "{}",
-                if self.kind.is_disk() {
-                    "lookup_disk_async"
-                } else {
-                    "lookup_async"
-                }
-            );
+            let lookup_async = format_ident!("lookup{}_async", self.kind.runtime_suffix());
             (
                 quote!(::twat_cache::__private::#lookup_async::<_, #stored #backend>(__twat_site, &__twat_query #weigh).await),
                 quote!(::twat_cache::__private::run_body_async::<#ret, _>(async move #block).await),

@@ -113,6 +113,41 @@ pub fn fcache(args: TokenStream, item: TokenStream) -> TokenStream {
     run(Kind::Fcache, args.into(), item.into()).into()
 }
 
+/// Caches a function's results in two tiers: a concurrent memory cache (L1) in front of a disk
+/// cache (L2) that processes running at the same time share — the attribute to use when unsure.
+///
+/// An L1 hit never touches the disk; an L1 miss reads L2 and fills L1 (a copy that never
+/// outlives the disk entry's deadline); a computed value is written to both; `foo_invalidate`
+/// and `foo_cache().clear()` reach both. Concurrent misses of one key run the body once, across
+/// threads and, through a lock file per entry, across processes. If the disk tier cannot be used
+/// the function keeps returning correct values from memory (one warning, `errors` counted) and
+/// the disk is tried again with backoff.
+///
+/// Options: those of `#[fcache]`; `maxsize` (default 10 000) and `max_bytes` bound the memory
+/// tier, `disk_max_bytes = "…"` the disk tier (default 1 GiB); `backend = "disk"` (the
+/// default). `foo_cache().tiers()` reports each tier's counters.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # unsafe { std::env::set_var("TWAT_CACHE_DIR", dir.path()) };
+/// use twat_cache::{ucache, Tier};
+///
+/// #[ucache(folder = "api", maxsize = 1000, ttl = "1h")]
+/// fn user_name(id: u64) -> Result<String, String> {
+///     if id == 0 { Err("no such user".into()) } else { Ok(format!("user {id}")) }
+/// }
+///
+/// assert_eq!(user_name(7).unwrap(), "user 7"); // computed; kept in memory and on disk
+/// assert_eq!(user_name(7).unwrap(), "user 7"); // a memory hit
+/// user_name_cache().tier(Tier::Memory).unwrap(); // per-tier counters
+/// assert_eq!(user_name_cache().stats().hits, 1);
+/// assert!(user_name(0).is_err()); // errors are never cached
+/// ```
+#[proc_macro_attribute]
+pub fn ucache(args: TokenStream, item: TokenStream) -> TokenStream {
+    run(Kind::Ucache, args.into(), item.into()).into()
+}
+
 fn run(
     kind: Kind,
     args: proc_macro2::TokenStream,

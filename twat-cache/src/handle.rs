@@ -18,10 +18,18 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use twat_cache_engines::disk::paths::{self, FunctionStore};
 use twat_cache_engines::disk::{Backend, DiskCore};
-use twat_cache_engines::{CacheStats, DiskCache, MemoryCache, Policy};
+use twat_cache_engines::{CacheStats, DiskCache, MemoryCache, Policy, Tiered};
 
-use crate::private::{Bcache, CacheKey, CacheValue, DiskAttribute, Fcache};
+use crate::private::{
+    Bcache, CacheKey, CacheValue, DiskAttribute, DiskValue, Fcache, TieredEngine, Ucache,
+};
 use crate::registry::{self, CacheKind};
+use crate::{Tier, TierStats};
+
+/// `#[ucache]`'s memory tier bound when none is given.
+const UCACHE_MAXSIZE: usize = 10_000;
+/// `#[ucache]`'s disk tier bound when none is given (diskcache's default too).
+const UCACHE_DISK_MAX_BYTES: u64 = 1 << 30;
 
 /// Compile-time options of one cached function, written by the attribute macros.
 #[doc(hidden)]
@@ -36,6 +44,8 @@ pub struct HandleSpec {
     pub name: Option<&'static str>,
     pub maxsize: Option<usize>,
     pub max_bytes: Option<u64>,
+    /// `disk_max_bytes = …` (`#[ucache]`'s disk tier).
+    pub disk_max_bytes: Option<u64>,
     pub ttl_nanos: Option<u64>,
     pub refresh: bool,
     pub policy: Policy,
@@ -54,6 +64,41 @@ trait Engine: Send + Sync {
     fn len(&self) -> usize;
     fn clear(&self);
     fn stats(&self) -> CacheStats;
+    /// A tiered engine's memory tier counters (its disk core is counted on its own).
+    fn tier_parts(&self) -> Option<CacheStats> {
+        None
+    }
+}
+
+/// A `#[ucache]` instantiation: it owns its memory tier; its disk tier is a view of the
+/// function's disk core, which the handle counts, lists and clears once.
+impl<K, V> Engine for TieredEngine<K, V>
+where
+    K: CacheKey,
+    V: CacheValue + DiskValue,
+{
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+    fn len(&self) -> usize {
+        0 // every entry is written through to the disk core, which counts it
+    }
+    fn clear(&self) {
+        self.l1().clear();
+    }
+    /// What the memory tier adds to the whole cache's counters: its hits and errors (its
+    /// misses are lookups of the disk tier, whose hits and misses the disk core counts).
+    fn stats(&self) -> CacheStats {
+        let memory = self.l1().stats();
+        CacheStats {
+            hits: memory.hits,
+            errors: memory.errors,
+            ..CacheStats::default()
+        }
+    }
+    fn tier_parts(&self) -> Option<CacheStats> {
+        Some(self.l1().stats())
+    }
 }
 
 impl<K, V> Engine for MemoryCache<K, V>
@@ -184,17 +229,61 @@ impl CacheHandle {
             .fold(CacheStats::default(), |acc, e| acc.merge(e.stats()))
     }
 
+    /// Each tier's counters: memory for `#[mcache]`, disk for `#[bcache]`/`#[fcache]`, memory
+    /// then disk for `#[ucache]` (see [`TierStats`]).
+    pub fn tiers(&'static self) -> Vec<TierStats> {
+        match self.spec.kind {
+            CacheKind::Mcache => vec![TierStats {
+                tier: Tier::Memory,
+                stats: self.stats(),
+            }],
+            CacheKind::Bcache | CacheKind::Fcache => vec![TierStats {
+                tier: Tier::Disk,
+                stats: self.stats(),
+            }],
+            CacheKind::Ucache => {
+                let engines = self.engines();
+                let memory = engines
+                    .iter()
+                    .filter_map(|e| e.tier_parts())
+                    .fold(CacheStats::default(), |m, l1| m.merge(l1));
+                let disk = self.open_disk().map(|e| e.stats()).unwrap_or_default();
+                vec![
+                    TierStats {
+                        tier: Tier::Memory,
+                        stats: memory,
+                    },
+                    TierStats {
+                        tier: Tier::Disk,
+                        stats: disk,
+                    },
+                ]
+            }
+        }
+    }
+
+    /// One tier's counters (see [`CacheHandle::tiers`]); `None` if the cache has no such tier.
+    pub fn tier(&'static self, tier: Tier) -> Option<CacheStats> {
+        self.tiers()
+            .into_iter()
+            .find(|t| t.tier == tier)
+            .map(|t| t.stats)
+    }
+
     /// The entry lifetime, if any.
     pub fn ttl(&self) -> Option<Duration> {
         self.spec.ttl_nanos.map(Duration::from_nanos)
     }
 
+    /// Everything to count and clear: the disk core (disk attributes; first, so a clear
+    /// empties the shared tier before the memory copies), then the engines of each
+    /// instantiation (memory attributes; for `#[ucache]` their memory tiers).
     fn engines(&'static self) -> Vec<&'static dyn Engine> {
-        if self.spec.kind != CacheKind::Mcache {
-            return self.open_disk().into_iter().collect();
+        let mut all: Vec<&dyn Engine> = self.open_disk().into_iter().collect();
+        if self.spec.kind.has_memory() {
+            all.extend(self.primary.get().copied());
+            all.extend(self.others.read().unwrap_or_else(|e| e.into_inner()).iter());
         }
-        let mut all: Vec<&dyn Engine> = self.primary.get().copied().into_iter().collect();
-        all.extend(self.others.read().unwrap_or_else(|e| e.into_inner()).iter());
         all
     }
 
@@ -245,6 +334,20 @@ impl CacheHandle {
         self.engine(|| self.build_memory(weigh))
     }
 
+    /// The `#[ucache]` engine for this key/value instantiation: a memory tier of its own in
+    /// front of a view of the function's disk core.
+    pub(crate) fn tiered<K, V>(
+        &'static self,
+        weigh: Option<fn(&K, &V) -> u64>,
+    ) -> Option<&'static TieredEngine<K, V>>
+    where
+        K: CacheKey,
+        V: CacheValue + DiskValue,
+    {
+        let core = self.disk_core::<<Ucache as DiskAttribute>::Store>()?;
+        self.engine(|| Tiered::new(self.build_memory(weigh), DiskCache::from_core(core.clone())))
+    }
+
     /// The folder of a disk cache: `<cache root>/<folder>`.
     pub fn folder(&self) -> Option<PathBuf> {
         match self.spec.kind {
@@ -286,7 +389,10 @@ impl CacheHandle {
             CacheKind::Fcache => self
                 .disk_core::<<Fcache as DiskAttribute>::Store>()
                 .map(|e| e as &dyn Engine),
-            CacheKind::Mcache | CacheKind::Ucache => None,
+            CacheKind::Ucache => self
+                .disk_core::<<Ucache as DiskAttribute>::Store>()
+                .map(|e| e as &dyn Engine),
+            CacheKind::Mcache => None,
         }
     }
 
@@ -302,10 +408,18 @@ impl CacheHandle {
             .refresh(spec.refresh)
             .compress(spec.compress)
             .single_flight(spec.single_flight);
-        if let Some(n) = spec.maxsize {
+        // `#[ucache]`: `maxsize`/`max_bytes` bound its memory tier, `disk_max_bytes` this one.
+        let (maxsize, max_bytes) = match spec.kind {
+            CacheKind::Ucache => (
+                None,
+                Some(spec.disk_max_bytes.unwrap_or(UCACHE_DISK_MAX_BYTES)),
+            ),
+            _ => (spec.maxsize, spec.max_bytes),
+        };
+        if let Some(n) = maxsize {
             builder = builder.maxsize(n);
         }
-        if let Some(bytes) = spec.max_bytes {
+        if let Some(bytes) = max_bytes {
             builder = builder.max_bytes(bytes);
         }
         if let Some(nanos) = spec.ttl_nanos {
@@ -324,7 +438,11 @@ impl CacheHandle {
             .policy(spec.policy)
             .refresh(spec.refresh)
             .single_flight(spec.single_flight);
-        if let Some(n) = spec.maxsize {
+        let maxsize = match spec.kind {
+            CacheKind::Ucache => Some(spec.maxsize.unwrap_or(UCACHE_MAXSIZE)),
+            _ => spec.maxsize,
+        };
+        if let Some(n) = maxsize {
             builder = builder.maxsize(n);
         }
         if let Some(bytes) = spec.max_bytes {
@@ -391,6 +509,7 @@ mod tests {
             name: None,
             maxsize: None,
             max_bytes: None,
+            disk_max_bytes: None,
             ttl_nanos: None,
             refresh: false,
             policy: Policy::TinyLfu,

@@ -26,7 +26,10 @@ use std::hash::Hash;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use twat_cache_engines::{DiskVacant, Engine, Found, Lookup, MemoryCache, Vacancy, VacantEntry};
+use twat_cache_engines::{
+    DiskCache, DiskVacant, Engine, Found, Lookup, MemoryCache, Tiered, TieredVacancy, Vacancy,
+    VacantEntry,
+};
 
 pub use crate::handle::HandleSpec;
 pub use crate::registry::CacheKind;
@@ -50,6 +53,17 @@ pub struct Fcache;
 impl DiskAttribute for Fcache {
     type Store = FileStore;
 }
+
+/// `#[ucache]`'s disk tier: one file per entry, which processes running at the same time can
+/// all read and write (sled admits one process per database).
+pub struct Ucache;
+impl DiskAttribute for Ucache {
+    type Store = FileStore;
+}
+
+/// The engine of one `#[ucache]` function (for one key/value instantiation).
+pub type TieredEngine<K, V> =
+    Tiered<MemoryCache<K, V>, DiskCache<<Ucache as DiskAttribute>::Store, V>>;
 pub use twat_cache_engines::{Borrowed, BorrowedKey, EstimateSize, Policy};
 
 /// What a memory cache needs of a key (the owned form of the arguments, or `key = …`).
@@ -225,6 +239,69 @@ where
     site.disk::<A::Store, V>()
         .is_some_and(|cache| Engine::remove(cache, query))
 }
+
+/// The duty a `#[ucache]` miss hands back.
+type TieredTicket<K, V> = Ticket<TieredVacancy<'static, K, V, <Ucache as DiskAttribute>::Store>>;
+
+/// Looks a call up in a `#[ucache]` engine: memory, then (on a miss, as the one caller
+/// computing it in this process) disk, waiting for another process computing it.
+#[inline]
+pub fn lookup_tiered<Q, V>(
+    site: &'static Site,
+    query: &Q,
+    weigh: Option<fn(&Q::Owned, &V) -> u64>,
+) -> Step<V, TieredTicket<Q::Owned, V>>
+where
+    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned> + Serialize + Sync,
+    Q::Owned: CacheKey,
+    V: CacheValue + DiskValue,
+{
+    through(site.tiered::<Q::Owned, V>(weigh), query)
+}
+
+/// [`lookup_tiered`] for `async fn`.
+#[inline]
+pub async fn lookup_tiered_async<Q, V>(
+    site: &'static Site,
+    query: &Q,
+    weigh: Option<fn(&Q::Owned, &V) -> u64>,
+) -> Step<V, TieredTicket<Q::Owned, V>>
+where
+    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned> + Serialize + Sync,
+    Q::Owned: CacheKey,
+    V: CacheValue + DiskValue,
+{
+    match site.tiered::<Q::Owned, V>(weigh) {
+        Some(engine) => step(engine.entry_async(query).await),
+        None => disabled(),
+    }
+}
+
+/// Removes one call's entry from both tiers of a `#[ucache]`; `false` if neither held it.
+pub fn invalidate_tiered<Q, V>(site: &'static Site, query: &Q) -> bool
+where
+    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned> + Serialize + Sync,
+    Q::Owned: CacheKey,
+    V: CacheValue + DiskValue,
+{
+    site.tiered::<Q::Owned, V>(None)
+        .is_some_and(|engine| Engine::remove(engine, query))
+}
+
+/// One argument as a `#[ucache]` key part: its owned form must key the memory tier and it
+/// must serialize for the disk tier.
+#[inline(always)]
+pub fn key_part_tiered<T>(part: &T) -> &T
+where
+    T: ?Sized + Hash + Eq + ToOwned + Serialize,
+    T::Owned: Hash + Eq + Send + Sync + 'static,
+{
+    part
+}
+
+/// Checks, at the return type's span, that the stored value fits both tiers.
+#[inline(always)]
+pub fn assert_value_tiered<V: CacheValue + DiskValue>() {}
 
 /// One argument as a disk key part: checks, at the argument's span, that it serializes.
 #[inline(always)]

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use twat_cache_engines::CacheStats;
 
-use crate::CacheHandle;
+use crate::{CacheHandle, TierStats};
 
 /// Which attribute made a cache.
 ///
@@ -27,6 +27,13 @@ pub enum CacheKind {
     Fcache,
     /// `#[ucache]`: memory in front of disk or Redis.
     Ucache,
+}
+
+impl CacheKind {
+    /// Whether a memory tier holds entries (`#[mcache]`, `#[ucache]`).
+    pub(crate) fn has_memory(self) -> bool {
+        matches!(self, CacheKind::Mcache | CacheKind::Ucache)
+    }
 }
 
 /// One registered cache, as [`registry`] reports it.
@@ -52,6 +59,8 @@ pub struct CacheInfo {
     pub folder: Option<PathBuf>,
     /// Its counters at the time of the call.
     pub stats: CacheStats,
+    /// The counters of each of its tiers (see [`CacheHandle::tiers`]).
+    pub tiers: Vec<TierStats>,
 }
 
 static REGISTERED: Mutex<Vec<&'static CacheHandle>> = Mutex::new(Vec::new());
@@ -88,6 +97,7 @@ pub fn registry() -> Vec<CacheInfo> {
             kind: h.kind(),
             folder: h.folder(),
             stats: h.stats(),
+            tiers: h.tiers(),
         })
         .collect()
 }

@@ -18,7 +18,7 @@ use twat_cache_engines::{DiskCache, MemoryCache};
 
 use crate::CacheHandle;
 use crate::handle::{HandleSpec, display_name};
-use crate::private::{CacheKey, CacheValue};
+use crate::private::{CacheKey, CacheValue, DiskValue, TieredEngine};
 use twat_cache_engines::disk::paths::FunctionStore;
 
 /// One generated function's view of its cache (see the module docs).
@@ -130,6 +130,22 @@ impl Site {
         match self.kept() {
             Some(engine) => Some(engine),
             None => self.handle().memory(weigh).map(|e| self.keep(e)),
+        }
+    }
+
+    /// The `#[ucache]` engine for this key/value instantiation; `None` when caching is disabled.
+    #[inline]
+    pub(crate) fn tiered<K, V>(
+        &'static self,
+        weigh: Option<fn(&K, &V) -> u64>,
+    ) -> Option<&'static TieredEngine<K, V>>
+    where
+        K: CacheKey,
+        V: CacheValue + DiskValue,
+    {
+        match self.kept() {
+            Some(engine) => Some(engine),
+            None => self.handle().tiered(weigh).map(|e| self.keep(e)),
         }
     }
 

@@ -23,7 +23,9 @@ pub use backend::{
     Backend, Classified, Classify, EntryId, EntryLock, EvictionOrder, LockOutcome, PruneReport,
     PruneRequest, SharedBytes, Stored,
 };
-pub use cache::{CROSS_PROCESS_WAIT, DiskCache, DiskCacheBuilder, DiskCore, DiskEntry, DiskVacant};
+pub use cache::{
+    CROSS_PROCESS_WAIT, DiskCache, DiskCacheBuilder, DiskCore, DiskEntry, DiskHit, DiskVacant,
+};
 pub use error::{OpenError, StoreError};
 pub use file_store::{FileLocation, FileStore, STALE_NAMESPACE};
 pub use key_bytes::KeyError;

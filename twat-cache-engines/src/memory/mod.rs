@@ -621,6 +621,12 @@ where
     pub fn release(mut self) {
         self.outcome = Outcome::NotStored;
     }
+
+    /// Leaves the value out of this cache because another tier behind it stored it: the
+    /// callers waiting for it look again (and find it there).
+    pub fn stored_elsewhere(mut self) {
+        self.outcome = Outcome::Stored;
+    }
 }
 
 impl<K, V> Drop for VacantEntry<'_, K, V> {

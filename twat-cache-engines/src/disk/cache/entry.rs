@@ -64,16 +64,22 @@ pub struct DiskVacant<'a, S, V> {
 impl<S: Backend, V: Serialize + DeserializeOwned> DiskVacant<'_, S, V> {
     /// Stores the computed value, unless the key was invalidated (or the cache cleared) while
     /// it was computed: then the value may predate what the invalidation meant to discard.
-    pub fn insert(mut self, value: &V) {
-        if let Some(key) = &self.key
-            && self
-                .cache
+    pub fn insert(self, value: &V) {
+        self.store(value);
+    }
+
+    /// [`DiskVacant::insert`], returning the stored entry's size in bytes (`None`: not stored).
+    pub fn store(mut self, value: &V) -> Option<u64> {
+        let stored = self.key.as_ref().and_then(|key| {
+            self.cache
                 .write(&self.id, key, value, Some(self.generation))
-        {
-            self.outcome = Outcome::Stored;
+        });
+        self.outcome = if stored.is_some() {
+            Outcome::Stored
         } else {
-            self.outcome = Outcome::NotStored;
-        }
+            Outcome::NotStored
+        };
+        stored
     }
 
     /// Gives the entry up because the result is not to be cached (an `Err`, a `None`): the

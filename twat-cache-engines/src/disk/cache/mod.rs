@@ -151,9 +151,13 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
 
     /// Stores `value` under `key`.
     pub fn insert<Q: ?Sized + Serialize>(&self, key: &Q, value: &V) {
-        if let Some(bytes) = self.core.key_bytes(key) {
-            self.write(&self.core.id_of(&bytes), &bytes, value, None);
-        }
+        self.insert_sized(key, value);
+    }
+
+    /// [`DiskCache::insert`], returning the stored entry's size in bytes (`None`: not stored).
+    pub fn insert_sized<Q: ?Sized + Serialize>(&self, key: &Q, value: &V) -> Option<u64> {
+        let bytes = self.core.key_bytes(key)?;
+        self.write(&self.core.id_of(&bytes), &bytes, value, None)
     }
 
     /// Removes `key`'s entry; `true` if one was there. A computation of `key` in flight
@@ -257,9 +261,9 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         }
         match self.lock_or_read(id, key, wait) {
             Ok(lock) => Ok(self.vacant(Some(key.to_vec()), Some(flight), lock)),
-            Err((v, _)) => {
+            Err(hit) => {
                 self.core.flights.land(&flight, Outcome::Stored);
-                Ok(DiskEntry::Hit(v))
+                Ok(DiskEntry::Hit(hit.value))
             }
         }
     }
@@ -271,7 +275,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         id: &EntryId,
         key: &[u8],
         wait: Duration,
-    ) -> Result<Option<EntryLock>, (V, Option<Duration>)> {
+    ) -> Result<Option<EntryLock>, DiskHit<V>> {
         match self.core.store().map(|s| s.lock_entry(id, wait)) {
             Some(LockOutcome::Acquired { lock, contended }) => {
                 if contended && let Some(hit) = self.read_with_lifetime(id, key) {
@@ -301,11 +305,11 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
 
     /// Hit path: verifies and decodes the entry; anything off is a miss (and is removed).
     fn read(&self, id: &EntryId, key: &[u8]) -> Option<V> {
-        self.read_with_lifetime(id, key).map(|(v, _)| v)
+        self.read_with_lifetime(id, key).map(|hit| hit.value)
     }
 
-    /// [`DiskCache::read`], with what is left of the entry's life (`None`: no deadline).
-    fn read_with_lifetime(&self, id: &EntryId, key: &[u8]) -> Option<(V, Option<Duration>)> {
+    /// [`DiskCache::read`], with what is left of the entry's life and its stored size.
+    fn read_with_lifetime(&self, id: &EntryId, key: &[u8]) -> Option<DiskHit<V>> {
         let core = &*self.core;
         let stored = core.stored(id)?;
         let Some(entry) = record::decode(&stored) else {
@@ -353,7 +357,11 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         bump(&core.counters.hits);
         let lifetime =
             (deadline != u64::MAX).then(|| Duration::from_nanos(deadline.saturating_sub(now)));
-        Some((value, lifetime))
+        Some(DiskHit {
+            value,
+            lifetime,
+            stored_len: stored.len() as u64,
+        })
     }
 
     /// For a tier in front of this cache that already runs the single-flight: looks `key` up
@@ -364,7 +372,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         &self,
         key: &Q,
         wait: Duration,
-    ) -> Found<(V, Option<Duration>), DiskVacant<'_, S, V>> {
+    ) -> Found<DiskHit<V>, DiskVacant<'_, S, V>> {
         let Some(bytes) = self.core.key_bytes(key) else {
             return Found::Vacant(self.vacancy(None, None, None));
         };
@@ -393,8 +401,8 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
     }
 
     /// Serializes and stores `value`; with `generation`, only if `key` was not invalidated
-    /// since. Returns whether it was stored.
-    fn write(&self, id: &EntryId, key: &[u8], value: &V, generation: Option<u64>) -> bool {
+    /// since. Returns the stored entry's size, if it was stored.
+    fn write(&self, id: &EntryId, key: &[u8], value: &V, generation: Option<u64>) -> Option<u64> {
         let core = &*self.core;
         let now = core.clock.unix_nanos();
         let mut header = Header {
@@ -435,17 +443,18 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             Ok(bytes) => bytes,
             Err(e) => {
                 core.fault("serializing a cache value", &e);
-                return false;
+                return None;
             }
         };
         if bytes.len() as u64 > core.max_bytes {
             // Too large to keep: an older value stored under the key must not outlive this
             // insert, or a later read would return it.
             core.discard(id);
-            return false;
+            return None;
         }
+        let stored_len = bytes.len() as u64;
         if !core.put(id, bytes, generation) {
-            return false;
+            return None;
         }
         let inserts = core.counters.inserts.fetch_add(1, Ordering::Relaxed) + 1;
         if core.tracks_access() {
@@ -461,8 +470,20 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
                 core.sweep_sample(now);
             }
         }
-        true
+        Some(stored_len)
     }
+}
+
+/// A hit of [`DiskCache::lead`]: the value, what is left of its life (`None`: no deadline) and
+/// the size of its stored entry.
+#[derive(Debug)]
+pub struct DiskHit<V> {
+    /// The stored value.
+    pub value: V,
+    /// Time until the entry expires.
+    pub lifetime: Option<Duration>,
+    /// Bytes of the entry as stored (header, key and payload).
+    pub stored_len: u64,
 }
 
 impl<S: Backend, V> std::fmt::Debug for DiskCache<S, V> {
