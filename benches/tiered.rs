@@ -1,4 +1,4 @@
-//! The tiered engine (memory in front of files, what `#[ucache]` will expand to) against its
+//! The tiered engine (memory in front of files, what `#[ucache]` expands to) against its
 //! tiers alone, in one run: `cargo bench --bench tiered`.
 //!
 //! - L1 hit: `Tiered::get_or_insert_with` on a key held in memory, against

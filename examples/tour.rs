@@ -8,6 +8,9 @@
 //!    second run reads every result back from disk.
 //! 5. `#[fcache]`: "thumbnails" (256 KiB each) kept one file per entry, with a byte budget — the
 //!    kind of cache several processes can share.
+//! 6. `#[ucache]`: word statistics of generated "documents" behind a small memory tier and a
+//!    disk tier, showing which tier served each hit. Run the tour twice: the second run finds
+//!    every document on disk.
 //!
 //! Each step times the uncached body (`*_uncached`) against the cached function, then the tour
 //! prints every cache's counters from `twat_cache::registry()`.
@@ -16,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use twat_cache::{bcache, cache_root, fcache, mcache, registry};
+use twat_cache::{Tier, bcache, cache_root, fcache, mcache, registry, ucache};
 
 /// Number of ways to write `n` as a sum of parts no larger than `largest`.
 #[mcache]
@@ -164,6 +167,31 @@ fn thumbnail(image: u32, size: u32) -> Vec<u8> {
         }
     }
     out
+}
+
+static DOCUMENTS_ANALYSED: AtomicUsize = AtomicUsize::new(0);
+
+/// Word statistics of a generated document (`(words, distinct words, longest word)`): memory
+/// keeps the 64 most useful, disk all of them, shared with other processes and later runs.
+#[ucache(folder = "tour-docs", maxsize = 64, disk_max_bytes = "16MiB")]
+fn analyse(document: u64) -> (usize, usize, String) {
+    DOCUMENTS_ANALYSED.fetch_add(1, Ordering::Relaxed);
+    let mut rng = Rng(document.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let words: Vec<String> = (0..20_000)
+        .map(|_| {
+            let len = 2 + rng.next() % 9;
+            (0..len)
+                .map(|_| (b'a' + (rng.next() % 6) as u8) as char)
+                .collect()
+        })
+        .collect();
+    let distinct = words.iter().collect::<std::collections::HashSet<_>>().len();
+    let longest = words
+        .iter()
+        .max_by_key(|w| w.len())
+        .cloned()
+        .unwrap_or_default();
+    (words.len(), distinct, longest)
 }
 
 /// A deterministic xorshift generator, so every run does the same work.
@@ -328,6 +356,23 @@ fn main() {
         stats.bytes >> 10,
         stats.evictions,
         cache_root().join("tour-thumbs").display()
+    );
+
+    // 6. Two tiers.
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let requests: Vec<u64> = (0..2_000).map(|_| rng.skewed(400)).collect();
+    let (distinct_total, elapsed) = time(|| requests.iter().map(|&d| analyse(d).1).sum::<usize>());
+    let analysed = DOCUMENTS_ANALYSED.load(Ordering::Relaxed);
+    let cache = analyse_cache();
+    let memory = cache.tier(Tier::Memory).unwrap_or_default();
+    let disk = cache.tier(Tier::Disk).unwrap_or_default();
+    println!(
+        "\n6. analyse(): {} requests for 400 documents in {elapsed:.3?} (checksum {distinct_total})",
+        requests.len()
+    );
+    println!(
+        "   {analysed} analysed, {} memory-tier hits (maxsize 64), {} disk-tier hits, {} entries on disk",
+        memory.hits, disk.hits, disk.len
     );
 
     // Stats of every cache in the process.

@@ -264,7 +264,7 @@ pub struct PruneRequest<'a> {
 /// ```
 pub trait Backend: Send + Sync + Sized + 'static {
     /// Where the backend lives.
-    type Location;
+    type Location: Send + Sync + 'static;
 
     /// Opens (creating if needed) the store at `location`. Every directory it uses must pass
     /// the ownership and permission rule (see `twat_cache` "Security").

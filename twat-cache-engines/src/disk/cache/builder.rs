@@ -96,10 +96,20 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
             clock,
             single_flight,
         } = self.common;
-        let mut core = DiskCore {
-            folder: S::folder(&self.location).to_path_buf(),
-            store: None,
-            abandoned: AtomicBool::new(false),
+        let folder = S::folder(&self.location).to_path_buf();
+        let (location, trusted_root, checked) = (self.location, self.trusted_root, folder.clone());
+        let opener = move || {
+            if let Some(root) = &trusted_root {
+                private_dir::ensure(root, &checked)?;
+            }
+            S::open(&location)
+        };
+        let core = DiskCore {
+            folder,
+            store: OnceLock::new(),
+            online: AtomicBool::new(false),
+            attach: parking_lot::Mutex::default(),
+            opener: Box::new(opener),
             fallback: OnceLock::new(),
             id_key: blake3::derive_key("twat-cache 2026 entry id", self.namespace.as_bytes()),
             namespace_tag: tag(self.namespace.as_bytes()),
@@ -117,24 +127,8 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
             counters: DiskCounters::default(),
             warned: AtomicBool::new(false),
         };
-        let root_ok = match &self.trusted_root {
-            Some(root) => private_dir::ensure(root, &core.folder),
-            None => Ok(()),
-        };
-        match root_ok.and_then(|()| S::open(&self.location)) {
-            Ok(store) => {
-                core.store = Some(store);
-                if S::PRUNES {
-                    // Shared stores are pruned on open: counts what is there (reading headers
-                    // only) and removes what killed writers, expiry and edits left behind.
-                    core.prune();
-                } else if let Err(why) = core.scan() {
-                    core.fault("scanning the cache storage", &why);
-                    core.store = None;
-                }
-            }
-            Err(why) => core.fault("opening the cache storage", &why),
-        }
+        // The first attempt to open the storage (a failure warns, and caches in memory).
+        let _ = core.reattach();
         Arc::new(core)
     }
 

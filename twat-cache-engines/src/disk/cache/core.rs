@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, MutexGuard};
 
+use super::attach::{Attach, Missed};
 use crate::disk::backend::{Backend, EntryId, Stored};
 use crate::disk::error::StoreError;
 use crate::disk::key_bytes::{self, KeyBytes};
@@ -39,10 +40,15 @@ const FALLBACK_MAX_BYTES: u64 = 256 << 20;
 /// ```
 pub struct DiskCore<S> {
     pub(super) folder: PathBuf,
-    pub(super) store: Option<S>,
-    /// Set when a failed write left an older entry that could not be removed either: the
-    /// storage is no longer read, so that entry can never shadow the newer value in memory.
-    pub(super) abandoned: AtomicBool,
+    /// The storage, once opened.
+    pub(super) store: OnceLock<S>,
+    /// Whether the storage is in use: opened, and nothing it missed is pending (see
+    /// `attach.rs`). Cleared when a failed write left an older entry that could not be
+    /// removed either, so that entry can never shadow the newer value in memory.
+    pub(super) online: AtomicBool,
+    pub(super) attach: Mutex<Attach>,
+    /// Opens the storage (checking the directories on the way).
+    pub(super) opener: Box<dyn Fn() -> Result<S, StoreError> + Send + Sync>,
     pub(super) fallback: OnceLock<MemoryCache<EntryId, Arc<[u8]>>>,
     /// BLAKE3 key derived from the namespace: an entry id is the keyed BLAKE3 of the serialized
     /// key, so every namespace has its own id space.
@@ -106,15 +112,6 @@ impl<S: Backend> DiskCore<S> {
     /// Whether the cache is working from memory because the storage could not be used.
     pub fn is_fallback(&self) -> bool {
         self.store().is_none() || self.fallback.get().is_some()
-    }
-
-    /// The storage, unless it could not be opened or was abandoned.
-    pub(super) fn store(&self) -> Option<&S> {
-        if self.abandoned.load(Ordering::Acquire) {
-            None
-        } else {
-            self.store.as_ref()
-        }
     }
 
     /// Logs one warning per cache, counts every fault, and makes sure the memory fallback exists.
@@ -218,7 +215,7 @@ impl<S: Backend> DiskCore<S> {
 
     /// Removes a stored entry by id (known to be ours); returns whether it was there.
     pub(super) fn delete(&self, id: &EntryId) -> bool {
-        let Some(store) = self.store() else {
+        let Some(store) = self.store_or_record(Missed::Entry(*id)) else {
             return false;
         };
         match store.remove(id) {
@@ -284,7 +281,8 @@ impl<S: Backend> DiskCore<S> {
     }
 
     fn put_unchecked(&self, id: &EntryId, bytes: Vec<u8>) {
-        if let Some(store) = self.store() {
+        // Away, the storage must lose its copy before it is read again: this value is newer.
+        if let Some(store) = self.store_or_record(Missed::Entry(*id)) {
             let new_len = bytes.len() as u64;
             match store.put(id, &bytes) {
                 Ok(old) => {
@@ -311,18 +309,16 @@ impl<S: Backend> DiskCore<S> {
                                 self.forget(id, old_len);
                             }
                         }
-                        Err(why) => self.abandon(&why),
+                        Err(why) => self.go_offline(
+                            "removing a stale cache entry",
+                            &why,
+                            Missed::Entry(*id),
+                        ),
                     }
                 }
             }
         }
         self.memory().insert(*id, Arc::from(bytes));
-    }
-
-    /// Stops using the storage for good (this process): see `abandoned`.
-    fn abandon(&self, why: &StoreError) {
-        self.fault("removing a stale cache entry", why);
-        self.abandoned.store(true, Ordering::Release);
     }
 
     /// Replaces `expected` by `renewed` (a refresh), unless the entry changed meanwhile.

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
+use super::attach::Missed;
 use super::core::{DiskCore, bump};
 use crate::Policy;
 use crate::disk::backend::{Backend, Classified, EntryId, EvictionOrder, PruneRequest};
@@ -29,11 +30,11 @@ enum Verdict {
 }
 
 impl<S: Backend> DiskCore<S> {
-    fn verdict(&self, bytes: &[u8], now: u64) -> Verdict {
+    fn verdict(&self, store: &S, bytes: &[u8], now: u64) -> Verdict {
         match record::decode(bytes) {
             None => Verdict::Drop,
             Some(r) if r.header.namespace != self.namespace_tag => {
-                if self.namespace_in_use(r.header.namespace, now) {
+                if Self::namespace_in_use(store, r.header.namespace, now) {
                     Verdict::Other
                 } else {
                     Verdict::Drop
@@ -45,10 +46,10 @@ impl<S: Backend> DiskCore<S> {
     }
 
     /// Whether a namespace was marked in use within [`STALE_NAMESPACE`] of `now`.
-    fn namespace_in_use(&self, namespace: u64, now: u64) -> bool {
+    fn namespace_in_use(store: &S, namespace: u64, now: u64) -> bool {
         let grace = crate::clock::duration_nanos(STALE_NAMESPACE);
-        self.store()
-            .and_then(|s| s.last_use(namespace))
+        store
+            .last_use(namespace)
             .is_some_and(|last| now.saturating_sub(last) < grace)
     }
 
@@ -56,7 +57,13 @@ impl<S: Backend> DiskCore<S> {
     /// namespaces, then the least recently used until within bounds; resets the counters to
     /// what is really there.
     pub(super) fn prune(&self) {
-        let Some(store) = self.store() else { return };
+        if let Some(store) = self.store() {
+            self.prune_with(store);
+        }
+    }
+
+    /// [`DiskCore::prune`] on an opened store.
+    pub(super) fn prune_with(&self, store: &S) {
         let now = self.clock.unix_nanos();
         let classify = |prefix: &[u8]| {
             record::peek(prefix).map(|p| Classified {
@@ -159,7 +166,7 @@ impl<S: Backend> DiskCore<S> {
         let mut doomed = Vec::new();
         let mut seen = 0;
         let scanned = store.sample(self.next_seed(), &mut |id, bytes| {
-            match self.verdict(bytes, now) {
+            match self.verdict(store, bytes, now) {
                 Verdict::Keep | Verdict::Other => {}
                 Verdict::Drop => doomed.push((id, false)),
                 Verdict::Expired => doomed.push((id, true)),
@@ -199,7 +206,7 @@ impl<S: Backend> DiskCore<S> {
         let now = self.clock.unix_nanos();
         let mut expired = Vec::new();
         let scanned = store.for_each(&mut |id, bytes| {
-            if let Verdict::Expired = self.verdict(bytes, now) {
+            if let Verdict::Expired = self.verdict(store, bytes, now) {
                 expired.push((id, true));
             }
         });
@@ -228,15 +235,12 @@ impl<S: Backend> DiskCore<S> {
     /// a budget) those of namespaces no longer in use: one process owns a sled database, and
     /// the tree belongs to one function, so any other namespace in it is an edited
     /// function's.
-    pub(super) fn scan(&self) -> Result<(), StoreError> {
-        let Some(store) = self.store() else {
-            return Ok(());
-        };
+    pub(super) fn scan_with(&self, store: &S) -> Result<(), StoreError> {
         let now = self.clock.unix_nanos();
         let mut doomed = Vec::new();
         let (mut len, mut bytes) = (0u64, 0u64);
         store.mark_in_use(self.namespace_tag, now);
-        store.for_each(&mut |id, value| match self.verdict(value, now) {
+        store.for_each(&mut |id, value| match self.verdict(store, value, now) {
             Verdict::Other => {}
             Verdict::Keep => {
                 len += 1;
@@ -257,24 +261,31 @@ impl<S: Backend> DiskCore<S> {
         Ok(())
     }
 
-    /// Removes every stored entry of this namespace (and damaged ones).
+    /// Removes every stored entry of this namespace (and damaged ones); if the storage is
+    /// away, it is cleared before it is used again.
     pub(super) fn clear_store(&self) {
-        let Some(store) = self.store() else { return };
-        let mut ids = Vec::new();
-        let result = store
-            .for_each(&mut |id, value| {
-                if record::decode(value).is_none_or(|r| r.header.namespace == self.namespace_tag) {
-                    ids.push(id);
-                }
-            })
-            .and_then(|()| ids.iter().try_for_each(|id| store.remove(id).map(|_| ())));
-        match result {
-            Ok(()) => {
-                self.counters.len.store(0, Ordering::Relaxed);
-                self.counters.bytes.store(0, Ordering::Relaxed);
-                self.access.clear();
-            }
-            Err(why) => self.fault("clearing the cache storage", &why),
+        let Some(store) = self.store_or_record(Missed::All) else {
+            return;
+        };
+        if let Err(why) = self.clear_entries(store) {
+            self.go_offline("clearing the cache storage", &why, Missed::All);
         }
+    }
+
+    /// Removes every entry of this namespace (and damaged ones) from `store`.
+    pub(super) fn clear_entries(&self, store: &S) -> Result<(), StoreError> {
+        let mut ids = Vec::new();
+        store.for_each(&mut |id, value| {
+            if record::decode(value).is_none_or(|r| r.header.namespace == self.namespace_tag) {
+                ids.push(id);
+            }
+        })?;
+        for id in &ids {
+            store.remove(id)?;
+        }
+        self.counters.len.store(0, Ordering::Relaxed);
+        self.counters.bytes.store(0, Ordering::Relaxed);
+        self.access.clear();
+        Ok(())
     }
 }

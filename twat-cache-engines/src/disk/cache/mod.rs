@@ -6,6 +6,7 @@
 //! is the single-flight entry API, `maintenance.rs` the eviction, pruning and expiry sweeps,
 //! `bytes.rs` the payload forms (compression).
 
+mod attach;
 mod builder;
 mod bytes;
 mod core;
