@@ -305,6 +305,16 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// Records a use of `id`, for backends whose prune orders by last access.
     fn touch(&self, _id: &EntryId) {}
 
+    /// [`Backend::get`], recording a use of the entry if there is one ([`Backend::touch`]); a
+    /// backend may record it more cheaply while it reads, or coarsely.
+    fn get_touched(&self, id: &EntryId, max_len: u64) -> Result<Option<Stored>, StoreError> {
+        let found = self.get(id, max_len)?;
+        if found.is_some() {
+            self.touch(id);
+        }
+        Ok(found)
+    }
+
     /// Takes the cross-process lock for computing `id`, waiting up to `wait` for another
     /// process that holds it, so that processes sharing the store compute a missing entry once.
     /// The default (a store one process owns) never waits.

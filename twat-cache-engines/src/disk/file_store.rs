@@ -134,9 +134,15 @@ fn open_entry(path: &Path) -> std::io::Result<File> {
     options.open(path)
 }
 
+/// A hit moves an entry's modification time (its last use, for pruning) only when it is older
+/// than this: one `futimens` a minute per entry instead of one per hit, for an LRU order at
+/// minute resolution.
+pub const TOUCH_RESOLUTION: Duration = Duration::from_secs(60);
+
 /// Reads the entry at `path`: `None` if absent, undecodable bytes if it is not a regular file
-/// whose size is what its header declares and at most `max_len`.
-fn read_entry(path: &Path, max_len: u64) -> Result<Option<Stored>, StoreError> {
+/// whose size is what its header declares and at most `max_len`. With `touch`, an entry last
+/// marked used over [`TOUCH_RESOLUTION`] ago is marked used now.
+fn read_entry(path: &Path, max_len: u64, touch: bool) -> Result<Option<Stored>, StoreError> {
     let mut file = match open_entry(path) {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
@@ -148,6 +154,14 @@ fn read_entry(path: &Path, max_len: u64) -> Result<Option<Stored>, StoreError> {
     let len = meta.len();
     if !meta.is_file() || len > max_len || len < record::HEADER_LEN as u64 {
         return Ok(not_an_entry());
+    }
+    if touch {
+        let now = SystemTime::now();
+        let last = meta.modified().unwrap_or(now);
+        if now.duration_since(last).unwrap_or_default() >= TOUCH_RESOLUTION {
+            // Our own file (the directory rule): its owner may set its times through any fd.
+            let _ = file.set_modified(now);
+        }
     }
     let mut header = [0u8; record::HEADER_LEN];
     if file.read_exact(&mut header).is_err() || record::declared_len(&header) != Some(len) {
@@ -400,7 +414,14 @@ impl Backend for FileStore {
         if !self.shard_ready(id, false)? {
             return Ok(None);
         }
-        read_entry(&self.path(id), max_len)
+        read_entry(&self.path(id), max_len, false)
+    }
+
+    fn get_touched(&self, id: &EntryId, max_len: u64) -> Result<Option<Stored>, StoreError> {
+        if !self.shard_ready(id, false)? {
+            return Ok(None);
+        }
+        read_entry(&self.path(id), max_len, true)
     }
 
     fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, StoreError> {
@@ -417,7 +438,7 @@ impl Backend for FileStore {
         self.shard_ready(id, true)?;
         let dir = self.shard_dir(id);
         let _lock = Self::lock(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        let current = read_entry(&self.path(id), expected.len() as u64)?;
+        let current = read_entry(&self.path(id), expected.len() as u64, false)?;
         if current.as_deref() != Some(expected) {
             return Ok(false);
         }
@@ -447,7 +468,7 @@ impl Backend for FileStore {
     fn for_each(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), StoreError> {
         for shard in self.shards()? {
             for (path, id) in Self::files(&shard) {
-                if let Some(bytes) = read_entry(&path, MAX_ENTRY)? {
+                if let Some(bytes) = read_entry(&path, MAX_ENTRY, false)? {
                     visit(id, &bytes);
                 }
             }
@@ -467,7 +488,7 @@ impl Backend for FileStore {
         let start = (seed % shards.len() as u64) as usize;
         for shard in shards[start..].iter().chain(&shards[..start]) {
             for (path, id) in Self::files(shard) {
-                if let Some(bytes) = read_entry(&path, MAX_ENTRY)?
+                if let Some(bytes) = read_entry(&path, MAX_ENTRY, false)?
                     && !visit(id, &bytes)
                 {
                     return Ok(());

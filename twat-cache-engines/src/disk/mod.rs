@@ -27,7 +27,7 @@ pub use cache::{
     CROSS_PROCESS_WAIT, DiskCache, DiskCacheBuilder, DiskCore, DiskEntry, DiskHit, DiskVacant,
 };
 pub use error::{OpenError, StoreError};
-pub use file_store::{FileLocation, FileStore, STALE_NAMESPACE};
+pub use file_store::{FileLocation, FileStore, STALE_NAMESPACE, TOUCH_RESOLUTION};
 pub use key_bytes::KeyError;
 pub use private_dir::{check as check_private_dir, component as path_component};
 pub use sled_db::{CORRUPT_GRACE, FLUSH_EVERY_MS};

@@ -234,8 +234,19 @@ impl<S: Backend> DiskCore<S> {
     /// The stored bytes for `id`, from disk or the memory fallback (at most one of them holds
     /// an id: a disk write removes it from memory, a failed one from disk).
     pub(super) fn stored(&self, id: &EntryId) -> Option<Stored> {
+        self.stored_for(id, false)
+    }
+
+    /// [`DiskCore::stored`] for a hit: with `touch`, a shared store records the use (for
+    /// pruning by last access).
+    pub(super) fn stored_for(&self, id: &EntryId, touch: bool) -> Option<Stored> {
         if let Some(store) = self.store() {
-            match store.get(id, self.max_entry()) {
+            let found = if touch {
+                store.get_touched(id, self.max_entry())
+            } else {
+                store.get(id, self.max_entry())
+            };
+            match found {
                 Ok(Some(bytes)) => return Some(bytes),
                 Ok(None) => {}
                 Err(why) => self.fault("reading the cache storage", &why),

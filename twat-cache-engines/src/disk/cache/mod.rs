@@ -312,7 +312,8 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
     /// [`DiskCache::read`], with what is left of the entry's life and its stored size.
     fn read_with_lifetime(&self, id: &EntryId, key: &[u8]) -> Option<DiskHit<V>> {
         let core = &*self.core;
-        let stored = core.stored(id)?;
+        // Stores that prune by last access record it as they read (coarsely: see the store).
+        let stored = core.stored_for(id, S::PRUNES && core.tracks_access())?;
         let Some(entry) = record::decode(&stored) else {
             core.discard(id);
             return None;
@@ -346,14 +347,8 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             core.renew(id, &stored, renewed);
             deadline = now.saturating_add(core.ttl);
         }
-        if core.tracks_access() {
-            if S::PRUNES {
-                if let Some(store) = core.store() {
-                    store.touch(id);
-                }
-            } else {
-                core.touch(id, now);
-            }
+        if core.tracks_access() && !S::PRUNES {
+            core.touch(id, now);
         }
         bump(&core.counters.hits);
         let lifetime =
