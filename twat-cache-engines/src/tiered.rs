@@ -213,6 +213,43 @@ where
         }
     }
 
+    /// The value stored for `key`: from memory, else from disk (a disk hit is not copied into
+    /// memory here; [`Tiered::get_or_insert_with`] does that).
+    ///
+    /// ```
+    /// use twat_cache_engines::{FileCache, MemoryCache, Tiered};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let tiered = Tiered::new(
+    ///     MemoryCache::<u64, String>::builder().build(),
+    ///     FileCache::<String>::builder(dir.path()).build(),
+    /// );
+    /// tiered.insert(&1, "one".to_string());
+    /// assert_eq!(tiered.get(&1).as_deref(), Some("one"));
+    /// assert!(tiered.remove(&1));
+    /// assert_eq!(tiered.get(&1), None);
+    /// ```
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        Q: ?Sized + Lookup<K> + Serialize,
+    {
+        if let Some(value) = self.l1.get(key) {
+            return Some(value);
+        }
+        let value = self.l2.get(key)?;
+        self.l2_hits.fetch_add(1, Ordering::Relaxed);
+        Some(value)
+    }
+
+    /// Removes `key` from both tiers; `true` if either held it.
+    pub fn remove<Q>(&self, key: &Q) -> bool
+    where
+        Q: ?Sized + Lookup<K> + Serialize,
+    {
+        let on_disk = self.l2.remove(key);
+        self.l1.remove(key) || on_disk
+    }
+
     /// Stores `value` under `key` in both tiers.
     pub fn insert<Q>(&self, key: &Q, value: V)
     where
@@ -278,7 +315,6 @@ where
     }
 
     fn remove(&self, query: &Q) -> bool {
-        let on_disk = self.l2.remove(query);
-        self.l1.remove(query) || on_disk
+        Tiered::remove(self, query)
     }
 }
