@@ -53,6 +53,7 @@ pub use disk::{
 pub use engine::{Engine, Found, Vacancy};
 pub use key::{Borrowed, BorrowedKey, Lookup};
 pub use memory::{Entry, MemoryCache, MemoryCacheBuilder, VacantEntry, Weigher};
+pub use options::BuilderOptions;
 pub use policy::{Policy, UnknownPolicy};
 pub use size::EstimateSize;
 pub use stats::CacheStats;

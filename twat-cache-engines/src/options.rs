@@ -79,3 +79,74 @@ macro_rules! common_setters {
     };
 }
 pub(crate) use common_setters;
+
+/// The options every engine builder takes, as one trait, for code that applies a list of
+/// options to whichever builder it holds (the attributes' runtime does). The builders' own
+/// setters of the same names are the everyday API.
+///
+/// ```
+/// use std::time::Duration;
+/// use twat_cache_engines::{BuilderOptions, MemoryCache, Policy};
+///
+/// fn configure<B: BuilderOptions>(builder: B) -> B {
+///     builder.with_maxsize(100).with_ttl(Duration::from_secs(60)).with_policy(Policy::Lru)
+/// }
+/// let cache: MemoryCache<u32, u32> = configure(MemoryCache::builder()).build();
+/// cache.insert(1, 1);
+/// assert_eq!(cache.get(&1), Some(1));
+/// ```
+pub trait BuilderOptions: Sized {
+    /// See the builders' `maxsize`.
+    fn with_maxsize(self, entries: usize) -> Self;
+    /// See the builders' `max_bytes`.
+    fn with_max_bytes(self, bytes: u64) -> Self;
+    /// See the builders' `ttl`.
+    fn with_ttl(self, ttl: Duration) -> Self;
+    /// See the builders' `refresh`.
+    fn with_refresh(self, refresh: bool) -> Self;
+    /// See the builders' `policy`.
+    fn with_policy(self, policy: Policy) -> Self;
+    /// See the builders' `single_flight`.
+    fn with_single_flight(self, on: bool) -> Self;
+    /// Compress stored values (disk builders; a memory builder ignores it).
+    fn with_compress(self, compress: bool) -> Self;
+}
+
+/// A builder holding [`CommonOptions`] (and, on disk, a compression switch).
+pub(crate) trait HasCommonOptions {
+    fn common_options(&mut self) -> &mut CommonOptions;
+    fn compress_option(&mut self) -> Option<&mut bool>;
+}
+
+impl<B: HasCommonOptions> BuilderOptions for B {
+    fn with_maxsize(mut self, entries: usize) -> Self {
+        self.common_options().maxsize = Some(entries);
+        self
+    }
+    fn with_max_bytes(mut self, bytes: u64) -> Self {
+        self.common_options().max_bytes = Some(bytes);
+        self
+    }
+    fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.common_options().ttl = Some(ttl);
+        self
+    }
+    fn with_refresh(mut self, refresh: bool) -> Self {
+        self.common_options().refresh = refresh;
+        self
+    }
+    fn with_policy(mut self, policy: Policy) -> Self {
+        self.common_options().policy = policy;
+        self
+    }
+    fn with_single_flight(mut self, on: bool) -> Self {
+        self.common_options().single_flight = on;
+        self
+    }
+    fn with_compress(mut self, compress: bool) -> Self {
+        if let Some(slot) = self.compress_option() {
+            *slot = compress;
+        }
+        self
+    }
+}

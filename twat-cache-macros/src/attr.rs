@@ -20,28 +20,166 @@ pub enum Kind {
     Ucache,
 }
 
-/// Options every attribute accepts.
-const COMMON: &[&str] = &[
-    "maxsize",
-    "max_bytes",
-    "ttl",
-    "refresh",
-    "policy",
-    "key",
-    "name",
-    "cache_none",
-    "single_flight",
+/// Which attributes take an option.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Applies {
+    All,
+    /// `#[bcache]`, `#[fcache]`, `#[ucache]`.
+    Disk,
+    /// `#[ucache]` only.
+    Ucache,
+}
+
+/// How an option's value is written, and so how it is read and checked.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// A positive integer literal.
+    Count,
+    /// `"512MiB"` or a positive integer of bytes.
+    Size,
+    /// `"10m"` or a positive integer of seconds; read as nanoseconds.
+    Duration,
+    /// `true`/`false`, or the bare name for `true`.
+    Flag,
+    /// A non-empty string.
+    Text,
+    /// One of [`POLICIES`].
+    Policy,
+    /// A plain sub-folder name.
+    Folder,
+    /// One of [`BACKENDS`].
+    Backend,
+    /// Any expression (`key = …`).
+    Expr,
+}
+
+/// One option: everything the macro knows of it, in one place. `runtime` names the
+/// `twat_cache::__private::SpecOption` variant that carries it to the engine builders (the
+/// runtime applies it in `spec.rs`); `None` for options the generated code itself uses.
+pub struct Declared {
+    pub name: &'static str,
+    applies: Applies,
+    shape: Shape,
+    example: &'static str,
+    pub runtime: Option<&'static str>,
+}
+
+/// Every option of every attribute.
+const DECLARED: &[Declared] = &[
+    Declared {
+        name: "maxsize",
+        applies: Applies::All,
+        shape: Shape::Count,
+        example: "a positive integer, e.g. `maxsize = 1000`",
+        runtime: Some("Maxsize"),
+    },
+    Declared {
+        name: "max_bytes",
+        applies: Applies::All,
+        shape: Shape::Size,
+        example: "a size, e.g. `max_bytes = \"512MiB\"` or `max_bytes = 1048576`",
+        runtime: Some("MaxBytes"),
+    },
+    Declared {
+        name: "ttl",
+        applies: Applies::All,
+        shape: Shape::Duration,
+        example: "a duration, e.g. `ttl = \"250ms\"`, `\"90s\"`, `\"10m\"`, `\"1h\"`, `\"1d\"` or an integer number of seconds",
+        runtime: Some("TtlNanos"),
+    },
+    Declared {
+        name: "refresh",
+        applies: Applies::All,
+        shape: Shape::Flag,
+        example: "`true` or `false`",
+        runtime: Some("Refresh"),
+    },
+    Declared {
+        name: "policy",
+        applies: Applies::All,
+        shape: Shape::Policy,
+        example: "one of \"lru\", \"fifo\", \"lfu\", \"tinylfu\", e.g. `policy = \"lru\"`",
+        runtime: Some("Policy"),
+    },
+    Declared {
+        name: "key",
+        applies: Applies::All,
+        shape: Shape::Expr,
+        example: "an expression over the arguments, e.g. `key = (user.id, page)`",
+        runtime: None,
+    },
+    Declared {
+        name: "name",
+        applies: Applies::All,
+        shape: Shape::Text,
+        example: "a non-empty string, e.g. `name = \"users\"`",
+        runtime: None,
+    },
+    Declared {
+        name: "cache_none",
+        applies: Applies::All,
+        shape: Shape::Flag,
+        example: "`true` or `false`",
+        runtime: None,
+    },
+    Declared {
+        name: "single_flight",
+        applies: Applies::All,
+        shape: Shape::Flag,
+        example: "`true` or `false`",
+        runtime: Some("SingleFlight"),
+    },
+    Declared {
+        name: "folder",
+        applies: Applies::Disk,
+        shape: Shape::Folder,
+        example: "a folder name of letters, digits, `.`, `_` or `-`, e.g. `folder = \"geo\"`",
+        runtime: None,
+    },
+    Declared {
+        name: "version",
+        applies: Applies::Disk,
+        shape: Shape::Text,
+        example: "a non-empty string, e.g. `version = \"2\"`",
+        runtime: None,
+    },
+    Declared {
+        name: "compress",
+        applies: Applies::Disk,
+        shape: Shape::Flag,
+        example: "`true` or `false`",
+        runtime: Some("Compress"),
+    },
+    Declared {
+        name: "disk_max_bytes",
+        applies: Applies::Ucache,
+        shape: Shape::Size,
+        example: "a size, e.g. `disk_max_bytes = \"10GiB\"` or `disk_max_bytes = 1048576`",
+        runtime: Some("DiskMaxBytes"),
+    },
+    Declared {
+        name: "backend",
+        applies: Applies::Ucache,
+        shape: Shape::Backend,
+        example: "`backend = \"disk\"` (the default) or `backend = \"redis\"`",
+        runtime: None,
+    },
 ];
-/// Options that only disk-backed attributes accept.
-const DISK_ONLY: &[&str] = &["folder", "version", "compress"];
-/// Options that only `#[ucache]` accepts.
-const UCACHE_ONLY: &[&str] = &["disk_max_bytes", "backend"];
 
 /// Second tiers `backend = "…"` accepts.
 pub const BACKENDS: &[&str] = &["disk", "redis"];
 
-/// Eviction policies `policy = "…"` accepts (kept in sync with `twat_cache_engines::Policy`).
-pub const POLICIES: &[&str] = &["lru", "fifo", "lfu", "tinylfu"];
+/// Eviction policies `policy = "…"` accepts, with their `twat_cache_engines::Policy` variants.
+pub const POLICIES: &[(&str, &str)] = &[
+    ("lru", "Lru"),
+    ("fifo", "Fifo"),
+    ("lfu", "Lfu"),
+    ("tinylfu", "TinyLfu"),
+];
+
+fn declared(name: &str) -> Option<&'static Declared> {
+    DECLARED.iter().find(|d| d.name == name)
+}
 
 impl Kind {
     pub fn attr_name(self) -> &'static str {
@@ -73,24 +211,31 @@ impl Kind {
         }
     }
 
-    fn valid_options(self) -> Vec<&'static str> {
-        match self {
-            Kind::Mcache => COMMON.to_vec(),
-            Kind::Bcache | Kind::Fcache => [COMMON, DISK_ONLY].concat(),
-            Kind::Ucache => [COMMON, DISK_ONLY, UCACHE_ONLY].concat(),
+    fn takes(self, option: &Declared) -> bool {
+        match option.applies {
+            Applies::All => true,
+            Applies::Disk => self.is_disk(),
+            Applies::Ucache => self == Kind::Ucache,
         }
     }
 
+    fn valid_options(self) -> Vec<&'static str> {
+        DECLARED
+            .iter()
+            .filter(|d| self.takes(d))
+            .map(|d| d.name)
+            .collect()
+    }
+
     /// Why an option of another attribute does not apply here.
-    fn why_not(self, option: &str) -> &'static str {
-        if DISK_ONLY.contains(&option) {
-            "memory caches keep nothing on disk"
-        } else if option == "disk_max_bytes" {
-            "only #[ucache] has a disk tier behind its memory tier; bound this cache with `max_bytes`"
-        } else if UCACHE_ONLY.contains(&option) {
-            "only #[ucache] has a pluggable second tier"
-        } else {
-            "it belongs to another attribute"
+    fn why_not(self, option: &Declared) -> &'static str {
+        match (option.applies, option.name) {
+            (Applies::Disk, _) => "memory caches keep nothing on disk",
+            (_, "disk_max_bytes") => {
+                "only #[ucache] has a disk tier behind its memory tier; bound this cache with `max_bytes`"
+            }
+            (Applies::Ucache, _) => "only #[ucache] has a pluggable second tier",
+            (Applies::All, _) => "it belongs to another attribute",
         }
     }
 }
@@ -102,23 +247,64 @@ pub struct Spanned<T> {
     pub span: Span,
 }
 
-/// The options as written, each with its span.
+/// An option's value as written.
+pub enum Value {
+    Int(u64),
+    Bool(bool),
+    Text(String),
+    Expr(Expr),
+}
+
+/// One option given to the attribute.
+pub struct Given {
+    pub declared: &'static Declared,
+    pub value: Value,
+    /// The value's span.
+    pub span: Span,
+}
+
+/// The options as written, in order, each with its span.
 #[derive(Default)]
 pub struct Options {
-    pub maxsize: Option<Spanned<u64>>,
-    pub max_bytes: Option<Spanned<u64>>,
-    pub ttl_nanos: Option<Spanned<u64>>,
-    pub refresh: Option<Spanned<bool>>,
-    pub policy: Option<Spanned<String>>,
-    pub key: Option<Expr>,
-    pub name: Option<Spanned<String>>,
-    pub cache_none: Option<Spanned<bool>>,
-    pub single_flight: Option<Spanned<bool>>,
-    pub folder: Option<Spanned<String>>,
-    pub version: Option<Spanned<String>>,
-    pub compress: Option<Spanned<bool>>,
-    pub disk_max_bytes: Option<Spanned<u64>>,
-    pub backend: Option<Spanned<String>>,
+    pub given: Vec<Given>,
+}
+
+impl Options {
+    pub fn get(&self, name: &str) -> Option<&Given> {
+        self.given.iter().find(|g| g.declared.name == name)
+    }
+
+    /// A flag's value and span, if given.
+    pub fn flag(&self, name: &str) -> Option<Spanned<bool>> {
+        self.get(name).and_then(|g| match g.value {
+            Value::Bool(value) => Some(Spanned {
+                value,
+                span: g.span,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Whether a flag is on (`default` if not given).
+    pub fn flag_on(&self, name: &str, default: bool) -> bool {
+        self.flag(name).map_or(default, |f| f.value)
+    }
+
+    /// A text option's value, if given.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|g| match &g.value {
+            Value::Text(text) => Some(text.as_str()),
+            _ => None,
+        })
+    }
+
+    /// `key = …`, if given.
+    pub fn key(&self) -> Option<&Expr> {
+        self.get("key").and_then(|g| match &g.value {
+            Value::Expr(expr) => Some(expr),
+            _ => None,
+        })
+    }
 }
 
 pub fn parse(kind: Kind, args: TokenStream, errors: &mut darling::error::Accumulator) -> Options {
@@ -182,30 +368,11 @@ pub fn parse(kind: Kind, args: TokenStream, errors: &mut darling::error::Accumul
 }
 
 fn is_flag(name: &str) -> bool {
-    matches!(
-        name,
-        "refresh" | "cache_none" | "single_flight" | "compress"
-    )
+    declared(name).is_some_and(|d| matches!(d.shape, Shape::Flag))
 }
 
 fn example(name: &str) -> &'static str {
-    match name {
-        "maxsize" => "a positive integer, e.g. `maxsize = 1000`",
-        "max_bytes" => "a size, e.g. `max_bytes = \"512MiB\"` or `max_bytes = 1048576`",
-        "disk_max_bytes" => {
-            "a size, e.g. `disk_max_bytes = \"10GiB\"` or `disk_max_bytes = 1048576`"
-        }
-        "backend" => "`backend = \"disk\"` (the default) or `backend = \"redis\"`",
-        "ttl" => {
-            "a duration, e.g. `ttl = \"250ms\"`, `\"90s\"`, `\"10m\"`, `\"1h\"`, `\"1d\"` or an integer number of seconds"
-        }
-        "policy" => "one of \"lru\", \"fifo\", \"lfu\", \"tinylfu\", e.g. `policy = \"lru\"`",
-        "key" => "an expression over the arguments, e.g. `key = (user.id, page)`",
-        "folder" => "a folder name of letters, digits, `.`, `_` or `-`, e.g. `folder = \"geo\"`",
-        "version" => "a non-empty string, e.g. `version = \"2\"`",
-        "name" => "a non-empty string, e.g. `name = \"users\"`",
-        _ => "`true` or `false`",
-    }
+    declared(name).map_or("`true` or `false`", |d| d.example)
 }
 
 /// Whether `name` is an option of this attribute; reports unknown and misplaced ones.
@@ -221,10 +388,10 @@ fn check_name(
     }
     let list = valid.join(", ");
     let attr = kind.attr_name();
-    let message = if DISK_ONLY.contains(&name) || UCACHE_ONLY.contains(&name) {
+    let message = if let Some(other) = declared(name) {
         format!(
             "`{name}` does not apply to #[{attr}]: {}; valid options for #[{attr}]: {list}",
-            kind.why_not(name)
+            kind.why_not(other)
         )
     } else {
         let suggestion = valid
@@ -246,120 +413,87 @@ fn read_value(
     value: Expr,
     errors: &mut darling::error::Accumulator,
 ) {
-    let span = value.span();
-    let wrong = |errors: &mut darling::error::Accumulator, detail: String| {
-        errors.push(Error::custom(detail).with_span(&value));
-    };
-    match name {
-        "maxsize" => match positive_int(&value) {
-            Ok(n) => options.maxsize = Some(Spanned { value: n, span }),
-            Err(e) => wrong(errors, format!("`maxsize` {e}; expected {}", example(name))),
-        },
-        "max_bytes" | "disk_max_bytes" => {
-            let parsed = match &value {
-                Expr::Lit(ExprLit {
-                    lit: Lit::Str(s), ..
-                }) => units::parse_size_bytes(&s.value()),
-                _ => positive_int(&value),
+    let declared = declared(name).expect("check_name admits only declared options");
+    match read_shape(declared, &value) {
+        Ok(read) => options.given.push(Given {
+            declared,
+            value: read,
+            span: value.span(),
+        }),
+        Err(message) => errors.push(Error::custom(message).with_span(&value)),
+    }
+}
+
+/// Reads `value` as `declared`'s shape; the error says what was expected.
+fn read_shape(declared: &Declared, value: &Expr) -> Result<Value, String> {
+    let (name, example) = (declared.name, declared.example);
+    match declared.shape {
+        Shape::Count => positive_int(value)
+            .map(Value::Int)
+            .map_err(|e| format!("`{name}` {e}; expected {example}")),
+        Shape::Size => {
+            let parsed = match string(value) {
+                Some(text) => units::parse_size_bytes(&text),
+                None => positive_int(value),
             };
             match parsed {
-                Ok(0) => wrong(errors, format!("`{name}` must be greater than 0")),
-                Ok(n) => {
-                    let slot = if name == "max_bytes" {
-                        &mut options.max_bytes
-                    } else {
-                        &mut options.disk_max_bytes
-                    };
-                    *slot = Some(Spanned { value: n, span });
-                }
-                Err(e) => wrong(errors, format!("`{name}`: {e}; expected {}", example(name))),
+                Ok(0) => Err(format!("`{name}` must be greater than 0")),
+                Ok(n) => Ok(Value::Int(n)),
+                Err(e) => Err(format!("`{name}`: {e}; expected {example}")),
             }
         }
-        "backend" => match string(&value) {
-            Some(b) if b == "disk" => options.backend = Some(Spanned { value: b, span }),
-            Some(b) if b == "redis" => wrong(
-                errors,
-                "`backend = \"redis\"` needs the `redis` feature of twat-cache, which this build does not have: enable it with `twat-cache = { version = \"…\", features = [\"redis\"] }`".into(),
-            ),
-            Some(b) => wrong(
-                errors,
-                format!(
-                    "unknown backend \"{b}\"; expected {} (one of {})",
-                    example(name),
-                    BACKENDS.join(", ")
-                ),
-            ),
-            None => wrong(errors, format!("`backend` expects {}", example(name))),
-        },
-        "ttl" => {
-            let parsed = match &value {
-                Expr::Lit(ExprLit {
-                    lit: Lit::Str(s), ..
-                }) => units::parse_duration_nanos(&s.value()),
-                _ => positive_int(&value).and_then(|secs| {
+        Shape::Duration => {
+            let parsed = match string(value) {
+                Some(text) => units::parse_duration_nanos(&text),
+                None => positive_int(value).and_then(|secs| {
                     secs.checked_mul(1_000_000_000)
                         .ok_or_else(|| "is too long".to_string())
                 }),
             };
             match parsed {
-                Ok(0) => wrong(errors, "`ttl` must be longer than 0".into()),
-                Ok(n) => options.ttl_nanos = Some(Spanned { value: n, span }),
-                Err(e) => wrong(errors, format!("`ttl`: {e}; expected {}", example(name))),
+                Ok(0) => Err(format!("`{name}` must be longer than 0")),
+                Ok(n) => Ok(Value::Int(n)),
+                Err(e) => Err(format!("`{name}`: {e}; expected {example}")),
             }
         }
-        "policy" => match string(&value) {
-            Some(p) if POLICIES.contains(&p.to_ascii_lowercase().as_str()) => {
-                options.policy = Some(Spanned {
-                    value: p.to_ascii_lowercase(),
-                    span,
-                })
+        Shape::Flag => boolean(value)
+            .map(Value::Bool)
+            .ok_or_else(|| format!("`{name}` expects `true` or `false`")),
+        Shape::Text => match string(value) {
+            Some(text) if !text.trim().is_empty() => Ok(Value::Text(text)),
+            _ => Err(format!("`{name}` expects {example}")),
+        },
+        Shape::Policy => match string(value) {
+            Some(p) if POLICIES.iter().any(|(n, _)| *n == p.to_ascii_lowercase()) => {
+                Ok(Value::Text(p.to_ascii_lowercase()))
             }
             Some(p) => {
                 let close = POLICIES
                     .iter()
-                    .find(|c| strsim::jaro_winkler(&p, c) > 0.8)
-                    .map(|c| format!(" did you mean \"{c}\"?"))
+                    .find(|(c, _)| strsim::jaro_winkler(&p, c) > 0.8)
+                    .map(|(c, _)| format!(" did you mean \"{c}\"?"))
                     .unwrap_or_default();
-                wrong(
-                    errors,
-                    format!("unknown policy \"{p}\";{close} expected {}", example(name)),
-                )
+                Err(format!("unknown policy \"{p}\";{close} expected {example}"))
             }
-            None => wrong(errors, format!("`policy` expects {}", example(name))),
+            None => Err(format!("`{name}` expects {example}")),
         },
-        "key" => options.key = Some(value),
-        "name" => match string(&value) {
-            Some(s) if !s.trim().is_empty() => options.name = Some(Spanned { value: s, span }),
-            _ => wrong(errors, format!("`name` expects {}", example(name))),
+        Shape::Folder => match string(value) {
+            Some(f) if is_folder_name(&f) => Ok(Value::Text(f)),
+            Some(f) => Err(format!(
+                "`folder = \"{f}\"` is not a plain sub-folder name; expected {example}"
+            )),
+            None => Err(format!("`{name}` expects {example}")),
         },
-        "folder" => match string(&value) {
-            Some(f) if is_folder_name(&f) => options.folder = Some(Spanned { value: f, span }),
-            Some(f) => wrong(
-                errors,
-                format!(
-                    "`folder = \"{f}\"` is not a plain sub-folder name; expected {}",
-                    example(name)
-                ),
-            ),
-            None => wrong(errors, format!("`folder` expects {}", example(name))),
+        Shape::Backend => match string(value).as_deref() {
+            Some("disk") => Ok(Value::Text("disk".into())),
+            Some("redis") => Err("`backend = \"redis\"` needs the `redis` feature of twat-cache, which this build does not have: enable it with `twat-cache = { version = \"…\", features = [\"redis\"] }`".into()),
+            Some(b) => Err(format!(
+                "unknown backend \"{b}\"; expected {example} (one of {})",
+                BACKENDS.join(", ")
+            )),
+            None => Err(format!("`{name}` expects {example}")),
         },
-        "version" => match string(&value) {
-            Some(v) if !v.trim().is_empty() => options.version = Some(Spanned { value: v, span }),
-            _ => wrong(errors, format!("`version` expects {}", example(name))),
-        },
-        "refresh" | "cache_none" | "single_flight" | "compress" => match boolean(&value) {
-            Some(b) => {
-                let slot = match name {
-                    "refresh" => &mut options.refresh,
-                    "cache_none" => &mut options.cache_none,
-                    "compress" => &mut options.compress,
-                    _ => &mut options.single_flight,
-                };
-                *slot = Some(Spanned { value: b, span });
-            }
-            None => wrong(errors, format!("`{name}` expects `true` or `false`")),
-        },
-        _ => unreachable!("check_name admits only known options"),
+        Shape::Expr => Ok(Value::Expr(value.clone())),
     }
 }
 

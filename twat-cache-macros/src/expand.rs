@@ -27,7 +27,24 @@ use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, Ident, Type};
 
 use crate::ast::{CachedFn, Output};
-use crate::attr::{Kind, Options};
+use crate::attr::{Given, Kind, Options, POLICIES, Value};
+
+/// A given option as the `SpecOption` the runtime applies to its engine builders, if it is one.
+fn spec_option(given: &Given) -> Option<TokenStream> {
+    let variant = format_ident!("{}", given.declared.runtime?);
+    let value = match &given.value {
+        Value::Int(n) => quote!(#n),
+        Value::Bool(b) => quote!(#b),
+        // The one text option the runtime takes is `policy`, named by its enum variant.
+        Value::Text(policy) => {
+            let (_, name) = POLICIES.iter().find(|(n, _)| n == policy)?;
+            let name = format_ident!("{}", name);
+            quote!(::twat_cache::__private::Policy::#name)
+        }
+        Value::Expr(_) => return None,
+    };
+    Some(quote!(::twat_cache::__private::SpecOption::#variant(#value)))
+}
 
 pub fn expand(kind: Kind, f: &CachedFn, options: &Options) -> TokenStream {
     let ctx = Context::new(kind, f, options);
@@ -57,7 +74,7 @@ struct Context<'a> {
 
 impl<'a> Context<'a> {
     fn new(kind: Kind, f: &'a CachedFn, options: &'a Options) -> Self {
-        let cache_none = options.cache_none.as_ref().is_some_and(|c| c.value);
+        let cache_none = options.flag_on("cache_none", false);
         let (stored, adapter) = match &f.output {
             Output::Result { ok } => (ok.clone(), quote!(::twat_cache::__private::OkOnly)),
             Output::Option { some } if !cache_none => {
@@ -88,63 +105,31 @@ impl<'a> Context<'a> {
             Kind::Fcache => quote!(Fcache),
             Kind::Ucache => quote!(Ucache),
         };
-        let folder = match &o.folder {
-            Some(f) => {
-                let f = &f.value;
-                quote!(#f)
-            }
+        let folder = match o.text("folder") {
+            Some(f) => quote!(#f),
             None if self.kind.is_disk() => quote!(::core::env!("CARGO_PKG_NAME")),
             None => quote!(""),
         };
-        let namespace = match &o.version {
-            Some(v) => format!("version:{}", v.value),
+        let namespace = match o.text("version") {
+            Some(v) => format!("version:{v}"),
             None => format!("fingerprint:{:016x}", self.fingerprint()),
         };
-        let compress = o.compress.as_ref().is_some_and(|c| c.value);
         let function = self.f.sig.ident.to_string();
         let function = function.strip_prefix("r#").unwrap_or(&function);
-        let opt_u64 = |v: &Option<crate::attr::Spanned<u64>>, ty: TokenStream| match v {
-            Some(s) => {
-                let n = s.value;
-                quote!(::core::option::Option::Some(#n as #ty))
-            }
+        let name = match o.text("name") {
+            Some(n) => quote!(::core::option::Option::Some(#n)),
             None => quote!(::core::option::Option::None),
         };
-        let maxsize = opt_u64(&o.maxsize, quote!(usize));
-        let max_bytes = opt_u64(&o.max_bytes, quote!(u64));
-        let disk_max_bytes = opt_u64(&o.disk_max_bytes, quote!(u64));
-        let ttl = opt_u64(&o.ttl_nanos, quote!(u64));
-        let name = match &o.name {
-            Some(n) => {
-                let n = &n.value;
-                quote!(::core::option::Option::Some(#n))
-            }
-            None => quote!(::core::option::Option::None),
-        };
-        let refresh = o.refresh.as_ref().is_some_and(|r| r.value);
-        let single_flight = o.single_flight.as_ref().is_none_or(|s| s.value);
-        let policy = match o.policy.as_ref().map(|p| p.value.as_str()) {
-            Some("lru") => quote!(Lru),
-            Some("fifo") => quote!(Fifo),
-            Some("lfu") => quote!(Lfu),
-            _ => quote!(TinyLfu),
-        };
+        let options = o.given.iter().filter_map(spec_option);
         quote! {
             ::twat_cache::__private::HandleSpec {
                 kind: ::twat_cache::__private::CacheKind::#kind,
                 module: ::core::module_path!(),
                 function: #function,
                 name: #name,
-                maxsize: #maxsize,
-                max_bytes: #max_bytes,
-                disk_max_bytes: #disk_max_bytes,
-                ttl_nanos: #ttl,
-                refresh: #refresh,
-                policy: ::twat_cache::__private::Policy::#policy,
-                single_flight: #single_flight,
                 folder: #folder,
                 namespace: #namespace,
-                compress: #compress,
+                options: &[#(#options),*],
             }
         }
     }
@@ -197,7 +182,7 @@ impl<'a> Context<'a> {
 
     /// Statements binding the key expression (if any) and the borrowed query `__twat_query`.
     fn query(&self) -> TokenStream {
-        if let Some(key) = &self.options.key {
+        if let Some(key) = self.options.key() {
             return quote_spanned! {key.span()=>
                 let __twat_key = #key;
                 let __twat_query = ::twat_cache::__private::Borrowed((&__twat_key,));
@@ -219,7 +204,7 @@ impl<'a> Context<'a> {
     }
 
     fn weigh(&self) -> TokenStream {
-        if self.options.max_bytes.is_some() {
+        if self.options.get("max_bytes").is_some() {
             quote!(::core::option::Option::Some(
                 ::twat_cache::__private::weigh_entry
             ))

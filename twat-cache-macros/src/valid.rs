@@ -65,7 +65,7 @@ fn check_receiver(
         );
         return;
     }
-    if options.key.is_none() {
+    if options.key().is_none() {
         errors.push(
             Error::custom(format!(
                 "`self` cannot be hashed into the cache key automatically; add `key = …` naming what identifies the call, e.g. #[{attr}(key = (self.id, arg))]"
@@ -81,7 +81,7 @@ fn check_generics(
     options: &Options,
     errors: &mut darling::error::Accumulator,
 ) {
-    if options.key.is_some() {
+    if options.key().is_some() {
         return;
     }
     for param in &f.sig.generics.params {
@@ -119,12 +119,12 @@ fn check_arguments(f: &CachedFn, options: &Options, errors: &mut darling::error:
                 Error::custom(format!(
                     "`{}` is an `impl Trait` argument, whose type cannot be stored in a cache key; use a concrete type (e.g. `&str`, `&[T]`, `&Path`){}",
                     arg.name,
-                    if options.key.is_none() { " or add `key = …`" } else { "" }
+                    if options.key().is_none() { " or add `key = …`" } else { "" }
                 ))
                 .with_span(&span),
             );
         }
-        if options.key.is_some() && !arg.simple {
+        if options.key().is_some() && !arg.simple {
             errors.push(
                 Error::custom("with `key = …`, arguments must be plain names (`x: T`), so the key expression can refer to them")
                     .with_span(&arg.pat),
@@ -156,7 +156,7 @@ fn check_output(
             _ => {}
         }
     }
-    if let Some(cache_none) = &options.cache_none
+    if let Some(cache_none) = options.flag("cache_none")
         && !matches!(f.output, Output::Option { .. })
     {
         let returns = match &f.sig.output {
@@ -170,9 +170,9 @@ fn check_output(
             .with_span(&cache_none.span),
         );
     }
-    if let Some(refresh) = &options.refresh
+    if let Some(refresh) = options.flag("refresh")
         && refresh.value
-        && options.ttl_nanos.is_none()
+        && options.get("ttl").is_none()
     {
         errors.push(
             Error::custom("`refresh = true` renews an entry's TTL on each hit, but no `ttl` is set; add e.g. `ttl = \"10m\"`")

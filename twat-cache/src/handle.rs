@@ -18,45 +18,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use twat_cache_engines::disk::paths::{self, FunctionStore};
 use twat_cache_engines::disk::{Backend, DiskCore};
-use twat_cache_engines::{CacheStats, DiskCache, MemoryCache, Policy, Tiered};
+use twat_cache_engines::{CacheStats, DiskCache, MemoryCache, Tiered};
 
 use crate::private::{
     Bcache, CacheKey, CacheValue, DiskAttribute, DiskValue, Fcache, TieredEngine, Ucache,
 };
 use crate::registry::{self, CacheKind};
+use crate::spec::HandleSpec;
 use crate::{Tier, TierStats};
-
-/// `#[ucache]`'s memory tier bound when none is given.
-const UCACHE_MAXSIZE: usize = 10_000;
-/// `#[ucache]`'s disk tier bound when none is given (diskcache's default too).
-const UCACHE_DISK_MAX_BYTES: u64 = 1 << 30;
-
-/// Compile-time options of one cached function, written by the attribute macros.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy)]
-pub struct HandleSpec {
-    pub kind: CacheKind,
-    /// `module_path!()` of the function.
-    pub module: &'static str,
-    /// The function's name.
-    pub function: &'static str,
-    /// `name = "…"`, if given.
-    pub name: Option<&'static str>,
-    pub maxsize: Option<usize>,
-    pub max_bytes: Option<u64>,
-    /// `disk_max_bytes = …` (`#[ucache]`'s disk tier).
-    pub disk_max_bytes: Option<u64>,
-    pub ttl_nanos: Option<u64>,
-    pub refresh: bool,
-    pub policy: Policy,
-    pub single_flight: bool,
-    /// Sub-folder of the cache root (disk caches).
-    pub folder: &'static str,
-    /// `version = "…"`, or a fingerprint of the function's signature and body (disk caches).
-    pub namespace: &'static str,
-    /// `compress = true` (disk caches).
-    pub compress: bool,
-}
 
 /// Type-erased operations every engine offers to the registry and to [`CacheHandle`].
 trait Engine: Send + Sync {
@@ -272,7 +241,7 @@ impl CacheHandle {
 
     /// The entry lifetime, if any.
     pub fn ttl(&self) -> Option<Duration> {
-        self.spec.ttl_nanos.map(Duration::from_nanos)
+        self.spec.ttl()
     }
 
     /// Everything to count and clear: the disk core (disk attributes; first, so a clear
@@ -401,31 +370,10 @@ impl CacheHandle {
         let root = crate::cache_root();
         let folder = self.folder().unwrap_or_else(|| root.clone());
         let location = S::location_for(folder, &self.name, spec.namespace);
-        let mut builder = DiskCache::<S, ()>::builder_at(location)
+        let builder = DiskCache::<S, ()>::builder_at(location)
             .trusted_root(root)
-            .namespace(spec.namespace)
-            .policy(spec.policy)
-            .refresh(spec.refresh)
-            .compress(spec.compress)
-            .single_flight(spec.single_flight);
-        // `#[ucache]`: `maxsize`/`max_bytes` bound its memory tier, `disk_max_bytes` this one.
-        let (maxsize, max_bytes) = match spec.kind {
-            CacheKind::Ucache => (
-                None,
-                Some(spec.disk_max_bytes.unwrap_or(UCACHE_DISK_MAX_BYTES)),
-            ),
-            _ => (spec.maxsize, spec.max_bytes),
-        };
-        if let Some(n) = maxsize {
-            builder = builder.maxsize(n);
-        }
-        if let Some(bytes) = max_bytes {
-            builder = builder.max_bytes(bytes);
-        }
-        if let Some(nanos) = spec.ttl_nanos {
-            builder = builder.ttl(Duration::from_nanos(nanos));
-        }
-        builder.build_core()
+            .namespace(spec.namespace);
+        spec.configure(Tier::Disk, builder).build_core()
     }
 
     fn build_memory<K, V>(&self, weigh: Option<fn(&K, &V) -> u64>) -> MemoryCache<K, V>
@@ -433,24 +381,7 @@ impl CacheHandle {
         K: CacheKey,
         V: CacheValue,
     {
-        let spec = &self.spec;
-        let mut builder = MemoryCache::builder()
-            .policy(spec.policy)
-            .refresh(spec.refresh)
-            .single_flight(spec.single_flight);
-        let maxsize = match spec.kind {
-            CacheKind::Ucache => Some(spec.maxsize.unwrap_or(UCACHE_MAXSIZE)),
-            _ => spec.maxsize,
-        };
-        if let Some(n) = maxsize {
-            builder = builder.maxsize(n);
-        }
-        if let Some(bytes) = spec.max_bytes {
-            builder = builder.max_bytes(bytes);
-        }
-        if let Some(nanos) = spec.ttl_nanos {
-            builder = builder.ttl(Duration::from_nanos(nanos));
-        }
+        let mut builder = self.spec.configure(Tier::Memory, MemoryCache::builder());
         if let Some(weigh) = weigh {
             builder = builder.weigher(weigh);
         }
@@ -507,16 +438,9 @@ mod tests {
             module,
             function,
             name: None,
-            maxsize: None,
-            max_bytes: None,
-            disk_max_bytes: None,
-            ttl_nanos: None,
-            refresh: false,
-            policy: Policy::TinyLfu,
-            single_flight: true,
             folder: "",
             namespace: "",
-            compress: false,
+            options: &[],
         }
     }
 

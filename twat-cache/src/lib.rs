@@ -39,6 +39,7 @@ pub mod __private {
 mod private;
 mod registry;
 mod site;
+mod spec;
 mod tiers;
 
 pub use config::{cache_root, caching_disabled};

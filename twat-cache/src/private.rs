@@ -31,9 +31,9 @@ use twat_cache_engines::{
     VacantEntry,
 };
 
-pub use crate::handle::HandleSpec;
 pub use crate::registry::CacheKind;
 pub use crate::site::Site;
+pub use crate::spec::{HandleSpec, SpecOption};
 use twat_cache_engines::disk::paths::FunctionStore;
 use twat_cache_engines::disk::{FileStore, SledStore};
 

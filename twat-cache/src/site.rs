@@ -17,8 +17,9 @@ use serde::de::DeserializeOwned;
 use twat_cache_engines::{DiskCache, MemoryCache};
 
 use crate::CacheHandle;
-use crate::handle::{HandleSpec, display_name};
+use crate::handle::display_name;
 use crate::private::{CacheKey, CacheValue, DiskValue, TieredEngine};
+use crate::spec::HandleSpec;
 use twat_cache_engines::disk::paths::FunctionStore;
 
 /// One generated function's view of its cache (see the module docs).

@@ -7,7 +7,7 @@ use super::shard::Shard;
 use super::{MemoryCache, Weigher};
 use crate::clock::duration_nanos;
 use crate::hit_counter::HitCounter;
-use crate::options::{CommonOptions, common_setters};
+use crate::options::{CommonOptions, HasCommonOptions, common_setters};
 
 /// Builds a [`MemoryCache`].
 ///
@@ -42,6 +42,15 @@ impl<K, V> Default for MemoryCacheBuilder<K, V> {
             weigher: None,
             shards: None,
         }
+    }
+}
+
+impl<K, V> HasCommonOptions for MemoryCacheBuilder<K, V> {
+    fn common_options(&mut self) -> &mut CommonOptions {
+        &mut self.common
+    }
+    fn compress_option(&mut self) -> Option<&mut bool> {
+        None
     }
 }
 

@@ -15,7 +15,7 @@ use crate::disk::backend::Backend;
 use crate::disk::private_dir;
 use crate::disk::value_layout::tag;
 use crate::flight::FlightTable;
-use crate::options::{CommonOptions, common_setters};
+use crate::options::{CommonOptions, HasCommonOptions, common_setters};
 
 impl<S: Backend, V> DiskCache<S, V> {
     /// Starts a builder for the store at `location`.
@@ -58,6 +58,15 @@ pub struct DiskCacheBuilder<S: Backend, V> {
     trusted_root: Option<PathBuf>,
     common: CommonOptions,
     _value: PhantomData<fn() -> V>,
+}
+
+impl<S: Backend, V> HasCommonOptions for DiskCacheBuilder<S, V> {
+    fn common_options(&mut self) -> &mut CommonOptions {
+        &mut self.common
+    }
+    fn compress_option(&mut self) -> Option<&mut bool> {
+        Some(&mut self.compress)
+    }
 }
 
 impl<S: Backend, V> DiskCacheBuilder<S, V> {
