@@ -272,3 +272,30 @@ fn kill_9_while_writing_never_leaves_a_wrong_value() {
     // Entries written before the kill may be lost (sled flushes every 500 ms), never corrupted.
     eprintln!("entries that survived each kill: {survived:?}");
 }
+
+/// A process whose cache directory is deleted while it runs (and which writes to it after) still
+/// exits promptly: sled's flush at exit waits forever once it cannot write its files, so the
+/// flush is bounded (`EXIT_FLUSH_LIMIT`). Before the bound this child never exited.
+#[test]
+fn a_deleted_cache_directory_never_blocks_exit() {
+    let root = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cache_helper"))
+        .args(["vanish", "1", "2", "3"])
+        .env("TWAT_CACHE_DIR", root.path().join("root"))
+        .env_remove("TWAT_CACHE_DISABLE")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success());
+            break;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("the process did not exit within 20 s of finishing");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

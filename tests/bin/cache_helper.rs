@@ -21,6 +21,8 @@
 //!   `a, b`, or `b, a` when `PAIR_ORDER=ba` (a type whose layout changed under its name).
 //! - `peek`: prints `len L` of the `square` cache before any call; `clear_first N…`: clears
 //!   that cache before any call, then calls `square`.
+//! - `vanish N…`: `square`, large values in a `SledCache`, then deletes the whole cache root
+//!   and writes more large values before exiting.
 //! - `fslow N`: an `#[fcache]` function whose body takes 300 ms (for cross-process single-flight).
 //! - `emfile N…`: lowers the open-file limit so the sled database cannot open, then `square`.
 //!
@@ -325,6 +327,25 @@ fn main() {
         }
         "peek" => {
             writeln!(out, "len {}", square_cache().len()).unwrap();
+            square_cache()
+        }
+        "vanish" => {
+            for &n in &numbers {
+                check(square(n) == n * n);
+            }
+            // Large values too (many sled log segments), written, read and removed.
+            let big: twat_cache::SledCache<Vec<u8>> =
+                twat_cache::SledCache::builder(twat_cache::cache_root().join("big"), "big").build();
+            let value = vec![7u8; 64 << 10];
+            for k in 0..50u64 {
+                big.insert(&k, &value);
+                check(big.get(&k).as_ref() == Some(&value));
+                big.remove(&k);
+            }
+            std::fs::remove_dir_all(twat_cache::cache_root()).unwrap();
+            for k in 1000..1010u64 {
+                big.insert(&k, &value); // to a database whose files are gone
+            }
             square_cache()
         }
         "clear_first" => {

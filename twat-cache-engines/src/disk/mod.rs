@@ -30,7 +30,7 @@ pub use error::{OpenError, StoreError};
 pub use file_store::{FileLocation, FileStore, STALE_NAMESPACE, TOUCH_RESOLUTION};
 pub use key_bytes::KeyError;
 pub use private_dir::{check as check_private_dir, component as path_component};
-pub use sled_db::{CORRUPT_GRACE, FLUSH_EVERY_MS};
+pub use sled_db::{CORRUPT_GRACE, EXIT_FLUSH_LIMIT, FLUSH_EVERY_MS};
 pub use sled_store::SledStore;
 
 /// A persistent cache in a sled database: [`DiskCache`] over [`SledStore`].

@@ -189,13 +189,35 @@ fn unix_nanos() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-/// Flushes every open database; run by the C runtime at normal process exit.
+/// The longest a process's exit waits for its databases to flush.
+pub const EXIT_FLUSH_LIMIT: Duration = Duration::from_secs(2);
+
+/// Flushes every open database; run by the C runtime at normal process exit, for at most
+/// [`EXIT_FLUSH_LIMIT`]: a sled flush can wait forever once the database's files are gone
+/// (its cache directory deleted while the process ran), and a cache must never keep a process
+/// from exiting. Unflushed entries are lost, never damaged.
 extern "C" fn flush_all_at_exit() {
     // Never block exit on a poisoned or contended lock.
-    if let Ok(open) = OPEN.try_lock() {
-        for db in open.iter().filter_map(|(_, db)| db.as_ref().ok()) {
-            let _ = catch_unwind(AssertUnwindSafe(|| db.flush()));
-        }
+    let Ok(open) = OPEN.try_lock() else { return };
+    let dbs: Vec<sled::Db> = open
+        .iter()
+        .filter_map(|(_, db)| db.as_ref().ok().cloned())
+        .collect();
+    drop(open);
+    if dbs.is_empty() {
+        return;
+    }
+    let (done, finished) = std::sync::mpsc::channel();
+    let flusher = std::thread::Builder::new()
+        .name("twat-cache exit flush".into())
+        .spawn(move || {
+            for db in &dbs {
+                let _ = catch_unwind(AssertUnwindSafe(|| db.flush()));
+            }
+            let _ = done.send(());
+        });
+    if flusher.is_ok() {
+        let _ = finished.recv_timeout(EXIT_FLUSH_LIMIT);
     }
 }
 
