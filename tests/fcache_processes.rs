@@ -165,27 +165,11 @@ fn max_bytes_is_kept_within_one_entry_after_prunes() {
 #[test]
 fn processes_missing_one_key_at_once_compute_it_once() {
     let root = tempfile::tempdir().unwrap();
-    let children: Vec<_> = (0..4)
-        .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_cache_helper"))
-                .args(["fslow", "21"])
-                .env("TWAT_CACHE_DIR", root.path())
-                .env_remove("TWAT_CACHE_DISABLE")
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let mut runs = 0;
-    for child in children {
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success());
-        let report = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(report.contains("wrong 0"), "{report}");
-        runs += report
-            .lines()
-            .find_map(|l| l.strip_prefix("runs ")?.parse::<u64>().ok())
-            .unwrap();
-    }
+    let runs = twat_cache_tests::concurrent_runs(
+        env!("CARGO_BIN_EXE_cache_helper"),
+        root.path(),
+        &["fslow", "21"],
+        4,
+    );
     assert_eq!(runs, 1, "the body ran once across four processes");
 }

@@ -219,3 +219,45 @@ pub fn entry_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+/// Starts `count` copies of `bin args…` at once on cache root `root`, waits for all, and
+/// returns their summed `runs` (body executions); every child must succeed with `wrong 0`.
+pub fn concurrent_runs(bin: &str, root: &std::path::Path, args: &[&str], count: usize) -> u64 {
+    let children: Vec<_> = (0..count)
+        .map(|_| {
+            std::process::Command::new(bin)
+                .args(args)
+                .env("TWAT_CACHE_DIR", root)
+                .env_remove("TWAT_CACHE_DISABLE")
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("helper starts")
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let output = child.wait_with_output().expect("helper runs");
+            let text = String::from_utf8_lossy(&output.stdout).into_owned();
+            assert!(
+                output.status.success() && text.contains("wrong 0\n"),
+                "{text}"
+            );
+            text.lines()
+                .find_map(|l| l.strip_prefix("runs ")?.parse::<u64>().ok())
+                .expect("a runs line")
+        })
+        .sum()
+}
+
+/// A helper binary's arguments, after applying a leading `advance SECS` (which moves this
+/// process's clock forward, as if SECS had passed since the entries were written).
+pub fn helper_args() -> Vec<String> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("advance") {
+        let secs: u64 = args[1].parse().expect("seconds");
+        twat_cache::Clock::advance_system(std::time::Duration::from_secs(secs));
+        args.drain(..2);
+    }
+    args
+}

@@ -89,28 +89,7 @@ fn two_processes_started_together_read_each_others_entries() {
 #[test]
 fn four_processes_missing_one_key_at_once_compute_it_once() {
     let root = tempfile::tempdir().unwrap();
-    let children: Vec<_> = (0..4)
-        .map(|_| {
-            Command::new(HELPER)
-                .args(["slow", "21"])
-                .env("TWAT_CACHE_DIR", root.path())
-                .env_remove("TWAT_CACHE_DISABLE")
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let mut runs = 0;
-    for child in children {
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success());
-        let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(text.contains("wrong 0\n"), "{text}");
-        runs += text
-            .lines()
-            .find_map(|l| l.strip_prefix("runs ")?.parse::<u64>().ok())
-            .unwrap();
-    }
+    let runs = twat_cache_tests::concurrent_runs(HELPER, root.path(), &["slow", "21"], 4);
     assert_eq!(runs, 1, "the body ran once across four processes");
 }
 

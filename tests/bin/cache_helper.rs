@@ -33,7 +33,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use twat_cache::{CacheHandle, Clock, bcache, fcache};
+use twat_cache::{CacheHandle, bcache, fcache};
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -193,12 +193,7 @@ fn starve_file_descriptors() {
 }
 
 fn main() {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("advance") {
-        let secs: u64 = args[1].parse().expect("seconds");
-        Clock::advance_system(Duration::from_secs(secs));
-        args.drain(..2);
-    }
+    let args = twat_cache_tests::helper_args();
     let command = args.first().cloned().unwrap_or_default();
     let numbers: Vec<u64> = args.iter().skip(1).filter_map(|a| a.parse().ok()).collect();
     let mut wrong = 0;

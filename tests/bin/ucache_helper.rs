@@ -57,12 +57,7 @@ fn wait_for(path: &Path, limit: Duration) {
 }
 
 fn main() {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("advance") {
-        let secs: u64 = args[1].parse().expect("seconds");
-        Clock::advance_system(Duration::from_secs(secs));
-        args.drain(..2);
-    }
+    let args = twat_cache_tests::helper_args();
     let command = args.first().cloned().unwrap_or_default();
     let number = |i: usize| -> u64 { args[i].parse().expect("a number") };
     let mut wrong = 0;

@@ -107,6 +107,19 @@ impl Site {
         Some(unsafe { &*(erased as *const E) })
     }
 
+    /// The kept engine if it is an `E`, else the one `open` gets from the handle (kept if it is
+    /// the first).
+    #[inline(always)]
+    fn kept_or<E: Any + Send + Sync>(
+        &'static self,
+        open: impl FnOnce(&'static CacheHandle) -> Option<&'static E>,
+    ) -> Option<&'static E> {
+        match self.kept() {
+            Some(engine) => Some(engine),
+            None => open(self.handle()).map(|e| self.keep(e)),
+        }
+    }
+
     /// Remembers the engine of the first instantiation to get here; any other (a generic
     /// function called with other types) goes through the handle each time.
     #[cold]
@@ -128,10 +141,7 @@ impl Site {
         K: CacheKey,
         V: CacheValue,
     {
-        match self.kept() {
-            Some(engine) => Some(engine),
-            None => self.handle().memory(weigh).map(|e| self.keep(e)),
-        }
+        self.kept_or(|handle| handle.memory(weigh))
     }
 
     /// The `#[ucache]` engine for this key/value instantiation; `None` when caching is disabled.
@@ -144,10 +154,7 @@ impl Site {
         K: CacheKey,
         V: CacheValue + DiskValue,
     {
-        match self.kept() {
-            Some(engine) => Some(engine),
-            None => self.handle().tiered(weigh).map(|e| self.keep(e)),
-        }
+        self.kept_or(|handle| handle.tiered(weigh))
     }
 
     /// The disk engine for this value type on backend `S`; `None` when caching is disabled.
@@ -157,9 +164,6 @@ impl Site {
         S: FunctionStore,
         V: Serialize + DeserializeOwned + 'static,
     {
-        match self.kept() {
-            Some(engine) => Some(engine),
-            None => self.handle().disk::<S, V>().map(|e| self.keep(e)),
-        }
+        self.kept_or(|handle| handle.disk::<S, V>())
     }
 }
