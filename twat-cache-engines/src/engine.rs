@@ -74,6 +74,20 @@ pub trait Engine<Q: ?Sized>: Send + Sync {
     /// Removes `query`'s entry (a computation of it in flight does not store); `true` if one
     /// was there.
     fn remove(&self, query: &Q) -> bool;
+
+    /// The duty to store a value for `query` whether or not an entry exists: filling it
+    /// replaces the entry (priming, or a forced recomputation). It joins no single-flight and
+    /// counts no miss; a removal of `query` before it is filled still wins.
+    ///
+    /// ```
+    /// use twat_cache_engines::{Engine, MemoryCache, Vacancy};
+    ///
+    /// let cache: MemoryCache<u64, &str> = MemoryCache::builder().build();
+    /// cache.insert(1, "old");
+    /// Engine::replacement(&cache, &1u64).fill(&"new");
+    /// assert_eq!(cache.get(&1), Some("new"));
+    /// ```
+    fn replacement(&self, query: &Q) -> Self::Vacancy<'_>;
 }
 
 impl<K, V> Vacancy<V> for VacantEntry<'_, K, V>
@@ -125,6 +139,10 @@ where
     fn remove(&self, query: &Q) -> bool {
         MemoryCache::remove(self, query)
     }
+
+    fn replacement(&self, query: &Q) -> VacantEntry<'_, K, V> {
+        MemoryCache::replacement(self, query)
+    }
 }
 
 impl<S, V> Vacancy<V> for DiskVacant<'_, S, V>
@@ -174,5 +192,9 @@ where
 
     fn remove(&self, query: &Q) -> bool {
         DiskCache::remove(self, query)
+    }
+
+    fn replacement(&self, query: &Q) -> DiskVacant<'_, S, V> {
+        DiskCache::replacement(self, query)
     }
 }

@@ -101,6 +101,9 @@ pub struct TieredVacancy<'a, K, V, S> {
     l1: VacantEntry<'a, K, V>,
     l2: DiskVacant<'a, S, V>,
     l1_value_limit: u64,
+    /// Whether an entry may exist (a replacement): a large new value must then remove the
+    /// memory copy of the old one.
+    replacing: bool,
 }
 
 impl<K, V, S> Vacancy<V> for TieredVacancy<'_, K, V, S>
@@ -113,6 +116,9 @@ where
         // Write-through: the shared tier first, then the waiters' tier. A value the disk did
         // not take (too large for its bound, a fault) is kept in memory all the same.
         match self.l2.store(value) {
+            Some(len) if len > self.l1_value_limit && self.replacing => {
+                self.l1.replaced_elsewhere()
+            }
             Some(len) if len > self.l1_value_limit => self.l1.stored_elsewhere(),
             _ => self.l1.insert(value.clone()),
         }
@@ -158,6 +164,7 @@ where
                 l1,
                 l2,
                 l1_value_limit: self.l1_value_limit,
+                replacing: false,
             }),
         }
     }
@@ -316,5 +323,14 @@ where
 
     fn remove(&self, query: &Q) -> bool {
         Tiered::remove(self, query)
+    }
+
+    fn replacement(&self, query: &Q) -> TieredVacancy<'_, K, V, S> {
+        TieredVacancy {
+            l1: self.l1.replacement(query),
+            l2: self.l2.replacement(query),
+            l1_value_limit: self.l1_value_limit,
+            replacing: true,
+        }
     }
 }

@@ -52,11 +52,15 @@ pub fn expand(kind: Kind, f: &CachedFn, options: &Options) -> TokenStream {
     let uncached = ctx.uncached();
     let invalidate = ctx.invalidate();
     let cache = ctx.cache_accessor();
+    let prime = ctx.prime();
+    let refresh = ctx.refresh();
     quote! {
         #wrapper
         #uncached
         #invalidate
         #cache
+        #prime
+        #refresh
     }
 }
 
@@ -213,6 +217,105 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// The weigher argument of a lookup: memory tiers take the `max_bytes` weigher; disk
+    /// entries are weighed by their bytes.
+    fn weigh_arg(&self) -> TokenStream {
+        if self.kind.has_memory() {
+            let weigh = self.weigh();
+            quote!(, #weigh)
+        } else {
+            quote!()
+        }
+    }
+
+    /// `let __twat_ticket = …;`: the duty to store a value for these arguments whether or not
+    /// an entry exists (for `_prime` and `_refresh`).
+    fn replacement_ticket(&self, companion_suffix: &str) -> TokenStream {
+        let site = self.site(companion_suffix);
+        let query = self.query();
+        let replacement = self.runtime("replacement");
+        let stored = &self.stored;
+        let backend = self.backend();
+        let weigh = self.weigh_arg();
+        quote! {
+            let __twat_ticket = {
+                #query
+                #replacement::<_, #stored #backend>(#site, &__twat_query #weigh)
+            };
+        }
+    }
+
+    /// `foo_prime(args…, value: R)`: stores `value` as the result for `args` (what the wrapper
+    /// would store of it: the `Ok`/`Some` part, or nothing for an `Err`/`None`).
+    fn prime(&self) -> TokenStream {
+        let f = self.f;
+        let shared = self.shared_attrs();
+        let vis = &f.vis;
+        let ident = self.ident("_prime");
+        let generics = &f.sig.generics;
+        let where_clause = &f.sig.generics.where_clause;
+        let inputs = self.wrapper_inputs();
+        let ret = f.return_type();
+        let adapter = &self.adapter;
+        let ticket = self.replacement_ticket("_prime");
+        // `value`, unless an argument already has that name.
+        let value = if f.args.iter().any(|a| a.name == "value") {
+            format_ident!("__twat_value")
+        } else {
+            format_ident!("value")
+        };
+        let doc = format!(
+            "Stores `value` as the cached result of `{}` for these arguments without running it (an `Err` or `None` stores nothing).",
+            f.sig.ident
+        );
+        quote! {
+            #(#shared)*
+            #[doc = #doc]
+            #[allow(dead_code, unused_variables, unused_mut)]
+            #vis fn #ident #generics (#(#inputs,)* #value: #ret) #where_clause {
+                #ticket
+                __twat_ticket.complete(#adapter::stored_ref(&#value));
+            }
+        }
+    }
+
+    /// `foo_refresh(args…) -> R`: runs the body and stores its result even over an entry.
+    fn refresh(&self) -> TokenStream {
+        let f = self.f;
+        let shared = self.shared_attrs();
+        let vis = &f.vis;
+        let asyncness = &f.sig.asyncness;
+        let ident = self.ident("_refresh");
+        let generics = &f.sig.generics;
+        let where_clause = &f.sig.generics.where_clause;
+        let output = &f.sig.output;
+        let inputs = self.wrapper_inputs();
+        let ret = f.return_type();
+        let adapter = &self.adapter;
+        let block = self.body_block();
+        let ticket = self.replacement_ticket("_refresh");
+        let body = if asyncness.is_some() {
+            quote!(::twat_cache::__private::run_body_async::<#ret, _>(async move #block).await)
+        } else {
+            quote!(::twat_cache::__private::run_body::<#ret, _>(move || -> #ret #block))
+        };
+        let doc = format!(
+            "Runs `{}` and stores its result even if one is cached (an `Err` or `None` is returned and stores nothing).",
+            f.sig.ident
+        );
+        quote! {
+            #(#shared)*
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #vis #asyncness fn #ident #generics (#(#inputs),*) #output #where_clause {
+                #ticket
+                let __twat_result: #ret = #body;
+                __twat_ticket.complete(#adapter::stored_ref(&__twat_result));
+                __twat_result
+            }
+        }
+    }
+
     /// The wrapper's parameter list: receiver as written, arguments by their wrapper names.
     fn wrapper_inputs(&self) -> Vec<TokenStream> {
         let mut typed = self.f.args.iter();
@@ -278,14 +381,8 @@ impl<'a> Context<'a> {
         let adapter = &self.adapter;
         let site = self.site("");
         let query = self.query();
-        let weigh = self.weigh();
+        let weigh = self.weigh_arg();
         let block = self.body_block();
-        // Memory tiers take the `max_bytes` weigher; disk entries are weighed by their bytes.
-        let weigh = if self.kind.has_memory() {
-            quote!(, #weigh)
-        } else {
-            quote!()
-        };
         let backend = self.backend();
         let (lookup, body) = if asyncness.is_some() {
             let lookup_async = format_ident!("lookup{}_async", self.kind.runtime_suffix());

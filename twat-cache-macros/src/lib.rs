@@ -23,7 +23,9 @@ use attr::Kind;
 /// `key = <expr>`, `name = "…"`, `cache_none = true`, `single_flight = false`.
 ///
 /// Next to `fn foo(args) -> R` it generates `foo_uncached(args) -> R` (the body, never cached),
-/// `foo_invalidate(args) -> bool` and `foo_cache() -> &'static CacheHandle`.
+/// `foo_invalidate(args) -> bool`, `foo_cache() -> &'static CacheHandle`,
+/// `foo_prime(args, value: R)` (stores `value` without running the body) and
+/// `foo_refresh(args) -> R` (runs the body and stores its result even over a cached one).
 ///
 /// ```
 /// use twat_cache::mcache;
@@ -38,6 +40,9 @@ use attr::Kind;
 /// assert!(parse_port("http").is_err());       // errors are never cached
 /// assert_eq!(parse_port_cache().len(), 1);
 /// assert!(parse_port_invalidate(" 8080 "));
+/// parse_port_prime("http", Ok(80));            // as if the body had returned Ok(80)
+/// assert_eq!(parse_port("http"), Ok(80));
+/// assert_eq!(parse_port_refresh("http").map_err(|_| ()), Err(())); // recomputed; not stored
 ///
 /// struct Repo { id: u64 }
 /// impl Repo {

@@ -138,6 +138,59 @@ where
     }
 }
 
+/// The duty to store a value for a call whether or not it is cached (`foo_prime`,
+/// `foo_refresh`), on any engine (or none, when caching is disabled).
+fn replacing<E, Q>(engine: Option<&'static E>, query: &Q) -> Ticket<E::Vacancy<'static>>
+where
+    E: Engine<Q>,
+    Q: ?Sized,
+{
+    Ticket {
+        vacancy: engine.map(|engine| engine.replacement(query)),
+    }
+}
+
+/// [`replacing`] for a memory cache.
+pub fn replacement<Q, V>(
+    site: &'static Site,
+    query: &Q,
+    weigh: Option<fn(&Q::Owned, &V) -> u64>,
+) -> Ticket<VacantEntry<'static, Q::Owned, V>>
+where
+    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
+    Q::Owned: CacheKey,
+    V: CacheValue,
+{
+    replacing(memory_engine::<Q, V>(site, weigh), query)
+}
+
+/// [`replacing`] for the disk cache of attribute `A`.
+pub fn replacement_disk<Q, V, A>(
+    site: &'static Site,
+    query: &Q,
+) -> Ticket<DiskVacant<'static, A::Store, V>>
+where
+    Q: Serialize + Sync,
+    V: DiskValue,
+    A: DiskAttribute,
+{
+    replacing(site.disk::<A::Store, V>(), query)
+}
+
+/// [`replacing`] for both tiers of a `#[ucache]`.
+pub fn replacement_tiered<Q, V>(
+    site: &'static Site,
+    query: &Q,
+    weigh: Option<fn(&Q::Owned, &V) -> u64>,
+) -> TieredTicket<Q::Owned, V>
+where
+    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned> + Serialize + Sync,
+    Q::Owned: CacheKey,
+    V: CacheValue + DiskValue,
+{
+    replacing(site.tiered::<Q::Owned, V>(weigh), query)
+}
+
 /// The memory engine of a site.
 #[inline]
 fn memory_engine<Q, V>(

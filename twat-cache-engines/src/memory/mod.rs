@@ -393,12 +393,17 @@ where
     where
         Q: ?Sized + Lookup<K>,
     {
-        let hash = self.hash(query);
+        self.remove_hashed(self.hash(query), |k| query.matches(k))
+    }
+
+    /// Removes the entry of hash `hash` whose key `matches`, voiding in-flight computations of
+    /// its shard; `true` if a live one was there.
+    fn remove_hashed(&self, hash: u64, matches: impl Fn(&K) -> bool) -> bool {
         let shard = self.shard_of(hash);
         let now = self.now();
         let mut store = shard.store.write();
         shard.generation.fetch_add(1, Ordering::Release);
-        let Some(index) = store.find(hash, |k| query.matches(k)) else {
+        let Some(index) = store.find(hash, matches) else {
             return false;
         };
         let expired = store.slot(index).is_expired(now);
@@ -535,6 +540,24 @@ where
         })
     }
 
+    /// The duty to store a value for `query` whether or not an entry exists (see
+    /// [`Engine::replacement`](crate::Engine::replacement)).
+    pub fn replacement<Q>(&self, query: &Q) -> VacantEntry<'_, K, V>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        let hash = self.hash(query);
+        let shard = self.shard_of(hash);
+        VacantEntry {
+            cache: self,
+            hash,
+            key: Some(query.to_key()),
+            flight: None,
+            generation: shard.generation.load(Ordering::Acquire),
+            outcome: Outcome::Abandoned,
+        }
+    }
+
     /// The cached value for `key`, or `make()`'s result, stored (single-flight).
     pub fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> V) -> V
     where
@@ -625,6 +648,15 @@ where
     /// Leaves the value out of this cache because another tier behind it stored it: the
     /// callers waiting for it look again (and find it there).
     pub fn stored_elsewhere(mut self) {
+        self.outcome = Outcome::Stored;
+    }
+
+    /// [`VacantEntry::stored_elsewhere`], also removing an older value this cache holds for the
+    /// key (a replacement whose new value another tier keeps).
+    pub fn replaced_elsewhere(mut self) {
+        if let Some(key) = self.key.take() {
+            self.cache.remove_hashed(self.hash, |k| *k == key);
+        }
         self.outcome = Outcome::Stored;
     }
 }

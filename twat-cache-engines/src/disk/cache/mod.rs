@@ -169,6 +169,23 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             .is_some_and(|bytes| self.core.remove_key(&bytes))
     }
 
+    /// The duty to store a value for `key` whether or not an entry exists (see
+    /// [`Engine::replacement`](crate::Engine::replacement)).
+    pub fn replacement<Q: ?Sized + Serialize>(&self, key: &Q) -> DiskVacant<'_, S, V> {
+        let key = self.core.key_bytes(key).map(|bytes| bytes.to_vec());
+        let id = key.as_deref().map_or([0; 32], |k| self.core.id_of(k));
+        let generation = *self.core.stripe(&id);
+        DiskVacant {
+            cache: self,
+            id,
+            key,
+            flight: None,
+            generation,
+            outcome: Outcome::Abandoned,
+            _entry_lock: None,
+        }
+    }
+
     /// Looks `key` up; on a miss returns the right to compute it, or waits for the caller who
     /// already is (single-flight).
     pub fn entry<Q: ?Sized + Serialize>(&self, key: &Q) -> DiskEntry<'_, S, V> {
