@@ -70,7 +70,7 @@ const DECLARED: &[Declared] = &[
         name: "maxsize",
         applies: Applies::All,
         shape: Shape::Count,
-        example: "a positive integer, e.g. `maxsize = 1000`",
+        example: "a positive integer or const, e.g. `maxsize = 1000` or `maxsize = MAX`",
         runtime: Some("Maxsize"),
     },
     Declared {
@@ -84,7 +84,7 @@ const DECLARED: &[Declared] = &[
         name: "ttl",
         applies: Applies::All,
         shape: Shape::Duration,
-        example: "a duration, e.g. `ttl = \"250ms\"`, `\"90s\"`, `\"10m\"`, `\"1h\"`, `\"1d\"` or an integer number of seconds",
+        example: "a duration, e.g. `ttl = \"250ms\"`, `\"90s\"`, `\"1h30m\"`, `\"1d\"`, an integer number of seconds, or a const such as `TTL` or `Duration::from_secs(60)`",
         runtime: Some("TtlNanos"),
     },
     Declared {
@@ -427,6 +427,13 @@ fn read_value(
 /// Reads `value` as `declared`'s shape; the error says what was expected.
 fn read_shape(declared: &Declared, value: &Expr) -> Result<Value, String> {
     let (name, example) = (declared.name, declared.example);
+    // Sizes, counts and durations may be any const expression (`TTL`, `MAX * 2`,
+    // `Duration::from_secs(60)`): the generated code evaluates it in a `static`, so the
+    // compiler checks that it is constant and of a supported type.
+    let numeric = matches!(declared.shape, Shape::Count | Shape::Size | Shape::Duration);
+    if numeric && is_const_expression(value) {
+        return Ok(Value::Expr(value.clone()));
+    }
     match declared.shape {
         Shape::Count => positive_int(value)
             .map(Value::Int)
@@ -505,6 +512,17 @@ fn is_folder_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Whether `value` is an expression other than a literal (or a negated literal), which an
+/// option must then take as a const expression.
+fn is_const_expression(value: &Expr) -> bool {
+    match value {
+        Expr::Lit(_) => false,
+        Expr::Unary(u) if matches!(*u.expr, Expr::Lit(_)) => false,
+        Expr::Group(g) => is_const_expression(&g.expr),
+        _ => true,
+    }
 }
 
 fn positive_int(value: &Expr) -> Result<u64, String> {

@@ -29,11 +29,50 @@ use syn::{Attribute, FnArg, Ident, Type};
 use crate::ast::{CachedFn, Output};
 use crate::attr::{Given, Kind, Options, POLICIES, Value};
 
+/// A const-expression option as a `u64` (nanoseconds for `ttl`), evaluated in a `static`.
+fn const_value(name: &str, expr: &syn::Expr) -> TokenStream {
+    let convert = match name {
+        "ttl" => quote!(::twat_cache::__private::ConstTtl(#expr).nanos()),
+        "maxsize" => quote!(::twat_cache::__private::const_count(#expr)),
+        _ => quote!(::twat_cache::__private::const_bytes(#expr)),
+    };
+    quote_spanned!(expr.span()=> #convert)
+}
+
+/// Compile-time checks that const-expression options are positive, emitted once (in the
+/// wrapper), each on the user's expression.
+fn const_checks(options: &Options) -> TokenStream {
+    let checks = options.given.iter().filter_map(|given| {
+        let Value::Expr(expr) = &given.value else {
+            return None;
+        };
+        given.declared.runtime?;
+        let name = given.declared.name;
+        let value = const_value(name, expr);
+        let message = if name == "ttl" {
+            format!("`{name}` must be longer than 0")
+        } else {
+            format!("`{name}` must be greater than 0")
+        };
+        // A `static`, like the sites' specs: a non-const expression then gets one error
+        // ("… in statics"), which the compiler shows once for all sites.
+        let check = format_ident!("__TWAT_CHECK_{}", name.to_ascii_uppercase());
+        Some(quote_spanned!(expr.span()=>
+            #[allow(dead_code)]
+            static #check: () = ::core::assert!(#value > 0, #message);
+        ))
+    });
+    quote!(#(#checks)*)
+}
+
 /// A given option as the `SpecOption` the runtime applies to its engine builders, if it is one.
 fn spec_option(given: &Given) -> Option<TokenStream> {
     let variant = format_ident!("{}", given.declared.runtime?);
     let value = match &given.value {
         Value::Int(n) => quote!(#n),
+        // A const expression: converted (and checked non-zero) during the static's evaluation,
+        // with errors on the user's expression.
+        Value::Expr(expr) => const_value(given.declared.name, expr),
         Value::Bool(b) => quote!(#b),
         // The one text option the runtime takes is `policy`, named by its enum variant.
         Value::Text(policy) => {
@@ -41,7 +80,6 @@ fn spec_option(given: &Given) -> Option<TokenStream> {
             let name = format_ident!("{}", name);
             quote!(::twat_cache::__private::Policy::#name)
         }
-        Value::Expr(_) => return None,
     };
     Some(quote!(::twat_cache::__private::SpecOption::#variant(#value)))
 }
@@ -404,6 +442,7 @@ impl<'a> Context<'a> {
         } else {
             quote!(#[inline])
         };
+        let const_checks = const_checks(self.options);
         let assert_value_fn = self.runtime("assert_value");
         let assert_value = quote_spanned! {stored.span()=>
             #assert_value_fn::<#stored>();
@@ -412,6 +451,7 @@ impl<'a> Context<'a> {
             #(#attrs)*
             #inline
             #vis #constness #asyncness fn #ident #generics (#(#inputs),*) #output #where_clause {
+                #const_checks
                 #assert_value
                 let __twat_site = #site;
                 let __twat_ticket = {

@@ -14,11 +14,34 @@ fn split_number(text: &str) -> Result<(f64, &str), String> {
     Ok((number, unit.trim()))
 }
 
-/// `"250ms"`, `"1.5s"`, `"90s"`, `"10m"`, `"1h"`, `"1d"`, `"2w"`, or a bare number of seconds,
-/// to nanoseconds.
+/// `"250ms"`, `"1.5s"`, `"90s"`, `"10m"`, `"1h"`, `"1d"`, `"2w"`, compounds such as `"1h30m"`
+/// or `"1d 12h"`, or a bare number of seconds, to nanoseconds.
 pub fn parse_duration_nanos(text: &str) -> Result<u64, String> {
-    let (number, unit) = split_number(text)?;
-    let unit_nanos: f64 = match unit {
+    let whole = text.trim();
+    let mut rest = whole;
+    let mut nanos = 0f64;
+    while !rest.is_empty() {
+        let (number, after) = split_number(rest)?;
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.' || c.is_whitespace())
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        if unit.is_empty() && !(rest == whole && next.trim().is_empty()) {
+            return Err(format!(
+                "`{whole}` needs a unit after each number, e.g. `1h30m`"
+            ));
+        }
+        nanos += number * unit_nanos(unit)?;
+        rest = next.trim_start();
+    }
+    if !nanos.is_finite() || nanos >= u64::MAX as f64 {
+        return Err(format!("`{whole}` is too long"));
+    }
+    Ok(nanos.round() as u64)
+}
+
+fn unit_nanos(unit: &str) -> Result<f64, String> {
+    Ok(match unit {
         "ns" => 1.0,
         "us" | "µs" => 1e3,
         "ms" => 1e6,
@@ -28,12 +51,7 @@ pub fn parse_duration_nanos(text: &str) -> Result<u64, String> {
         "d" | "day" | "days" => 86_400e9,
         "w" | "week" | "weeks" => 604_800e9,
         other => return Err(format!("unknown time unit `{other}`")),
-    };
-    let nanos = number * unit_nanos;
-    if !nanos.is_finite() || nanos >= u64::MAX as f64 {
-        return Err(format!("`{}` is too long", text.trim()));
-    }
-    Ok(nanos.round() as u64)
+    })
 }
 
 /// `"512MiB"`, `"2GiB"`, `"10KB"`, `"64k"`, `"100"` to bytes (KB = 1000, KiB = 1024).
@@ -70,6 +88,14 @@ mod tests {
         assert_eq!(parse_duration_nanos("1h"), Ok(3_600_000_000_000));
         assert_eq!(parse_duration_nanos("1d"), Ok(86_400_000_000_000));
         assert_eq!(parse_duration_nanos("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_duration_nanos("1h30m"), Ok(5_400_000_000_000));
+        assert_eq!(parse_duration_nanos("1d 12h"), Ok(129_600_000_000_000));
+        assert_eq!(parse_duration_nanos("1m30s500ms"), Ok(90_500_000_000));
+        assert_eq!(parse_duration_nanos("90"), Ok(90_000_000_000));
+        assert!(
+            parse_duration_nanos("1h30").is_err(),
+            "a unit after each number"
+        );
         assert!(parse_duration_nanos("soon").is_err());
         assert!(parse_duration_nanos("5 parsecs").is_err());
     }

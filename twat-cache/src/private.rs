@@ -399,6 +399,37 @@ pub fn weigh_entry<K: EstimateSize, V: EstimateSize>(key: &K, value: &V) -> u64 
     (key.estimate_size() + value.estimate_size()) as u64
 }
 
+/// `maxsize = <const expression>`, as the spec stores it (the wrapper asserts, once, that it
+/// is positive).
+pub const fn const_count(entries: usize) -> u64 {
+    entries as u64
+}
+
+/// `max_bytes`/`disk_max_bytes = <const expression>`: a `u64` number of bytes.
+pub const fn const_bytes(bytes: u64) -> u64 {
+    bytes
+}
+
+/// `ttl = <const expression>`: a `Duration`, or a `u64` number of seconds.
+pub struct ConstTtl<T>(pub T);
+
+impl ConstTtl<std::time::Duration> {
+    pub const fn nanos(self) -> u64 {
+        let nanos = self.0.as_nanos();
+        assert!(nanos <= u64::MAX as u128, "`ttl` is too long");
+        nanos as u64
+    }
+}
+
+impl ConstTtl<u64> {
+    pub const fn nanos(self) -> u64 {
+        match self.0.checked_mul(1_000_000_000) {
+            Some(nanos) => nanos,
+            None => panic!("`ttl` is too long"),
+        }
+    }
+}
+
 /// Stores every return value as is.
 pub struct Plain;
 
