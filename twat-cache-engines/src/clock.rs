@@ -18,7 +18,7 @@ static SYSTEM_OFFSET_NANOS: AtomicU64 = AtomicU64::new(0);
 ///
 /// ```
 /// # #[cfg(target_os = "linux")]
-/// assert_eq!(twat_cache_engines::Clock::SYSTEM_SOURCE, "CLOCK_BOOTTIME");
+/// assert_eq!(twat_cache::Clock::SYSTEM_SOURCE, "CLOCK_BOOTTIME");
 /// ```
 #[cfg(target_os = "linux")]
 const SOURCE: &str = "CLOCK_BOOTTIME";
@@ -57,7 +57,7 @@ fn monotonic_nanos() -> u64 {
 ///
 /// ```
 /// use std::time::Duration;
-/// use twat_cache_engines::Clock;
+/// use twat_cache::Clock;
 ///
 /// let clock = Clock::manual();
 /// let t0 = clock.now_nanos();
@@ -103,7 +103,7 @@ impl Clock {
     /// because they outlive the process and its monotonic clock.
     ///
     /// ```
-    /// use twat_cache_engines::Clock;
+    /// use twat_cache::Clock;
     ///
     /// let year_2020 = 1_577_836_800_000_000_000;
     /// assert!(Clock::system().unix_nanos() > year_2020);
@@ -136,7 +136,7 @@ impl Clock {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use twat_cache_engines::Clock;
+    /// use twat_cache::Clock;
     ///
     /// let before = Clock::system().now_nanos();
     /// Clock::advance_system(Duration::from_secs(3600));

@@ -33,7 +33,7 @@ pub enum Found<V, T> {
 /// A cache that can be looked up by a `Q` (a borrowed key, or anything `Serialize` for disk).
 ///
 /// ```
-/// use twat_cache_engines::{Engine, Found, MemoryCache, Vacancy};
+/// use twat_cache::{Engine, Found, MemoryCache, Vacancy};
 ///
 /// fn cached<E: Engine<u64, Value = String>>(engine: &E, key: u64) -> String {
 ///     match engine.lookup(&key) {
@@ -80,7 +80,7 @@ pub trait Engine<Q: ?Sized>: Send + Sync {
     /// counts no miss; a removal of `query` before it is filled still wins.
     ///
     /// ```
-    /// use twat_cache_engines::{Engine, MemoryCache, Vacancy};
+    /// use twat_cache::{Engine, MemoryCache, Vacancy};
     ///
     /// let cache: MemoryCache<u64, &str> = MemoryCache::builder().build();
     /// cache.insert(1, "old");

@@ -3,7 +3,7 @@
 //! with the `fault-injection` feature; without it the call sites compile to nothing.
 //!
 //! ```
-//! use twat_cache_engines::fault::{self, Op};
+//! use twat_cache::fault::{self, Op};
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! const ENOSPC: i32 = 28;

@@ -15,7 +15,7 @@ use std::hash::{Hash, Hasher};
 /// `K: Clone` finds itself) and for [`Borrowed`] tuples of references.
 ///
 /// ```
-/// use twat_cache_engines::{Borrowed, Lookup};
+/// use twat_cache::{Borrowed, Lookup};
 ///
 /// let query = Borrowed((&"user-7"[..], &3u32));
 /// let key: (String, u32) = query.to_key();
@@ -50,7 +50,7 @@ where
 /// attribute-generated code looks a call's arguments up without cloning them.
 ///
 /// ```
-/// use twat_cache_engines::{Borrowed, MemoryCache};
+/// use twat_cache::{Borrowed, MemoryCache};
 ///
 /// let cache: MemoryCache<(String, Vec<u8>), usize> = MemoryCache::builder().build();
 /// cache.insert(("a".to_string(), vec![1, 2]), 7);
@@ -71,7 +71,7 @@ impl<T: serde::Serialize> serde::Serialize for Borrowed<T> {
 /// The owned key type a [`Borrowed`] query stands for, so generic code can name it.
 ///
 /// ```
-/// use twat_cache_engines::{Borrowed, BorrowedKey};
+/// use twat_cache::{Borrowed, BorrowedKey};
 ///
 /// fn owned_of<Q: BorrowedKey>(_: &Q) -> &'static str { std::any::type_name::<Q::Owned>() }
 /// assert_eq!(owned_of(&Borrowed(("x", &1u8))), "(alloc::string::String, u8)");

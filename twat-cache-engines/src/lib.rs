@@ -11,7 +11,7 @@
 //! these types, and they are equally usable by hand.
 //!
 //! ```
-//! use twat_cache_engines::MemoryCache;
+//! use twat_cache::MemoryCache;
 //!
 //! let cache: MemoryCache<String, usize> = MemoryCache::builder().maxsize(100).build();
 //! let len = cache.get_or_insert_with("hello".to_string(), || "hello".len());

@@ -86,7 +86,7 @@ pub(crate) use common_setters;
 ///
 /// ```
 /// use std::time::Duration;
-/// use twat_cache_engines::{BuilderOptions, MemoryCache, Policy};
+/// use twat_cache::{BuilderOptions, MemoryCache, Policy};
 ///
 /// fn configure<B: BuilderOptions>(builder: B) -> B {
 ///     builder.with_maxsize(100).with_ttl(Duration::from_secs(60)).with_policy(Policy::Lru)

@@ -10,7 +10,7 @@ use std::str::FromStr;
 /// flush an LRU cache.
 ///
 /// ```
-/// use twat_cache_engines::Policy;
+/// use twat_cache::Policy;
 ///
 /// assert_eq!("lru".parse::<Policy>(), Ok(Policy::Lru));
 /// assert_eq!(Policy::default(), Policy::TinyLfu);
@@ -60,7 +60,7 @@ impl fmt::Display for Policy {
 /// A policy name that is not one of [`Policy::NAMES`].
 ///
 /// ```
-/// use twat_cache_engines::{Policy, UnknownPolicy};
+/// use twat_cache::{Policy, UnknownPolicy};
 ///
 /// assert_eq!("arc".parse::<Policy>(), Err(UnknownPolicy("arc".into())));
 /// ```

@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// in memory. Types without an impl are weighed by `size_of` alone.
 ///
 /// ```
-/// use twat_cache_engines::EstimateSize;
+/// use twat_cache::EstimateSize;
 ///
 /// let s = String::from("hello");
 /// assert_eq!(s.estimate_size(), size_of::<String>() + 5);

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// A snapshot of one cache's counters.
 ///
 /// ```
-/// use twat_cache_engines::CacheStats;
+/// use twat_cache::CacheStats;
 ///
 /// let stats = CacheStats { hits: 3, misses: 1, ..CacheStats::default() };
 /// assert_eq!(stats.hit_ratio(), 0.75);

@@ -25,7 +25,7 @@ use crate::memory::{Entry, MemoryCache, VacantEntry};
 /// A memory tier (L1) in front of a disk tier (L2).
 ///
 /// ```
-/// use twat_cache_engines::{Engine, FileCache, Found, MemoryCache, Policy, Tiered, Vacancy};
+/// use twat_cache::{Engine, FileCache, Found, MemoryCache, Policy, Tiered, Vacancy};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let tiered = Tiered::new(
@@ -194,7 +194,7 @@ where
     /// tiers (single-flight).
     ///
     /// ```
-    /// use twat_cache_engines::{FileCache, MemoryCache, Tiered};
+    /// use twat_cache::{FileCache, MemoryCache, Tiered};
     ///
     /// let dir = tempfile::tempdir().unwrap();
     /// let tiered = Tiered::new(
@@ -224,7 +224,7 @@ where
     /// memory here; [`Tiered::get_or_insert_with`] does that).
     ///
     /// ```
-    /// use twat_cache_engines::{FileCache, MemoryCache, Tiered};
+    /// use twat_cache::{FileCache, MemoryCache, Tiered};
     ///
     /// let dir = tempfile::tempdir().unwrap();
     /// let tiered = Tiered::new(

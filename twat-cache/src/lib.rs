@@ -14,8 +14,8 @@
 //! ```
 //!
 //! - [`mcache`]: a concurrent in-memory cache (sharded, W-TinyLFU by default, TTL,
-//!   single-flight). Companions `foo_uncached`, `foo_invalidate` and `foo_cache()` are generated
-//!   next to the function.
+//!   single-flight). Companions `foo_uncached`, `foo_invalidate`, `foo_cache()`, `foo_prime`
+//!   and `foo_refresh` are generated next to the function.
 //! - [`bcache`]: a persistent cache in a sled database; [`fcache`]: one file per entry, safe for
 //!   many processes. Both check every entry on read and fall back to memory if the disk fails.
 //! - [`ucache`]: memory in front of a disk tier that processes running at the same time share;
@@ -24,7 +24,29 @@
 //! - [`registry`], [`clear_all`], [`CacheStats`], [`cache_root`] and `TWAT_CACHE_DISABLE=1`
 //!   (see [`caching_disabled`]) work across every cache in the process.
 //! - The engines are usable without the attributes: [`MemoryCache`], [`SledCache`],
-//!   [`FileCache`].
+//!   [`FileCache`], [`Tiered`] (memory in front of a disk cache).
+//!
+//! # Options
+//!
+//! Every option is checked at compile time: a typo, a wrong type, a zero size or an option of
+//! another attribute is an error on that token.
+//!
+//! | option | attributes | meaning |
+//! |---|---|---|
+//! | `maxsize = 1000` (or a const) | all | most entries (`#[ucache]`: of its memory tier, default 10 000) |
+//! | `max_bytes = "512MiB"` (or an integer, or a const) | all | bound on estimated (memory) or stored (disk) bytes |
+//! | `ttl = "10m"` / `"1h30m"` / seconds / a const (`TTL`, `Duration::from_secs(60)`) | all | entry lifetime from insertion |
+//! | `refresh = true` | all | a hit renews the TTL (needs `ttl`) |
+//! | `policy = "tinylfu"` / `"lru"` / `"fifo"` / `"lfu"` | all | eviction policy (default `tinylfu`) |
+//! | `key = <expr>` | all | custom key over the arguments; required for `self` and generics |
+//! | `name = "…"` | all | registry name (default `module::fn`, `module::Type::method`) |
+//! | `cache_none = true` | all, `Option` returns | cache `None` too |
+//! | `single_flight = false` | all | let concurrent misses of one key each run the body |
+//! | `folder = "geo"` | bcache, fcache, ucache | sub-folder of [`cache_root`] (default: the crate name) |
+//! | `version = "2"` | bcache, fcache, ucache | namespace (default: a fingerprint of the function) |
+//! | `compress = true` | bcache, fcache, ucache | zstd-compress stored values |
+//! | `disk_max_bytes = "1GiB"` | ucache | bound on the disk tier (default 1 GiB) |
+//! | `backend = "disk"` | ucache | the second tier (`"redis"`: not yet available) |
 
 #![warn(missing_docs)]
 
@@ -52,9 +74,14 @@ pub use twat_cache_engines::disk;
 #[cfg(feature = "fault-injection")]
 pub use twat_cache_engines::fault;
 pub use twat_cache_engines::{
-    Borrowed, CacheStats, Clock, DiskCache, DiskCacheBuilder, DiskEntry, DiskVacant, Engine, Entry,
-    EstimateSize, FileCache, FileCacheBuilder, Found, L1_VALUE_LIMIT, Lookup, MemoryCache,
-    MemoryCacheBuilder, Policy, SledCache, SledCacheBuilder, Tiered, TieredVacancy, Vacancy,
-    VacantEntry,
+    Borrowed, BorrowedKey, BuilderOptions, CacheStats, Clock, DiskCache, DiskCacheBuilder,
+    DiskEntry, DiskVacant, Engine, Entry, EstimateSize, FileCache, FileCacheBuilder, Found,
+    L1_VALUE_LIMIT, Lookup, MemoryCache, MemoryCacheBuilder, Policy, SledCache, SledCacheBuilder,
+    Tiered, TieredVacancy, UnknownPolicy, Vacancy, VacantEntry, Weigher,
 };
 pub use twat_cache_macros::{bcache, fcache, mcache, ucache};
+
+/// The README's examples, run as doctests so that what users paste compiles.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;

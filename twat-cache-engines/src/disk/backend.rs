@@ -14,7 +14,7 @@ pub type EntryId = [u8; 32];
 /// Entry bytes as a backend hands them out, without copying where it can.
 ///
 /// ```
-/// use twat_cache_engines::disk::Stored;
+/// use twat_cache::disk::Stored;
 ///
 /// let stored = Stored::Owned(vec![1, 2, 3]);
 /// assert_eq!(&*stored, &[1, 2, 3]);
@@ -59,7 +59,7 @@ impl std::ops::Deref for Stored {
 /// released when dropped, or by the OS if the holding process dies.
 ///
 /// ```
-/// let unlocked = twat_cache_engines::disk::EntryLock::none();
+/// let unlocked = twat_cache::disk::EntryLock::none();
 /// drop(unlocked);
 /// ```
 #[derive(Debug)]
@@ -130,7 +130,7 @@ pub enum LockOutcome {
 /// What a backend-wide prune found and did.
 ///
 /// ```
-/// let report = twat_cache_engines::disk::PruneReport::default();
+/// let report = twat_cache::disk::PruneReport::default();
 /// assert_eq!((report.len, report.evicted), (0, 0));
 /// ```
 #[derive(Debug, Default, Clone, Copy)]
@@ -174,7 +174,7 @@ pub enum EvictionOrder {
 /// One prune: whose entries, how to read them, the bounds and the eviction order.
 ///
 /// ```
-/// use twat_cache_engines::disk::{EvictionOrder, PruneRequest};
+/// use twat_cache::disk::{EvictionOrder, PruneRequest};
 ///
 /// let request = PruneRequest {
 ///     namespace: 7,
@@ -204,8 +204,8 @@ pub struct PruneRequest<'a> {
 /// use std::collections::HashMap;
 /// use std::path::{Path, PathBuf};
 /// use std::sync::Mutex;
-/// use twat_cache_engines::DiskCache;
-/// use twat_cache_engines::disk::{Backend, EntryId, StoreError, Stored};
+/// use twat_cache::DiskCache;
+/// use twat_cache::disk::{Backend, EntryId, StoreError, Stored};
 ///
 /// /// Entries in a map: a backend for tests.
 /// struct MapStore(Mutex<HashMap<EntryId, Vec<u8>>>, PathBuf);

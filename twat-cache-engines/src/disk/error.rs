@@ -8,7 +8,7 @@ use std::sync::Arc;
 ///
 /// ```
 /// use std::path::PathBuf;
-/// use twat_cache_engines::disk::StoreError;
+/// use twat_cache::disk::StoreError;
 ///
 /// let e = StoreError::Insecure { path: PathBuf::from("/srv/cache"), reason: "owned by uid 65534".into() };
 /// assert_eq!(e.to_string(), "refusing cache directory `/srv/cache`: owned by uid 65534");
@@ -61,7 +61,7 @@ impl StoreError {
 ///
 /// ```
 /// use std::path::PathBuf;
-/// use twat_cache_engines::disk::OpenError;
+/// use twat_cache::disk::OpenError;
 ///
 /// let e = OpenError::Locked(PathBuf::from("/cache/geo"));
 /// assert!(e.to_string().contains("locked by another process"));

@@ -53,8 +53,8 @@ const STALE_BUDGET: usize = 1024;
 /// Where a [`FileStore`] keeps its entries.
 ///
 /// ```
-/// use twat_cache_engines::DiskCache;
-/// use twat_cache_engines::disk::{FileLocation, FileStore};
+/// use twat_cache::DiskCache;
+/// use twat_cache::disk::{FileLocation, FileStore};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let location = FileLocation {

@@ -39,7 +39,7 @@ pub use sled_store::SledStore;
 /// time (sled locks the database; other processes fall back to memory).
 ///
 /// ```
-/// use twat_cache_engines::SledCache;
+/// use twat_cache::SledCache;
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let cache: SledCache<Vec<u32>> = SledCache::builder(dir.path().join("geo"), "tiles")
@@ -67,7 +67,7 @@ impl<V> DiskCache<SledStore, V> {
 /// [`FileStore`].
 ///
 /// ```
-/// use twat_cache_engines::FileCache;
+/// use twat_cache::FileCache;
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let cache: FileCache<Vec<u8>> = FileCache::builder(dir.path().join("thumbs"))

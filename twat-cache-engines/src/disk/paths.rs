@@ -22,7 +22,7 @@ use super::sled_store::SledStore;
 ///
 /// ```
 /// use std::path::Path;
-/// use twat_cache_engines::disk::paths;
+/// use twat_cache::disk::paths;
 ///
 /// assert_eq!(paths::folder(Path::new("/c"), "geo"), Path::new("/c/geo"));
 /// ```
@@ -33,7 +33,7 @@ pub fn folder(root: &Path, folder: &str) -> PathBuf {
 /// The directory name of a function (its registry name).
 ///
 /// ```
-/// use twat_cache_engines::disk::paths;
+/// use twat_cache::disk::paths;
 ///
 /// assert_eq!(paths::function_dir("app::geo::lookup"), "app.geo.lookup");
 /// assert_eq!(paths::function_dir(".."), "_..");
@@ -45,7 +45,7 @@ pub fn function_dir(function: &str) -> String {
 /// The directory name of a namespace.
 ///
 /// ```
-/// use twat_cache_engines::disk::paths;
+/// use twat_cache::disk::paths;
 ///
 /// assert_eq!(paths::namespace_dir("version:2").len(), 16);
 /// ```
@@ -59,8 +59,8 @@ pub trait FunctionStore: Backend {
     ///
     /// ```
     /// use std::path::PathBuf;
-    /// use twat_cache_engines::disk::paths::FunctionStore;
-    /// use twat_cache_engines::disk::{FileStore, SledStore};
+    /// use twat_cache::disk::paths::FunctionStore;
+    /// use twat_cache::disk::{FileStore, SledStore};
     ///
     /// let files = FileStore::location_for(PathBuf::from("/c/thumbs"), "app::thumb", "version:1");
     /// assert!(files.entries.starts_with("/c/thumbs/app.thumb"));

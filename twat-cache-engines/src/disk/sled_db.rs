@@ -23,7 +23,7 @@ use super::private_dir;
 /// recent writes (never corrupting older ones); a normal exit flushes everything.
 ///
 /// ```
-/// assert_eq!(twat_cache_engines::disk::FLUSH_EVERY_MS, 500);
+/// assert_eq!(twat_cache::disk::FLUSH_EVERY_MS, 500);
 /// ```
 pub const FLUSH_EVERY_MS: u64 = 500;
 

@@ -13,7 +13,7 @@ use crate::options::{CommonOptions, HasCommonOptions, common_setters};
 ///
 /// ```
 /// use std::time::Duration;
-/// use twat_cache_engines::{Clock, MemoryCache, Policy};
+/// use twat_cache::{Clock, MemoryCache, Policy};
 ///
 /// let clock = Clock::manual();
 /// let cache: MemoryCache<u32, String> = MemoryCache::builder()

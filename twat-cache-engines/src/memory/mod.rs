@@ -28,7 +28,7 @@ use crate::{CacheStats, Clock, Lookup, Policy};
 /// Estimated size of an entry, used against `max_bytes`.
 ///
 /// ```
-/// use twat_cache_engines::Weigher;
+/// use twat_cache::Weigher;
 ///
 /// let by_length: Weigher<String, Vec<u8>> = Box::new(|k, v| (k.len() + v.len()) as u64);
 /// assert_eq!(by_length(&"ab".to_string(), &vec![0; 3]), 5);
@@ -43,7 +43,7 @@ pub type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u64 + Send + Sync>;
 ///
 /// ```
 /// use std::time::Duration;
-/// use twat_cache_engines::{MemoryCache, Policy};
+/// use twat_cache::{MemoryCache, Policy};
 ///
 /// let cache: MemoryCache<String, u64> = MemoryCache::builder()
 ///     .maxsize(1_000)
@@ -76,7 +76,7 @@ pub struct MemoryCache<K, V> {
 /// The outcome of [`MemoryCache::entry`]: the cached value, or the right to compute it.
 ///
 /// ```
-/// use twat_cache_engines::{Entry, MemoryCache};
+/// use twat_cache::{Entry, MemoryCache};
 ///
 /// let cache: MemoryCache<String, usize> = MemoryCache::builder().build();
 /// let len = match cache.entry("hello") {
@@ -102,7 +102,7 @@ pub enum Entry<'a, K, V> {
 /// panic, a cancelled future) wakes the waiters so one of them can try.
 ///
 /// ```
-/// use twat_cache_engines::{Entry, MemoryCache};
+/// use twat_cache::{Entry, MemoryCache};
 ///
 /// let cache: MemoryCache<u32, u32> = MemoryCache::builder().build();
 /// if let Entry::Vacant(vacant) = cache.entry(&1) {
@@ -439,7 +439,7 @@ where
     /// (woken by that caller, on any executor) instead of a blocked thread.
     ///
     /// ```
-    /// use twat_cache_engines::{Entry, MemoryCache};
+    /// use twat_cache::{Entry, MemoryCache};
     ///
     /// let cache: MemoryCache<u64, String> = MemoryCache::builder().build();
     /// let value = futures::executor::block_on(async {
@@ -576,7 +576,7 @@ where
     /// Like [`MemoryCache::get_or_insert_with`], but an `Err` is returned and not cached.
     ///
     /// ```
-    /// use twat_cache_engines::MemoryCache;
+    /// use twat_cache::MemoryCache;
     ///
     /// let cache: MemoryCache<String, u16> = MemoryCache::builder().build();
     /// assert!(cache.get_or_try_insert_with("x".into(), || "x".parse::<u16>()).is_err());

@@ -35,7 +35,7 @@ impl<S: Backend, V> DiskCache<S, V> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use twat_cache_engines::{FileCache, Policy};
+/// use twat_cache::{FileCache, Policy};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let cache: FileCache<String> = FileCache::builder(dir.path().join("thumbs"))

@@ -28,7 +28,7 @@ const FALLBACK_MAX_BYTES: u64 = 256 << 20;
 /// The untyped part of a disk cache (see the module docs).
 ///
 /// ```
-/// use twat_cache_engines::FileCache;
+/// use twat_cache::FileCache;
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let cache: FileCache<u32> = FileCache::builder(dir.path()).build();

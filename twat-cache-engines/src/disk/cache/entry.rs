@@ -12,7 +12,7 @@ use crate::flight::{Flight, Outcome};
 /// The outcome of [`DiskCache::entry`].
 ///
 /// ```
-/// use twat_cache_engines::{DiskEntry, FileCache};
+/// use twat_cache::{DiskEntry, FileCache};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let cache: FileCache<String> = FileCache::builder(dir.path()).build();
@@ -39,7 +39,7 @@ pub enum DiskEntry<'a, S, V> {
 /// then compute on their own, at once).
 ///
 /// ```
-/// use twat_cache_engines::{DiskEntry, SledCache};
+/// use twat_cache::{DiskEntry, SledCache};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let cache: SledCache<u32> = SledCache::builder(dir.path(), "vacant").build();

@@ -57,7 +57,7 @@ pub const CROSS_PROCESS_WAIT: Duration = Duration::from_secs(30);
 ///
 /// ```
 /// use std::time::Duration;
-/// use twat_cache_engines::{Clock, FileCache, SledCache};
+/// use twat_cache::{Clock, FileCache, SledCache};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let clock = Clock::manual();
