@@ -150,7 +150,7 @@ where
     }
 }
 
-/// [`replacing`] for a memory cache.
+/// `replacing` for a memory cache.
 pub fn replacement<Q, V>(
     site: &'static Site,
     query: &Q,
@@ -164,7 +164,7 @@ where
     replacing(memory_engine::<Q, V>(site, weigh), query)
 }
 
-/// [`replacing`] for the disk cache of attribute `A`.
+/// `replacing` for the disk cache of attribute `A`.
 pub fn replacement_disk<Q, V, A>(
     site: &'static Site,
     query: &Q,
@@ -177,7 +177,7 @@ where
     replacing(site.disk::<A::Store, V>(), query)
 }
 
-/// [`replacing`] for both tiers of a `#[ucache]`.
+/// `replacing` for both tiers of a `#[ucache]`.
 pub fn replacement_tiered<Q, V>(
     site: &'static Site,
     query: &Q,
