@@ -130,6 +130,13 @@ const DECLARED: &[Declared] = &[
         runtime: Some("SingleFlight"),
     },
     Declared {
+        name: "companions",
+        applies: Applies::All,
+        shape: Shape::Flag,
+        example: "`true` or `false`",
+        runtime: None,
+    },
+    Declared {
         name: "folder",
         applies: Applies::Disk,
         shape: Shape::Folder,

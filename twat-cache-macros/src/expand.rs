@@ -87,6 +87,11 @@ fn spec_option(given: &Given) -> Option<TokenStream> {
 pub fn expand(kind: Kind, f: &CachedFn, options: &Options) -> TokenStream {
     let ctx = Context::new(kind, f, options);
     let wrapper = ctx.wrapper();
+    if !options.flag_on("companions", true) {
+        // In `impl Trait for Type` nothing but the trait's method may be emitted; the cache is
+        // reached with `twat_cache::handle(name)`.
+        return wrapper;
+    }
     let uncached = ctx.uncached();
     let invalidate = ctx.invalidate();
     let cache = ctx.cache_accessor();
@@ -206,6 +211,17 @@ impl<'a> Context<'a> {
     /// An expression for this generated item's `&'static Site` (see `twat_cache::site`).
     fn site(&self, companion_suffix: &str) -> TokenStream {
         let spec = self.spec();
+        // The wrapper's site is declared to the registry at link time, so `registry()` and
+        // `twat_cache::handle(name)` know the function before its first call.
+        let declare = if companion_suffix.is_empty() {
+            quote! {
+                ::twat_cache::__private::inventory::submit! {
+                    ::twat_cache::__private::DeclaredSite(&__TWAT_SITE)
+                }
+            }
+        } else {
+            quote!()
+        };
         quote_spanned! {self.span=>
             {
                 fn __twat_marker() -> &'static str {
@@ -217,6 +233,7 @@ impl<'a> Context<'a> {
                     ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
                     __twat_marker,
                 );
+                #declare
                 &__TWAT_SITE
             }
         }

@@ -122,6 +122,13 @@ where
     }
 }
 
+/// Whether reading a handle's counters may open its disk storage.
+#[derive(Clone, Copy)]
+enum Open {
+    IfNeeded,
+    No,
+}
+
 /// The cache behind one cached function: its name, size, stats, and a way to empty it.
 ///
 /// Reached through the generated `foo_cache()` companion.
@@ -176,7 +183,7 @@ impl CacheHandle {
 
     /// Entries currently held.
     pub fn len(&'static self) -> usize {
-        self.engines().iter().map(|e| e.len()).sum()
+        self.engines(Open::IfNeeded).iter().map(|e| e.len()).sum()
     }
 
     /// Whether the cache holds nothing.
@@ -186,37 +193,54 @@ impl CacheHandle {
 
     /// Removes every entry; counters are kept.
     pub fn clear(&'static self) {
-        for engine in self.engines() {
+        for engine in self.engines(Open::IfNeeded) {
             engine.clear();
         }
     }
 
     /// Counters and size, summed over the engines of this function.
     pub fn stats(&'static self) -> CacheStats {
-        self.engines()
+        self.stats_of(Open::IfNeeded)
+    }
+
+    fn stats_of(&'static self, open: Open) -> CacheStats {
+        self.engines(open)
             .iter()
             .fold(CacheStats::default(), |acc, e| acc.merge(e.stats()))
+    }
+
+    /// Counters and tiers of what is in use, without opening a disk cache's storage (a sled
+    /// database would take its lock): for [`registry`](crate::registry).
+    pub(crate) fn snapshot(&'static self) -> (CacheStats, Vec<TierStats>) {
+        (self.stats_of(Open::No), self.tiers_of(Open::No))
     }
 
     /// Each tier's counters: memory for `#[mcache]`, disk for `#[bcache]`/`#[fcache]`, memory
     /// then disk for `#[ucache]` (see [`TierStats`]).
     pub fn tiers(&'static self) -> Vec<TierStats> {
+        self.tiers_of(Open::IfNeeded)
+    }
+
+    fn tiers_of(&'static self, open: Open) -> Vec<TierStats> {
         match self.spec.kind {
             CacheKind::Mcache => vec![TierStats {
                 tier: Tier::Memory,
-                stats: self.stats(),
+                stats: self.stats_of(open),
             }],
             CacheKind::Bcache | CacheKind::Fcache => vec![TierStats {
                 tier: Tier::Disk,
-                stats: self.stats(),
+                stats: self.stats_of(open),
             }],
             CacheKind::Ucache => {
-                let engines = self.engines();
+                let engines = self.engines(open);
                 let memory = engines
                     .iter()
                     .filter_map(|e| e.tier_parts())
                     .fold(CacheStats::default(), |m, l1| m.merge(l1));
-                let disk = self.open_disk().map(|e| e.stats()).unwrap_or_default();
+                let disk = self
+                    .disk_engine(open)
+                    .map(|e| e.stats())
+                    .unwrap_or_default();
                 vec![
                     TierStats {
                         tier: Tier::Memory,
@@ -247,8 +271,8 @@ impl CacheHandle {
     /// Everything to count and clear: the disk core (disk attributes; first, so a clear
     /// empties the shared tier before the memory copies), then the engines of each
     /// instantiation (memory attributes; for `#[ucache]` their memory tiers).
-    fn engines(&'static self) -> Vec<&'static dyn Engine> {
-        let mut all: Vec<&dyn Engine> = self.open_disk().into_iter().collect();
+    fn engines(&'static self, open: Open) -> Vec<&'static dyn Engine> {
+        let mut all: Vec<&dyn Engine> = self.disk_engine(open).into_iter().collect();
         if self.spec.kind.has_memory() {
             all.extend(self.primary.get().copied());
             all.extend(self.others.read().unwrap_or_else(|e| e.into_inner()).iter());
@@ -349,7 +373,15 @@ impl CacheHandle {
         engine.and_then(|e| e.as_any().downcast_ref())
     }
 
-    /// The disk storage of a `#[bcache]`/`#[fcache]`, opened if it is not yet.
+    /// The disk storage of a disk attribute: opened if it is not yet, or only if it is.
+    fn disk_engine(&'static self, open: Open) -> Option<&'static dyn Engine> {
+        match open {
+            Open::IfNeeded => self.open_disk(),
+            Open::No => self.disk.get().copied().flatten(),
+        }
+    }
+
+    /// The disk storage of a disk attribute, opened if it is not yet.
     fn open_disk(&'static self) -> Option<&'static dyn Engine> {
         match self.spec.kind {
             CacheKind::Bcache => self

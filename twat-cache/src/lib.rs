@@ -42,6 +42,7 @@
 //! | `name = "…"` | all | registry name (default `module::fn`, `module::Type::method`) |
 //! | `cache_none = true` | all, `Option` returns | cache `None` too |
 //! | `single_flight = false` | all | let concurrent misses of one key each run the body |
+//! | `companions = false` | all | emit no companions (in `impl Trait for Type`); see [`handle`] |
 //! | `folder = "geo"` | bcache, fcache, ucache | sub-folder of [`cache_root`] (default: the crate name) |
 //! | `version = "2"` | bcache, fcache, ucache | namespace (default: a fingerprint of the function) |
 //! | `compress = true` | bcache, fcache, ucache | zstd-compress stored values |
@@ -67,7 +68,7 @@ mod tiers;
 pub use config::{cache_root, caching_disabled};
 pub use error::Error;
 pub use handle::CacheHandle;
-pub use registry::{CacheInfo, CacheKind, clear_all, registry};
+pub use registry::{CacheInfo, CacheKind, clear_all, handle, registry};
 pub use tiers::{Tier, TierStats};
 pub use twat_cache_engines::disk;
 /// Making storage calls fail on purpose, for tests (feature `fault-injection`).

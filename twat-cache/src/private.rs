@@ -32,8 +32,9 @@ use twat_cache_engines::{
 };
 
 pub use crate::registry::CacheKind;
-pub use crate::site::Site;
+pub use crate::site::{DeclaredSite, Site};
 pub use crate::spec::{HandleSpec, SpecOption};
+pub use inventory;
 use twat_cache_engines::disk::paths::FunctionStore;
 use twat_cache_engines::disk::{FileStore, SledStore};
 

@@ -63,6 +63,38 @@ pub struct CacheInfo {
     pub tiers: Vec<TierStats>,
 }
 
+/// Accessors spelled like [`CacheHandle`]'s, so code can move between the two.
+impl CacheInfo {
+    /// See [`CacheHandle::name`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// See [`CacheHandle::kind`].
+    pub fn kind(&self) -> CacheKind {
+        self.kind
+    }
+    /// See [`CacheHandle::folder`].
+    pub fn folder(&self) -> Option<&std::path::Path> {
+        self.folder.as_deref()
+    }
+    /// See [`CacheHandle::stats`].
+    pub fn stats(&self) -> CacheStats {
+        self.stats
+    }
+    /// See [`CacheHandle::len`].
+    pub fn len(&self) -> usize {
+        self.stats.len as usize
+    }
+    /// See [`CacheHandle::is_empty`].
+    pub fn is_empty(&self) -> bool {
+        self.stats.len == 0
+    }
+    /// See [`CacheHandle::tiers`].
+    pub fn tiers(&self) -> &[TierStats] {
+        &self.tiers
+    }
+}
+
 static REGISTERED: Mutex<Vec<&'static CacheHandle>> = Mutex::new(Vec::new());
 
 pub(crate) fn register(handle: &'static CacheHandle) {
@@ -76,7 +108,32 @@ fn registered() -> Vec<&'static CacheHandle> {
     REGISTERED.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// Every cache used (called at least once) in this process.
+/// The handle of the cache named `name` ([`CacheHandle::name`]: `name = "…"`, or
+/// `module::function`, `module::Type::method`), if such a cached function exists in this
+/// program — also before its first call. For code that cannot name the generated `foo_cache()`
+/// (a method of a trait impl, cached with `companions = false`).
+///
+/// ```
+/// use twat_cache::{handle, mcache};
+///
+/// #[mcache(name = "squares")]
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// let cache = handle("squares").expect("declared");
+/// assert_eq!(cache.len(), 0);
+/// square(3);
+/// assert_eq!(cache.len(), 1);
+/// assert!(handle("no such cache").is_none());
+/// ```
+pub fn handle(name: &str) -> Option<&'static CacheHandle> {
+    crate::site::all_handles()
+        .into_iter()
+        .find(|h| h.name() == name)
+}
+
+/// Every cached function of this program (once declared, also before its first call; under
+/// `TWAT_CACHE_DISABLE` only those built), with counters of what is in use: listing never
+/// opens a disk cache's storage.
 ///
 /// ```
 /// use twat_cache::{mcache, registry};
@@ -90,19 +147,29 @@ fn registered() -> Vec<&'static CacheHandle> {
 /// assert_eq!(info.stats.misses, 1);
 /// ```
 pub fn registry() -> Vec<CacheInfo> {
-    registered()
+    let mut handles = crate::site::all_handles();
+    for used in registered() {
+        if !handles.iter().any(|h| std::ptr::eq(*h, used)) {
+            handles.push(used);
+        }
+    }
+    handles
         .into_iter()
-        .map(|h| CacheInfo {
-            name: h.name().to_string(),
-            kind: h.kind(),
-            folder: h.folder(),
-            stats: h.stats(),
-            tiers: h.tiers(),
+        .map(|h| {
+            let (stats, tiers) = h.snapshot();
+            CacheInfo {
+                name: h.name().to_string(),
+                kind: h.kind(),
+                folder: h.folder(),
+                stats,
+                tiers,
+            }
         })
         .collect()
 }
 
-/// Empties every registered cache.
+/// Empties every cache used in this process (a disk cache not used yet keeps its entries:
+/// clear it through its handle, which opens its storage).
 ///
 /// ```
 /// use twat_cache::{mcache, clear_all};

@@ -42,6 +42,26 @@ struct TypedEngine {
 /// Every handle by function identity, so the wrapper and its companions share one.
 static HANDLES: Mutex<Vec<(String, &'static CacheHandle)>> = Mutex::new(Vec::new());
 
+/// A cached function's wrapper site, submitted at link time (`inventory`) so that the registry
+/// knows every cached function before its first call.
+#[doc(hidden)]
+pub struct DeclaredSite(pub &'static Site);
+
+inventory::collect!(DeclaredSite);
+
+/// Every handle: one for each declared cached function, and any other resolved by a call
+/// (none while caching is disabled). Resolving builds no engine and opens no storage.
+pub(crate) fn all_handles() -> Vec<&'static CacheHandle> {
+    if crate::caching_disabled() {
+        return Vec::new();
+    }
+    for declared in inventory::iter::<DeclaredSite> {
+        declared.0.handle();
+    }
+    let handles = HANDLES.lock().unwrap_or_else(|e| e.into_inner());
+    handles.iter().map(|(_, handle)| *handle).collect()
+}
+
 impl Site {
     /// A site; generated code builds one in a `static`.
     pub const fn new(
