@@ -198,3 +198,71 @@ where
         DiskCache::replacement(self, query)
     }
 }
+
+/// `get_or_insert_with` of every engine, written once over a lookup's outcome.
+pub(crate) fn fill_with<V, T: Vacancy<V>>(found: Found<V, T>, make: impl FnOnce() -> V) -> V {
+    match found {
+        Found::Hit(value) => value,
+        Found::Vacant(vacancy) => {
+            let value = make();
+            vacancy.fill(&value);
+            value
+        }
+    }
+}
+
+/// `get_or_try_insert_with` of every engine: an `Err` is returned and not stored, and the
+/// callers waiting for it compute their own at once.
+pub(crate) fn try_fill_with<V, E, T: Vacancy<V>>(
+    found: Found<V, T>,
+    make: impl FnOnce() -> Result<V, E>,
+) -> Result<V, E> {
+    match found {
+        Found::Hit(value) => Ok(value),
+        Found::Vacant(vacancy) => match make() {
+            Ok(value) => {
+                vacancy.fill(&value);
+                Ok(value)
+            }
+            Err(e) => {
+                vacancy.release();
+                Err(e)
+            }
+        },
+    }
+}
+
+/// [`fill_with`] for async callers: `make` is polled only on a miss.
+pub(crate) async fn fill_with_async<V, T: Vacancy<V>>(
+    found: Found<V, T>,
+    make: impl Future<Output = V>,
+) -> V {
+    match found {
+        Found::Hit(value) => value,
+        Found::Vacant(vacancy) => {
+            let value = make.await;
+            vacancy.fill(&value);
+            value
+        }
+    }
+}
+
+/// [`try_fill_with`] for async callers.
+pub(crate) async fn try_fill_with_async<V, E, T: Vacancy<V>>(
+    found: Found<V, T>,
+    make: impl Future<Output = Result<V, E>>,
+) -> Result<V, E> {
+    match found {
+        Found::Hit(value) => Ok(value),
+        Found::Vacant(vacancy) => match make.await {
+            Ok(value) => {
+                vacancy.fill(&value);
+                Ok(value)
+            }
+            Err(e) => {
+                vacancy.release();
+                Err(e)
+            }
+        },
+    }
+}

@@ -18,7 +18,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::disk::{Backend, CROSS_PROCESS_WAIT, DiskCache, DiskHit, DiskVacant};
-use crate::engine::{Engine, Found, Vacancy};
+use crate::engine::{
+    Engine, Found, Vacancy, fill_with, fill_with_async, try_fill_with, try_fill_with_async,
+};
 use crate::key::Lookup;
 use crate::memory::{Entry, MemoryCache, VacantEntry};
 
@@ -210,14 +212,57 @@ where
     where
         Q: ?Sized + Lookup<K> + Serialize + Sync,
     {
-        match self.lookup(key) {
-            Found::Hit(v) => v,
-            Found::Vacant(vacancy) => {
-                let value = make();
-                vacancy.fill(&value);
-                value
-            }
-        }
+        fill_with(self.lookup(key), make)
+    }
+
+    /// Like [`Tiered::get_or_insert_with`], but an `Err` is returned and stored in neither tier.
+    pub fn get_or_try_insert_with<Q, E>(
+        &self,
+        key: &Q,
+        make: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E>
+    where
+        Q: ?Sized + Lookup<K> + Serialize + Sync,
+    {
+        try_fill_with(self.lookup(key), make)
+    }
+
+    /// [`Tiered::get_or_insert_with`] for async callers: waiting for a concurrent computation
+    /// is a future, and `make` is polled only on a miss of both tiers.
+    ///
+    /// ```
+    /// use twat_cache::{FileCache, MemoryCache, Tiered};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let tiered = Tiered::new(
+    ///     MemoryCache::<u64, String>::builder().build(),
+    ///     FileCache::<String>::builder(dir.path()).build(),
+    /// );
+    /// futures::executor::block_on(async {
+    ///     let v = tiered.get_or_insert_with_async(&1, async { "one".to_string() }).await;
+    ///     assert_eq!(v, "one");
+    ///     let failed = tiered.get_or_try_insert_with_async(&2, async { Err::<String, _>("no") });
+    ///     assert_eq!(failed.await, Err("no"));
+    /// });
+    /// assert_eq!(tiered.get_or_try_insert_with(&1, || Err::<String, ()>(())).as_deref(), Ok("one"));
+    /// ```
+    pub async fn get_or_insert_with_async<Q>(&self, key: &Q, make: impl Future<Output = V>) -> V
+    where
+        Q: ?Sized + Lookup<K> + Serialize + Sync,
+    {
+        fill_with_async(self.entry_async(key).await, make).await
+    }
+
+    /// [`Tiered::get_or_try_insert_with`] for async callers.
+    pub async fn get_or_try_insert_with_async<Q, E>(
+        &self,
+        key: &Q,
+        make: impl Future<Output = Result<V, E>>,
+    ) -> Result<V, E>
+    where
+        Q: ?Sized + Lookup<K> + Serialize + Sync,
+    {
+        try_fill_with_async(self.entry_async(key).await, make).await
     }
 
     /// The value stored for `key`: from memory, else from disk (a disk hit is not copied into

@@ -20,6 +20,7 @@ pub use builder::MemoryCacheBuilder;
 use eviction::{Env, Removed};
 use shard::Shard;
 
+use crate::engine::{fill_with, fill_with_async, try_fill_with, try_fill_with_async};
 use crate::flight::{self, Flight, Join, Outcome};
 use crate::hit_counter::HitCounter;
 use crate::stats::Counters;
@@ -563,14 +564,7 @@ where
     where
         K: Clone,
     {
-        match self.entry(&key) {
-            Entry::Hit(value) => value,
-            Entry::Vacant(vacant) => {
-                let value = make();
-                vacant.insert(value.clone());
-                value
-            }
-        }
+        fill_with(self.entry(&key).into(), make)
     }
 
     /// Like [`MemoryCache::get_or_insert_with`], but an `Err` is returned and not cached.
@@ -591,19 +585,40 @@ where
     where
         K: Clone,
     {
-        match self.entry(&key) {
-            Entry::Hit(value) => Ok(value),
-            Entry::Vacant(vacant) => match make() {
-                Ok(value) => {
-                    vacant.insert(value.clone());
-                    Ok(value)
-                }
-                Err(e) => {
-                    vacant.release(); // waiters run their own call now, not one by one
-                    Err(e)
-                }
-            },
-        }
+        try_fill_with(self.entry(&key).into(), make)
+    }
+
+    /// [`MemoryCache::get_or_insert_with`] for async callers: waiting for a concurrent
+    /// computation is a future, and `make` is polled only on a miss.
+    ///
+    /// ```
+    /// use twat_cache::MemoryCache;
+    ///
+    /// let cache: MemoryCache<u64, String> = MemoryCache::builder().build();
+    /// futures::executor::block_on(async {
+    ///     let v = cache.get_or_insert_with_async(1, async { "one".to_string() }).await;
+    ///     assert_eq!(v, "one");
+    ///     let v = cache.get_or_try_insert_with_async(1, async { Err::<String, ()>(()) }).await;
+    ///     assert_eq!(v.as_deref(), Ok("one")); // a hit: `make` never runs
+    /// });
+    /// ```
+    pub async fn get_or_insert_with_async(&self, key: K, make: impl Future<Output = V>) -> V
+    where
+        K: Clone,
+    {
+        fill_with_async(self.entry_async(&key).await.into(), make).await
+    }
+
+    /// [`MemoryCache::get_or_try_insert_with`] for async callers.
+    pub async fn get_or_try_insert_with_async<E>(
+        &self,
+        key: K,
+        make: impl Future<Output = Result<V, E>>,
+    ) -> Result<V, E>
+    where
+        K: Clone,
+    {
+        try_fill_with_async(self.entry_async(&key).await.into(), make).await
     }
 }
 

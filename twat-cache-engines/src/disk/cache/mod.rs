@@ -30,6 +30,7 @@ use self::core::bump;
 use super::backend::{Backend, EntryId, EntryLock, LockOutcome};
 use super::error::StoreError;
 use super::record::{self, COMPRESSED, Header};
+use crate::engine::{fill_with, fill_with_async, try_fill_with, try_fill_with_async};
 use crate::flight::{self, Flight, Join, Outcome};
 use crate::{CacheStats, Found};
 use bytes::{SWEEP_EVERY, compress, decompress};
@@ -311,14 +312,48 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
         key: &Q,
         make: impl FnOnce() -> V,
     ) -> V {
-        match self.entry(key) {
-            DiskEntry::Hit(v) => v,
-            DiskEntry::Vacant(vacant) => {
-                let value = make();
-                vacant.insert(&value);
-                value
-            }
-        }
+        fill_with(self.entry(key).into(), make)
+    }
+
+    /// Like [`DiskCache::get_or_insert_with`], but an `Err` is returned and not stored.
+    ///
+    /// ```
+    /// use twat_cache::FileCache;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let cache: FileCache<u16> = FileCache::builder(dir.path()).build();
+    /// assert!(cache.get_or_try_insert_with("x", || "x".parse::<u16>()).is_err());
+    /// assert_eq!(cache.get_or_try_insert_with("80", || "80".parse::<u16>()), Ok(80));
+    /// assert_eq!(cache.len(), 1);
+    /// futures::executor::block_on(async {
+    ///     assert_eq!(cache.get_or_insert_with_async("80", async { 0 }).await, 80);
+    /// });
+    /// ```
+    pub fn get_or_try_insert_with<Q: ?Sized + Serialize, E>(
+        &self,
+        key: &Q,
+        make: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        try_fill_with(self.entry(key).into(), make)
+    }
+
+    /// [`DiskCache::get_or_insert_with`] for async callers: waiting for a concurrent
+    /// computation in this process is a future, and `make` is polled only on a miss.
+    pub async fn get_or_insert_with_async<Q: ?Sized + Serialize>(
+        &self,
+        key: &Q,
+        make: impl Future<Output = V>,
+    ) -> V {
+        fill_with_async(self.entry_async(key).await.into(), make).await
+    }
+
+    /// [`DiskCache::get_or_try_insert_with`] for async callers.
+    pub async fn get_or_try_insert_with_async<Q: ?Sized + Serialize, E>(
+        &self,
+        key: &Q,
+        make: impl Future<Output = Result<V, E>>,
+    ) -> Result<V, E> {
+        try_fill_with_async(self.entry_async(key).await.into(), make).await
     }
 
     /// Hit path: verifies and decodes the entry; anything off is a miss (and is removed).
