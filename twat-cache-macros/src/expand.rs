@@ -241,13 +241,29 @@ impl<'a> Context<'a> {
 
     /// Statements binding the key expression (if any) and the borrowed query `__twat_query`.
     fn query(&self) -> TokenStream {
+        let key_part = self.runtime("key_part");
         if let Some(key) = self.options.key() {
+            // Each element of a tuple key is bound, then looked up borrowed: a `&str` part by
+            // `str` (owned `String`), any other part by reference to itself.
+            let elements: Vec<&syn::Expr> = match key {
+                syn::Expr::Tuple(tuple) => tuple.elems.iter().collect(),
+                other => vec![other],
+            };
+            let names: Vec<Ident> = (0..elements.len())
+                .map(|i| format_ident!("__twat_key{}", i))
+                .collect();
+            let parts = elements.iter().zip(&names).map(|(element, name)| {
+                quote_spanned! {element.span()=>
+                    #key_part((&&::twat_cache::__private::KeyWrap(&#name)).key_part())
+                }
+            });
             return quote_spanned! {key.span()=>
-                let __twat_key = #key;
-                let __twat_query = ::twat_cache::__private::Borrowed((&__twat_key,));
+                #[allow(unused_imports)]
+                use ::twat_cache::__private::{KeyByDeref as _, KeyByRef as _};
+                #(let #names = #elements;)*
+                let __twat_query = ::twat_cache::__private::Borrowed((#(#parts,)*));
             };
         }
-        let key_part = self.runtime("key_part");
         let elems = self.f.args.iter().map(|arg| {
             let name = &arg.name;
             let ty = &arg.ty;

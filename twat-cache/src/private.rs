@@ -357,6 +357,41 @@ where
 #[inline(always)]
 pub fn assert_value_tiered<V: CacheValue + DiskValue>() {}
 
+/// One element of a `key = (…)` expression, wrapped so that method resolution picks how to
+/// look it up: a reference `&U` is looked up as `U` (owned: `U::Owned`, so `branch: &str`
+/// keys by `String`), anything else by reference to itself. Call as
+/// `(&&KeyWrap(&element)).key_part()` with [`KeyByDeref`] and [`KeyByRef`] in scope
+/// (autoref specialization: the first applies first).
+pub struct KeyWrap<'a, T: ?Sized>(pub &'a T);
+
+/// See [`KeyWrap`]: an element that is itself a reference.
+pub trait KeyByDeref<'a> {
+    type Part: ?Sized + 'a;
+    fn key_part(&self) -> &'a Self::Part;
+}
+
+impl<'a, 'b: 'a, U: ?Sized + 'a> KeyByDeref<'a> for &KeyWrap<'a, &'b U> {
+    type Part = U;
+    #[inline(always)]
+    fn key_part(&self) -> &'a U {
+        self.0
+    }
+}
+
+/// See [`KeyWrap`]: any other element.
+pub trait KeyByRef<'a> {
+    type Part: ?Sized + 'a;
+    fn key_part(&self) -> &'a Self::Part;
+}
+
+impl<'a, T: ?Sized + 'a> KeyByRef<'a> for KeyWrap<'a, T> {
+    type Part = T;
+    #[inline(always)]
+    fn key_part(&self) -> &'a T {
+        self.0
+    }
+}
+
 /// One argument as a disk key part: checks, at the argument's span, that it serializes.
 #[inline(always)]
 pub fn key_part_disk<T: ?Sized + Serialize>(part: &T) -> &T {
