@@ -8,7 +8,9 @@ use std::sync::Arc;
 /// The bytes a value occupies: its inline size plus what it owns on the heap.
 ///
 /// An estimate (allocator overhead and spare capacity are ignored), used to enforce `max_bytes`
-/// in memory. Types without an impl are weighed by `size_of` alone.
+/// in memory. A memory cache with `max_bytes` requires it of its key and value types (a type
+/// without an impl is a compile error): `#[derive(EstimateSize)]` sums the fields' heap bytes,
+/// or implement `heap_size` by hand (the default, 0, suits types that own no heap memory).
 ///
 /// ```
 /// use twat_cache::EstimateSize;

@@ -8,6 +8,7 @@
 
 mod ast;
 mod attr;
+mod estimate;
 mod expand;
 mod units;
 mod valid;
@@ -154,6 +155,33 @@ pub fn fcache(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn ucache(args: TokenStream, item: TokenStream) -> TokenStream {
     run(Kind::Ucache, args.into(), item.into()).into()
+}
+
+/// Implements `twat_cache::EstimateSize` for a struct or enum: its heap bytes are the sum of
+/// its fields' (each field's type must implement `EstimateSize`), so `max_bytes` can weigh it
+/// in a memory cache.
+///
+/// ```
+/// use twat_cache::EstimateSize;
+///
+/// #[derive(EstimateSize)]
+/// struct User { name: String, tags: Vec<String>, age: u8 }
+///
+/// #[derive(EstimateSize)]
+/// enum Reply { Text(String), Empty }
+///
+/// let user = User { name: "ada".into(), tags: vec!["x".into()], age: 36 };
+/// let inline = size_of::<User>();
+/// assert_eq!(user.estimate_size(), inline + 3 + size_of::<String>() + 1);
+/// assert_eq!(Reply::Text("hi".into()).heap_size(), 2);
+/// assert_eq!(Reply::Empty.heap_size(), 0);
+/// ```
+#[proc_macro_derive(EstimateSize)]
+pub fn derive_estimate_size(item: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(item as syn::DeriveInput);
+    estimate::derive(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 fn run(

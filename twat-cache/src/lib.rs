@@ -80,7 +80,7 @@ pub use twat_cache_engines::{
     L1_VALUE_LIMIT, Lookup, MemoryCache, MemoryCacheBuilder, Policy, SledCache, SledCacheBuilder,
     Tiered, TieredVacancy, UnknownPolicy, Vacancy, VacantEntry, Weigher,
 };
-pub use twat_cache_macros::{bcache, fcache, mcache, ucache};
+pub use twat_cache_macros::{EstimateSize, bcache, fcache, mcache, ucache};
 
 /// The README's examples, run as doctests so that what users paste compiles.
 #[cfg(doctest)]
