@@ -148,7 +148,7 @@ where
 impl<S, V> Vacancy<V> for DiskVacant<'_, S, V>
 where
     S: Backend,
-    V: Serialize + DeserializeOwned,
+    V: Serialize + DeserializeOwned + 'static,
 {
     fn fill(self, value: &V) {
         self.insert(value);
@@ -171,7 +171,7 @@ impl<S, V, Q> Engine<Q> for DiskCache<S, V>
 where
     Q: ?Sized + Serialize + Sync,
     S: Backend,
-    V: Serialize + DeserializeOwned,
+    V: Serialize + DeserializeOwned + 'static,
 {
     type Value = V;
     type Vacancy<'a>

@@ -111,7 +111,7 @@ pub struct TieredVacancy<'a, K, V, S> {
 impl<K, V, S> Vacancy<V> for TieredVacancy<'_, K, V, S>
 where
     K: std::hash::Hash + Eq,
-    V: Clone + Serialize + DeserializeOwned,
+    V: Clone + Serialize + DeserializeOwned + 'static,
     S: Backend,
 {
     fn fill(self, value: &V) {
@@ -135,7 +135,7 @@ where
 impl<K, V, S> Tiered<MemoryCache<K, V>, DiskCache<S, V>>
 where
     K: std::hash::Hash + Eq + Send + Sync,
-    V: Clone + Send + Sync + Serialize + DeserializeOwned,
+    V: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
     S: Backend,
 {
     /// After an L1 miss this caller leads: the disk tier, then (on a miss) the vacancy.
@@ -189,7 +189,7 @@ where
 impl<K, V, S> Tiered<MemoryCache<K, V>, DiskCache<S, V>>
 where
     K: std::hash::Hash + Eq + Send + Sync,
-    V: Clone + Send + Sync + Serialize + DeserializeOwned,
+    V: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
     S: Backend,
 {
     /// The cached value for `key` (memory first, then disk), or `make()`'s, stored in both
@@ -342,7 +342,7 @@ impl<K, V, S, Q> Engine<Q> for Tiered<MemoryCache<K, V>, DiskCache<S, V>>
 where
     Q: ?Sized + Lookup<K> + Serialize + Sync,
     K: std::hash::Hash + Eq + Send + Sync,
-    V: Clone + Send + Sync + Serialize + DeserializeOwned,
+    V: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
     S: Backend,
 {
     type Value = V;

@@ -144,7 +144,7 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
     /// Opens the store (or falls back to memory) and builds the cache.
     pub fn build(self) -> DiskCache<S, V>
     where
-        V: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned + 'static,
     {
         DiskCache::from_core(self.build_core())
     }

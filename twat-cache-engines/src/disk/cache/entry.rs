@@ -61,7 +61,7 @@ pub struct DiskVacant<'a, S, V> {
     pub(super) _entry_lock: Option<crate::disk::EntryLock>,
 }
 
-impl<S: Backend, V: Serialize + DeserializeOwned> DiskVacant<'_, S, V> {
+impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskVacant<'_, S, V> {
     /// Stores the computed value, unless the key was invalidated (or the cache cleared) while
     /// it was computed: then the value may predate what the invalidation meant to discard.
     pub fn insert(self, value: &V) {

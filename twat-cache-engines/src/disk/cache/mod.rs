@@ -12,6 +12,7 @@ mod bytes;
 mod core;
 mod entry;
 mod maintenance;
+mod payload;
 
 pub use self::core::DiskCore;
 pub use builder::DiskCacheBuilder;
@@ -129,7 +130,7 @@ impl<S: Backend, V> DiskCache<S, V> {
     }
 }
 
-impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
+impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
     /// A typed view of `core`, storing and reading `V` values.
     pub fn from_core(core: Arc<DiskCore<S>>) -> Self {
         Self {
@@ -437,14 +438,10 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
     /// The stored value; `None` if undecodable (damaged, or written by an older type) or if
     /// bytes are left over after it.
     fn decode_payload(&self, entry: &record::Record<'_>) -> Option<V> {
-        let whole = |bytes: &[u8]| match postcard::take_from_bytes::<V>(bytes) {
-            Ok((value, [])) => Some(value),
-            _ => None,
-        };
         if entry.header.flags & COMPRESSED != 0 {
-            whole(&decompress(entry.payload, entry.header.raw_len)?)
+            payload::decode(&decompress(entry.payload, entry.header.raw_len)?)
         } else {
-            whole(entry.payload)
+            payload::decode(entry.payload)
         }
     }
 
@@ -471,7 +468,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             Ok::<(), postcard::Error>(())
         };
         let encoded = if core.compress {
-            postcard::to_allocvec(value).and_then(|raw| match compress(&raw) {
+            payload::encode_into(value, Vec::new()).and_then(|raw| match compress(&raw) {
                 Some(packed) => {
                     header.flags = COMPRESSED;
                     header.raw_len = raw.len() as u64;
@@ -483,7 +480,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned> DiskCache<S, V> {
             // Serialized straight into the entry's buffer: one copy of a large value, not three.
             let hint = postcard::experimental::serialized_size(value).unwrap_or(0);
             record::encode_with(&header, key, hint, |out| {
-                *out = postcard::to_extend(value, std::mem::take(out))?;
+                *out = payload::encode_into(value, std::mem::take(out))?;
                 Ok(())
             })
         };
