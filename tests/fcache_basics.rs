@@ -198,3 +198,39 @@ fn fifo_policy_evicts_the_oldest_write_even_if_recently_read() {
     assert_eq!(cache.get(&0u32), None, "the first write went first");
     assert_eq!(cache.get(&11u32), Some(11));
 }
+
+/// Prunes remove shard directories left empty; a writer (here another cache on the same
+/// folder, as another process would be) that finds its shard gone creates it again.
+#[test]
+fn empty_shard_directories_are_removed_and_recreated() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("shards");
+    let writer: FileCache<u32> = FileCache::builder(&folder).build();
+    let pruner: FileCache<u32> = FileCache::builder(&folder).build();
+    for k in 0..50u32 {
+        writer.insert(&k, &k);
+    }
+    let shards = || {
+        std::fs::read_dir(&folder)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().len() == 2)
+            .count()
+    };
+    assert!(shards() > 10);
+    pruner.core().clear();
+    pruner.core().sweep_expired(); // a prune
+    assert_eq!(shards(), 0, "empty shard directories removed");
+    for k in 0..50u32 {
+        writer.insert(&k, &(k + 1)); // its shards were verified before they vanished
+    }
+    for k in 0..50u32 {
+        assert_eq!(pruner.get(&k), Some(k + 1));
+    }
+    assert_eq!(
+        writer.stats().errors,
+        0,
+        "recreated, not failed over to memory"
+    );
+    assert!(!writer.is_fallback());
+}

@@ -48,6 +48,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether a path was not there (for example a directory another process removed).
+    pub(crate) fn is_not_found(&self) -> bool {
+        matches!(self, Self::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {

@@ -229,6 +229,60 @@ impl FileStore {
         Ok(true)
     }
 
+    /// Runs `op` (a write) in `id`'s shard directory, created if missing. A prune in any process
+    /// may remove an empty shard directory at any moment: an operation that finds it gone
+    /// creates it again and retries once.
+    fn in_shard<T>(
+        &self,
+        id: &EntryId,
+        op: impl Fn(&Path) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.shard_ready(id, true)?;
+        let dir = self.shard_dir(id);
+        match op(&dir) {
+            Err(e) if e.is_not_found() => {
+                self.forget_shard(id[0]);
+                self.shard_ready(id, true)?;
+                op(&dir)
+            }
+            done => done,
+        }
+    }
+
+    /// Forgets that shard `first_byte` was verified (it was removed).
+    fn forget_shard(&self, first_byte: u8) {
+        let (word, bit) = ((first_byte / 64) as usize, 1u64 << (first_byte % 64));
+        self.verified[word].fetch_and(!bit, Ordering::AcqRel);
+    }
+
+    /// Removes shard directories that hold nothing but their lock file, under that lock (a
+    /// writer waiting for it then finds the directory gone and recreates it).
+    fn remove_empty_shards(&self) -> Result<(), StoreError> {
+        for shard in self.shards()? {
+            let only_lock = |dir: &Path| {
+                fs::read_dir(dir).is_ok_and(|mut entries| {
+                    entries.all(|e| e.is_ok_and(|e| e.file_name() == LOCK))
+                })
+            };
+            if !only_lock(&shard) {
+                continue;
+            }
+            let Ok(_lock) = Self::lock(&shard) else {
+                continue;
+            };
+            if only_lock(&shard) && fs::remove_file(shard.join(LOCK)).is_ok() {
+                let _ = fs::remove_dir(&shard);
+                let byte = shard
+                    .file_name()
+                    .and_then(|n| u8::from_str_radix(&n.to_string_lossy(), 16).ok());
+                if let Some(byte) = byte {
+                    self.forget_shard(byte);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Shard directories that pass the directory rule (others are skipped, never read).
     fn shards(&self) -> Result<Vec<PathBuf>, StoreError> {
         let dir = &self.location.entries;
@@ -425,25 +479,24 @@ impl Backend for FileStore {
     }
 
     fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, StoreError> {
-        self.shard_ready(id, true)?;
-        let dir = self.shard_dir(id);
-        let path = self.path(id);
-        let _lock = Self::lock(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        let old = fs::symlink_metadata(&path).ok().map(|m| m.len());
-        self.publish(&dir, id, bytes)?;
-        Ok(old)
+        self.in_shard(id, |dir| {
+            let _lock = Self::lock(dir).map_err(|e| StoreError::io(dir, e))?;
+            let old = fs::symlink_metadata(self.path(id)).ok().map(|m| m.len());
+            self.publish(dir, id, bytes)?;
+            Ok(old)
+        })
     }
 
     fn replace(&self, id: &EntryId, expected: &[u8], new: &[u8]) -> Result<bool, StoreError> {
-        self.shard_ready(id, true)?;
-        let dir = self.shard_dir(id);
-        let _lock = Self::lock(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        let current = read_entry(&self.path(id), expected.len() as u64, false)?;
-        if current.as_deref() != Some(expected) {
-            return Ok(false);
-        }
-        self.publish(&dir, id, new)?;
-        Ok(true)
+        self.in_shard(id, |dir| {
+            let _lock = Self::lock(dir).map_err(|e| StoreError::io(dir, e))?;
+            let current = read_entry(&self.path(id), expected.len() as u64, false)?;
+            if current.as_deref() != Some(expected) {
+                return Ok(false);
+            }
+            self.publish(dir, id, new)?;
+            Ok(true)
+        })
     }
 
     fn remove(&self, id: &EntryId) -> Result<Option<u64>, StoreError> {
@@ -611,6 +664,7 @@ impl Backend for FileStore {
         report.len = live.len() as u64;
         report.bytes = live.iter().map(|(_, len, _)| len).sum();
         if report.len <= request.maxsize && report.bytes <= request.max_bytes {
+            self.remove_empty_shards()?;
             return Ok(report);
         }
         // Over a bound: evict in the policy's order down to 90% of each bound, so that the next
@@ -627,6 +681,7 @@ impl Backend for FileStore {
             report.len -= 1;
             report.bytes -= len;
         }
+        self.remove_empty_shards()?;
         Ok(report)
     }
 }
