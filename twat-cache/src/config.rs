@@ -36,7 +36,8 @@ fn per_user_temp_root() -> PathBuf {
 }
 
 /// Whether `TWAT_CACHE_DISABLE` turned caching off. Read once, at first use, so flipping the
-/// variable mid-run cannot make a cache half-enabled.
+/// variable mid-run cannot make a cache half-enabled. It governs the attributes; engines built
+/// with their builders ([`MemoryCache`](crate::MemoryCache), …) cache as built.
 ///
 /// ```
 /// // In a process started without TWAT_CACHE_DISABLE:

@@ -54,6 +54,7 @@
 mod config;
 mod error;
 mod handle;
+mod named;
 #[doc(hidden)]
 pub mod __private {
     //! Support for generated code; not a public API.
@@ -68,6 +69,7 @@ mod tiers;
 pub use config::{cache_root, caching_disabled};
 pub use error::Error;
 pub use handle::CacheHandle;
+pub use named::{BackendKind, RegisteredEngine, register};
 pub use registry::{CacheInfo, CacheKind, clear_all, handle, registry};
 pub use tiers::{Tier, TierStats};
 pub use twat_cache_engines::disk;

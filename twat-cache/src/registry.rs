@@ -132,8 +132,8 @@ pub fn handle(name: &str) -> Option<&'static CacheHandle> {
 }
 
 /// Every cached function of this program (once declared, also before its first call; under
-/// `TWAT_CACHE_DISABLE` only those built), with counters of what is in use: listing never
-/// opens a disk cache's storage.
+/// `TWAT_CACHE_DISABLE` only those built), with counters of what is in use — listing never
+/// opens a disk cache's storage — then every engine given a name with [`register`](crate::register).
 ///
 /// ```
 /// use twat_cache::{mcache, registry};
@@ -153,19 +153,26 @@ pub fn registry() -> Vec<CacheInfo> {
             handles.push(used);
         }
     }
-    handles
+    let functions = handles.into_iter().map(|h| {
+        let (stats, tiers) = h.snapshot();
+        CacheInfo {
+            name: h.name().to_string(),
+            kind: h.kind(),
+            folder: h.folder(),
+            stats,
+            tiers,
+        }
+    });
+    let engines = crate::named::named()
         .into_iter()
-        .map(|h| {
-            let (stats, tiers) = h.snapshot();
-            CacheInfo {
-                name: h.name().to_string(),
-                kind: h.kind(),
-                folder: h.folder(),
-                stats,
-                tiers,
-            }
-        })
-        .collect()
+        .map(|(name, engine)| CacheInfo {
+            name,
+            kind: engine.kind(),
+            folder: engine.folder(),
+            stats: engine.stats(),
+            tiers: engine.tiers(),
+        });
+    functions.chain(engines).collect()
 }
 
 /// Empties every cache used in this process (a disk cache not used yet keeps its entries:
@@ -184,5 +191,8 @@ pub fn registry() -> Vec<CacheInfo> {
 pub fn clear_all() {
     for handle in registered() {
         handle.clear();
+    }
+    for (_, engine) in crate::named::named() {
+        engine.clear();
     }
 }
