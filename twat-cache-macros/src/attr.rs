@@ -130,6 +130,13 @@ const DECLARED: &[Declared] = &[
         runtime: Some("SingleFlight"),
     },
     Declared {
+        name: "cache",
+        applies: Applies::All,
+        shape: Shape::Expr,
+        example: "a `static` engine, e.g. `cache = SHARED` with `static SHARED: LazyLock<MemoryCache<(u64,), String>>`",
+        runtime: None,
+    },
+    Declared {
         name: "companions",
         applies: Applies::All,
         shape: Shape::Flag,
@@ -277,6 +284,14 @@ pub struct Options {
 }
 
 impl Options {
+    /// `cache = STATIC`, if given.
+    pub fn shared(&self) -> Option<&Expr> {
+        self.get("cache").and_then(|g| match &g.value {
+            Value::Expr(expr) => Some(expr),
+            _ => None,
+        })
+    }
+
     pub fn get(&self, name: &str) -> Option<&Given> {
         self.given.iter().find(|g| g.declared.name == name)
     }

@@ -94,7 +94,12 @@ pub fn expand(kind: Kind, f: &CachedFn, options: &Options) -> TokenStream {
     }
     let uncached = ctx.uncached();
     let invalidate = ctx.invalidate();
-    let cache = ctx.cache_accessor();
+    // A shared engine is the user's static: it is the handle (and `register` lists it).
+    let cache = if options.shared().is_some() {
+        quote!()
+    } else {
+        ctx.cache_accessor()
+    };
     let prime = ctx.prime();
     let refresh = ctx.refresh();
     quote! {
@@ -208,6 +213,38 @@ impl<'a> Context<'a> {
         quote!(::twat_cache::__private::#name)
     }
 
+    /// The runtime call `what` (`lookup`, `invalidate`, `replacement`, `lookup…_async`) on the
+    /// borrowed query: on the user's `cache = STATIC` engine if given, else on the engine of
+    /// `site` (this generated item's site expression, or `__twat_site`).
+    fn engine_call(&self, what: &str, site: TokenStream, with_weigh: bool) -> TokenStream {
+        if let Some(engine) = self.options.shared() {
+            let name = format_ident!(
+                "{}_shared{}",
+                what.trim_end_matches("_async"),
+                if what.ends_with("_async") {
+                    "_async"
+                } else {
+                    ""
+                }
+            );
+            return quote_spanned! {engine.span()=>
+                ::twat_cache::__private::#name(&*#engine, &__twat_query)
+            };
+        }
+        let stored = &self.stored;
+        let backend = self.backend();
+        let weigh = if with_weigh {
+            self.weigh_arg()
+        } else {
+            quote!()
+        };
+        let name = match what.strip_suffix("_async") {
+            Some(base) => format_ident!("{}{}_async", base, self.kind.runtime_suffix()),
+            None => format_ident!("{}{}", what, self.kind.runtime_suffix()),
+        };
+        quote!(::twat_cache::__private::#name::<_, #stored #backend>(#site, &__twat_query #weigh))
+    }
+
     /// An expression for this generated item's `&'static Site` (see `twat_cache::site`).
     fn site(&self, companion_suffix: &str) -> TokenStream {
         let spec = self.spec();
@@ -302,16 +339,12 @@ impl<'a> Context<'a> {
     /// `let __twat_ticket = …;`: the duty to store a value for these arguments whether or not
     /// an entry exists (for `_prime` and `_refresh`).
     fn replacement_ticket(&self, companion_suffix: &str) -> TokenStream {
-        let site = self.site(companion_suffix);
         let query = self.query();
-        let replacement = self.runtime("replacement");
-        let stored = &self.stored;
-        let backend = self.backend();
-        let weigh = self.weigh_arg();
+        let replacement = self.engine_call("replacement", self.site(companion_suffix), true);
         quote! {
             let __twat_ticket = {
                 #query
-                #replacement::<_, #stored #backend>(#site, &__twat_query #weigh)
+                #replacement
             };
         }
     }
@@ -450,21 +483,24 @@ impl<'a> Context<'a> {
         let ret = f.return_type();
         let stored = &self.stored;
         let adapter = &self.adapter;
-        let site = self.site("");
+        // A shared engine needs no site (nor registration: the user's static is the cache).
+        let site = if self.options.shared().is_some() {
+            quote!()
+        } else {
+            let site = self.site("");
+            quote!(let __twat_site = #site;)
+        };
         let query = self.query();
-        let weigh = self.weigh_arg();
         let block = self.body_block();
-        let backend = self.backend();
         let (lookup, body) = if asyncness.is_some() {
-            let lookup_async = format_ident!("lookup{}_async", self.kind.runtime_suffix());
+            let lookup = self.engine_call("lookup_async", quote!(__twat_site), true);
             (
-                quote!(::twat_cache::__private::#lookup_async::<_, #stored #backend>(__twat_site, &__twat_query #weigh).await),
+                quote!(#lookup.await),
                 quote!(::twat_cache::__private::run_body_async::<#ret, _>(async move #block).await),
             )
         } else {
-            let lookup = self.runtime("lookup");
             (
-                quote!(#lookup::<_, #stored #backend>(__twat_site, &__twat_query #weigh)),
+                self.engine_call("lookup", quote!(__twat_site), true),
                 quote!(::twat_cache::__private::run_body::<#ret, _>(move || -> #ret #block)),
             )
         };
@@ -486,7 +522,7 @@ impl<'a> Context<'a> {
             #vis #constness #asyncness fn #ident #generics (#(#inputs),*) #output #where_clause {
                 #const_checks
                 #assert_value
-                let __twat_site = #site;
+                #site
                 let __twat_ticket = {
                     #query
                     match #lookup {
@@ -544,10 +580,7 @@ impl<'a> Context<'a> {
         let generics = &f.sig.generics;
         let where_clause = &f.sig.generics.where_clause;
         let inputs = self.wrapper_inputs();
-        let stored = &self.stored;
-        let site = self.site("_invalidate");
-        let invalidate = self.runtime("invalidate");
-        let backend = self.backend();
+        let invalidate = self.engine_call("invalidate", self.site("_invalidate"), false);
         let query = self.query();
         let doc = format!(
             "Removes the cached result of `{}` for these arguments; `true` if there was one.",
@@ -559,7 +592,7 @@ impl<'a> Context<'a> {
             #[allow(dead_code, unused_variables, unused_mut)]
             #vis fn #ident #generics (#(#inputs),*) -> bool #where_clause {
                 #query
-                #invalidate::<_, #stored #backend>(#site, &__twat_query)
+                #invalidate
             }
         }
     }

@@ -43,10 +43,31 @@ pub fn check(
     if let Some(variadic) = &sig.variadic {
         errors.push(Error::custom("variadic functions cannot be cached").with_span(variadic));
     }
+    check_shared(options, errors);
     check_receiver(attr, f, options, errors);
     check_generics(attr, f, options, errors);
     check_arguments(f, options, errors);
     check_output(attr, f, options, errors);
+}
+
+/// With `cache = STATIC`, the engine's options are those it was built with.
+fn check_shared(options: &Options, errors: &mut darling::error::Accumulator) {
+    if options.shared().is_none() {
+        return;
+    }
+    for given in &options.given {
+        let name = given.declared.name;
+        let engine_option =
+            given.declared.runtime.is_some() || matches!(name, "folder" | "version" | "backend");
+        if engine_option {
+            errors.push(
+                Error::custom(format!(
+                    "`{name}` cannot be set here: with `cache = …` the shared engine has the options it was built with; set them on its builder"
+                ))
+                .with_span(&given.span),
+            );
+        }
+    }
 }
 
 fn check_receiver(

@@ -43,6 +43,7 @@
 //! | `cache_none = true` | all, `Option` returns | cache `None` too |
 //! | `single_flight = false` | all | let concurrent misses of one key each run the body |
 //! | `companions = false` | all | emit no companions (in `impl Trait for Type`); see [`handle`] |
+//! | `cache = STATIC` | all | look calls up in a declared `static` engine shared by several functions |
 //! | `folder = "geo"` | bcache, fcache, ucache | sub-folder of [`cache_root`] (default: the crate name) |
 //! | `version = "2"` | bcache, fcache, ucache | namespace (default: a fingerprint of the function) |
 //! | `compress = true` | bcache, fcache, ucache | zstd-compress stored values |

@@ -392,6 +392,53 @@ impl<'a, T: ?Sized + 'a> KeyByRef<'a> for KeyWrap<'a, T> {
     }
 }
 
+/// `cache = STATIC`: a call looked up in an engine the user declared (any engine; the compiler
+/// checks that its key and value types fit the function). Nothing while caching is disabled.
+#[inline]
+pub fn lookup_shared<E, Q>(
+    engine: &'static E,
+    query: &Q,
+) -> Step<E::Value, Ticket<E::Vacancy<'static>>>
+where
+    E: Engine<Q>,
+    Q: ?Sized,
+{
+    through((!crate::caching_disabled()).then_some(engine), query)
+}
+
+/// [`lookup_shared`] for `async fn`.
+pub async fn lookup_shared_async<E, Q>(
+    engine: &'static E,
+    query: &Q,
+) -> Step<E::Value, Ticket<E::Vacancy<'static>>>
+where
+    E: Engine<Q>,
+    Q: ?Sized,
+{
+    if crate::caching_disabled() {
+        return disabled();
+    }
+    step(engine.lookup_async(query).await)
+}
+
+/// `foo_invalidate` with `cache = STATIC`.
+pub fn invalidate_shared<E, Q>(engine: &'static E, query: &Q) -> bool
+where
+    E: Engine<Q>,
+    Q: ?Sized,
+{
+    !crate::caching_disabled() && engine.remove(query)
+}
+
+/// `foo_prime`/`foo_refresh` with `cache = STATIC`.
+pub fn replacement_shared<E, Q>(engine: &'static E, query: &Q) -> Ticket<E::Vacancy<'static>>
+where
+    E: Engine<Q>,
+    Q: ?Sized,
+{
+    replacing((!crate::caching_disabled()).then_some(engine), query)
+}
+
 /// One argument as a disk key part: checks, at the argument's span, that it serializes.
 #[inline(always)]
 pub fn key_part_disk<T: ?Sized + Serialize>(part: &T) -> &T {
