@@ -39,7 +39,9 @@ fn two_functions_share_one_memory_engine() {
 }
 
 static DIR: LazyLock<tempfile::TempDir> = LazyLock::new(|| tempfile::tempdir().unwrap());
-static TIERED: LazyLock<Tiered<MemoryCache<(u32,), u32>, FileCache<u32>>> = LazyLock::new(|| {
+type Doubles = Tiered<MemoryCache<(u32,), u32>, FileCache<u32>>;
+
+static TIERED: LazyLock<Doubles> = LazyLock::new(|| {
     Tiered::new(
         MemoryCache::builder().maxsize(10).build(),
         FileCache::builder(DIR.path().join("shared")).build(),
