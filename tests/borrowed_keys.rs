@@ -42,3 +42,36 @@ fn borrowed_parts_of_a_key_expression() {
     assert_eq!(repo.listing(path, 2).len(), 1);
     assert_eq!(FILES.get(), 2);
 }
+
+static TAGGED: Calls = Calls::new();
+
+#[mcache]
+fn tagged(name: &str, tag: Option<&str>) -> String {
+    TAGGED.hit();
+    format!("{name}:{}", tag.unwrap_or("-"))
+}
+
+static FTAGGED: Calls = Calls::new();
+
+#[twat_cache::fcache(folder = "borrowed-options")]
+fn ftagged(tag: Option<&str>, n: u8) -> String {
+    FTAGGED.hit();
+    format!("{}{n}", tag.unwrap_or("-"))
+}
+
+#[test]
+fn option_of_reference_arguments() {
+    isolated_cache_root();
+    let owned = String::from("beta");
+    assert_eq!(tagged("a", Some("beta")), "a:beta");
+    assert_eq!(tagged("a", Some(&owned)), "a:beta");
+    assert_eq!(tagged("a", None), "a:-");
+    assert_eq!(tagged("a", None), "a:-");
+    assert_eq!(tagged("a", Some("gamma")), "a:gamma");
+    assert_eq!(TAGGED.get(), 3, "(a, beta) and (a, None) were hits");
+    assert!(tagged_invalidate("a", Some("beta")));
+    assert_eq!(ftagged(Some("x"), 1), "x1");
+    assert_eq!(ftagged(Some("x"), 1), "x1");
+    assert_eq!(ftagged(None, 1), "-1");
+    assert_eq!(FTAGGED.get(), 2);
+}

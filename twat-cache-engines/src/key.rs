@@ -44,6 +44,83 @@ where
     }
 }
 
+/// One element of a [`Borrowed`] query: how it hashes (exactly like its owned form), compares
+/// with its owned form, and becomes it on a miss.
+///
+/// Implemented for every `T: ToOwned` (`str` → `String`, `[T]` → `Vec<T>`, `u64` → `u64`) and
+/// for [`OptionPart`] (`Option<&str>` → `Option<String>`).
+pub trait KeyPart: Hash {
+    /// The owned form stored in the cache.
+    type Owned: Hash + Eq;
+    /// Whether `owned` is this part's owned form.
+    fn matches(&self, owned: &Self::Owned) -> bool;
+    /// The owned form, built only on a miss.
+    fn to_owned_part(&self) -> Self::Owned;
+}
+
+impl<T: ?Sized + Hash + Eq + ToOwned> KeyPart for T
+where
+    T::Owned: Hash + Eq,
+{
+    type Owned = T::Owned;
+    #[inline]
+    fn matches(&self, owned: &T::Owned) -> bool {
+        self == owned.borrow()
+    }
+    #[inline]
+    fn to_owned_part(&self) -> T::Owned {
+        self.to_owned()
+    }
+}
+
+/// An `Option<&T>` argument as a key part: looked up borrowed, stored as `Option<T::Owned>`
+/// (so `Option<&str>` keys by `Option<String>`).
+///
+/// ```
+/// use twat_cache::{Borrowed, Lookup, OptionPart};
+///
+/// let query = Borrowed((&OptionPart(Some("main")),));
+/// let key: (Option<String>,) = query.to_key();
+/// assert_eq!(key, (Some("main".to_string()),));
+/// assert!(query.matches(&key));
+/// assert!(!Borrowed((&OptionPart::<str>(None),)).matches(&key));
+/// ```
+#[derive(Debug)]
+pub struct OptionPart<'a, T: ?Sized>(pub Option<&'a T>);
+
+impl<T: ?Sized + Hash> Hash for OptionPart<'_, T> {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // `Option` hashes its discriminant, then the value: `Option<&T>` like `Option<T::Owned>`.
+        self.0.hash(state);
+    }
+}
+
+impl<T: ?Sized + Hash + Eq + ToOwned> KeyPart for OptionPart<'_, T>
+where
+    T::Owned: Hash + Eq,
+{
+    type Owned = Option<T::Owned>;
+    #[inline]
+    fn matches(&self, owned: &Option<T::Owned>) -> bool {
+        match (self.0, owned) {
+            (Some(part), Some(owned)) => part == owned.borrow(),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+    #[inline]
+    fn to_owned_part(&self) -> Option<T::Owned> {
+        self.0.map(ToOwned::to_owned)
+    }
+}
+
+impl<T: ?Sized + serde::Serialize> serde::Serialize for OptionPart<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 /// A tuple of references used as a query for the tuple of their owned forms.
 ///
 /// `Borrowed((&a, &b))` hashes like `(a.to_owned(), b.to_owned())` and matches it, which is how
@@ -92,21 +169,21 @@ macro_rules! borrowed_tuple {
             }
         }
 
-        impl<$($b: ?Sized + Hash + Eq + ToOwned),*> BorrowedKey for Borrowed<($(&$b,)*)> {
+        impl<$($b: ?Sized + KeyPart),*> BorrowedKey for Borrowed<($(&$b,)*)> {
             type Owned = ($($b::Owned,)*);
         }
 
-        impl<$($b: ?Sized + Hash + Eq + ToOwned),*> Lookup<($($b::Owned,)*)> for Borrowed<($(&$b,)*)> {
+        impl<$($b: ?Sized + KeyPart),*> Lookup<($($b::Owned,)*)> for Borrowed<($(&$b,)*)> {
             #[inline]
             #[allow(unused_variables)]
             fn matches(&self, key: &($($b::Owned,)*)) -> bool {
-                true $( && *self.0.$i == *key.$i.borrow() )*
+                true $( && self.0.$i.matches(&key.$i) )*
             }
 
             #[inline]
             #[allow(clippy::unused_unit)]
             fn to_key(&self) -> ($($b::Owned,)*) {
-                ($( self.0.$i.to_owned(), )*)
+                ($( self.0.$i.to_owned_part(), )*)
             }
         }
     };
@@ -149,5 +226,10 @@ mod tests {
         assert!(q.matches(&owned));
         assert_eq!(q.to_key(), owned);
         assert_eq!(s.hash_one(()), s.hash_one(Borrowed(())));
+        let owned = (Some("x".to_string()), None::<String>);
+        let q = Borrowed((&OptionPart(Some("x")), &OptionPart::<str>(None)));
+        assert_eq!(s.hash_one(&owned), s.hash_one(&q));
+        assert!(q.matches(&owned));
+        assert_eq!(q.to_key(), owned);
     }
 }

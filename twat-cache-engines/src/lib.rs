@@ -51,7 +51,7 @@ pub use disk::{
     SledCacheBuilder,
 };
 pub use engine::{Engine, Found, Vacancy};
-pub use key::{Borrowed, BorrowedKey, Lookup};
+pub use key::{Borrowed, BorrowedKey, KeyPart, Lookup, OptionPart};
 pub use memory::{Entry, MemoryCache, MemoryCacheBuilder, VacantEntry, Weigher};
 pub use options::BuilderOptions;
 pub use policy::{Policy, UnknownPolicy};

@@ -29,6 +29,23 @@ use syn::{Attribute, FnArg, Ident, Type};
 use crate::ast::{CachedFn, Output};
 use crate::attr::{Given, Kind, Options, POLICIES, Value};
 
+/// Whether `ty` is written `Option<&T>` (also `std::option::Option<&T>`).
+fn is_option_of_reference(ty: &Type) -> bool {
+    let Type::Path(path) = ty else { return false };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    last.ident == "Option"
+        && args.args.len() == 1
+        && matches!(
+            args.args.first(),
+            Some(syn::GenericArgument::Type(Type::Reference(_)))
+        )
+}
+
 /// A const-expression option as a `u64` (nanoseconds for `ttl`), evaluated in a `static`.
 fn const_value(name: &str, expr: &syn::Expr) -> TokenStream {
     let convert = match name {
@@ -301,16 +318,32 @@ impl<'a> Context<'a> {
                 let __twat_query = ::twat_cache::__private::Borrowed((#(#parts,)*));
             };
         }
+        // An `Option<&T>` argument is looked up through `OptionPart` (owned: `Option<T::Owned>`).
+        let option_parts: Vec<TokenStream> = self
+            .f
+            .args
+            .iter()
+            .filter(|arg| is_option_of_reference(&arg.ty))
+            .map(|arg| {
+                let name = &arg.name;
+                let part = format_ident!("__twat_part_{}", name);
+                quote!(let #part = ::twat_cache::__private::OptionPart(#name);)
+            })
+            .collect();
         let elems = self.f.args.iter().map(|arg| {
             let name = &arg.name;
             let ty = &arg.ty;
-            if matches!(ty, Type::Reference(_)) {
+            if is_option_of_reference(ty) {
+                let part = format_ident!("__twat_part_{}", name);
+                quote_spanned!(ty.span()=> #key_part(&#part))
+            } else if matches!(ty, Type::Reference(_)) {
                 quote_spanned!(ty.span()=> #key_part(#name))
             } else {
                 quote_spanned!(ty.span()=> #key_part(&#name))
             }
         });
         quote! {
+            #(#option_parts)*
             let __twat_query = ::twat_cache::__private::Borrowed((#(#elems,)*));
         }
     }

@@ -80,8 +80,9 @@ pub use twat_cache_engines::fault;
 pub use twat_cache_engines::{
     Borrowed, BorrowedKey, BuilderOptions, CacheStats, Clock, DiskCache, DiskCacheBuilder,
     DiskEntry, DiskVacant, Engine, Entry, EstimateSize, FileCache, FileCacheBuilder, Found,
-    L1_VALUE_LIMIT, Lookup, MemoryCache, MemoryCacheBuilder, Policy, SledCache, SledCacheBuilder,
-    Tiered, TieredVacancy, UnknownPolicy, Vacancy, VacantEntry, Weigher,
+    KeyPart, L1_VALUE_LIMIT, Lookup, MemoryCache, MemoryCacheBuilder, OptionPart, Policy,
+    SledCache, SledCacheBuilder, Tiered, TieredVacancy, UnknownPolicy, Vacancy, VacantEntry,
+    Weigher,
 };
 pub use twat_cache_macros::{EstimateSize, bcache, fcache, mcache, ucache};
 

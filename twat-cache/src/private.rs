@@ -65,7 +65,7 @@ impl DiskAttribute for Ucache {
 /// The engine of one `#[ucache]` function (for one key/value instantiation).
 pub type TieredEngine<K, V> =
     Tiered<MemoryCache<K, V>, DiskCache<<Ucache as DiskAttribute>::Store, V>>;
-pub use twat_cache_engines::{Borrowed, BorrowedKey, EstimateSize, Policy};
+pub use twat_cache_engines::{Borrowed, BorrowedKey, EstimateSize, KeyPart, OptionPart, Policy};
 
 /// What a memory cache needs of a key (the owned form of the arguments, or `key = …`).
 pub trait CacheKey: Hash + Eq + Send + Sync + 'static {}
@@ -347,8 +347,8 @@ where
 #[inline(always)]
 pub fn key_part_tiered<T>(part: &T) -> &T
 where
-    T: ?Sized + Hash + Eq + ToOwned + Serialize,
-    T::Owned: Hash + Eq + Send + Sync + 'static,
+    T: ?Sized + KeyPart + Serialize,
+    T::Owned: Send + Sync + 'static,
 {
     part
 }
@@ -454,8 +454,8 @@ pub fn assert_value_disk<V: DiskValue>() {}
 #[inline(always)]
 pub fn key_part<T>(part: &T) -> &T
 where
-    T: ?Sized + Hash + Eq + ToOwned,
-    T::Owned: Hash + Eq + Send + Sync + 'static,
+    T: ?Sized + KeyPart,
+    T::Owned: Send + Sync + 'static,
 {
     part
 }
