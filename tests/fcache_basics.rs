@@ -220,6 +220,19 @@ fn empty_shard_directories_are_removed_and_recreated() {
     assert!(shards() > 10);
     pruner.core().clear();
     pruner.core().sweep_expired(); // a prune
+    assert!(
+        shards() > 10,
+        "just-emptied shards are kept for a grace period"
+    );
+    // An hour later (their modification times moved back): removed.
+    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    for shard in std::fs::read_dir(&folder).unwrap().flatten() {
+        if shard.file_name().len() == 2 {
+            let dir = std::fs::File::open(shard.path()).unwrap();
+            dir.set_modified(hour_ago).unwrap();
+        }
+    }
+    pruner.core().sweep_expired();
     assert_eq!(shards(), 0, "empty shard directories removed");
     for k in 0..50u32 {
         writer.insert(&k, &(k + 1)); // its shards were verified before they vanished

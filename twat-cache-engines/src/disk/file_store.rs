@@ -134,6 +134,9 @@ fn open_entry(path: &Path) -> std::io::Result<File> {
     options.open(path)
 }
 
+/// An empty shard directory is removed by a prune only once it has not changed for this long.
+pub const EMPTY_SHARD_GRACE: Duration = Duration::from_secs(60);
+
 /// A hit moves an entry's modification time (its last use, for pruning) only when it is older
 /// than this: one `futimens` a minute per entry instead of one per hit, for an LRU order at
 /// minute resolution.
@@ -230,22 +233,24 @@ impl FileStore {
     }
 
     /// Runs `op` (a write) in `id`'s shard directory, created if missing. A prune in any process
-    /// may remove an empty shard directory at any moment: an operation that finds it gone
-    /// creates it again and retries once.
+    /// may remove an empty shard directory: an operation that finds it gone creates it again
+    /// and retries (up to three times).
     fn in_shard<T>(
         &self,
         id: &EntryId,
         op: impl Fn(&Path) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.shard_ready(id, true)?;
         let dir = self.shard_dir(id);
-        match op(&dir) {
-            Err(e) if e.is_not_found() => {
-                self.forget_shard(id[0]);
-                self.shard_ready(id, true)?;
-                op(&dir)
+        let mut attempts = 0;
+        loop {
+            self.shard_ready(id, true)?;
+            match op(&dir) {
+                Err(e) if e.is_not_found() && attempts < 3 => {
+                    self.forget_shard(id[0]);
+                    attempts += 1;
+                }
+                done => return done,
             }
-            done => done,
         }
     }
 
@@ -255,16 +260,23 @@ impl FileStore {
         self.verified[word].fetch_and(!bit, Ordering::AcqRel);
     }
 
-    /// Removes shard directories that hold nothing but their lock file, under that lock (a
-    /// writer waiting for it then finds the directory gone and recreates it).
+    /// Removes shard directories that hold nothing but their lock file and have not changed
+    /// for [`EMPTY_SHARD_GRACE`], under that lock (a writer waiting for it then finds the
+    /// directory gone and recreates it; the grace keeps a directory a writer just created).
     fn remove_empty_shards(&self) -> Result<(), StoreError> {
+        let now = SystemTime::now();
         for shard in self.shards()? {
             let only_lock = |dir: &Path| {
                 fs::read_dir(dir).is_ok_and(|mut entries| {
                     entries.all(|e| e.is_ok_and(|e| e.file_name() == LOCK))
                 })
             };
-            if !only_lock(&shard) {
+            let settled = fs::metadata(&shard)
+                .and_then(|m| m.modified())
+                .is_ok_and(|changed| {
+                    now.duration_since(changed).unwrap_or_default() >= EMPTY_SHARD_GRACE
+                });
+            if !settled || !only_lock(&shard) {
                 continue;
             }
             let Ok(_lock) = Self::lock(&shard) else {
