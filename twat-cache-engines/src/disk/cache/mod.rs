@@ -175,17 +175,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
     /// [`Engine::replacement`](crate::Engine::replacement)).
     pub fn replacement<Q: ?Sized + Serialize>(&self, key: &Q) -> DiskVacant<'_, S, V> {
         let key = self.core.key_bytes(key).map(|bytes| bytes.to_vec());
-        let id = key.as_deref().map_or([0; 32], |k| self.core.id_of(k));
-        let generation = *self.core.stripe(&id);
-        DiskVacant {
-            cache: self,
-            id,
-            key,
-            flight: None,
-            generation,
-            outcome: Outcome::Abandoned,
-            _entry_lock: None,
-        }
+        self.uncounted_vacancy(key, None, None)
     }
 
     /// Looks `key` up; on a miss returns the right to compute it, or waits for the caller who
@@ -246,6 +236,17 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         entry_lock: Option<EntryLock>,
     ) -> DiskVacant<'_, S, V> {
         bump(&self.core.counters.misses);
+        self.uncounted_vacancy(key, flight, entry_lock)
+    }
+
+    /// The duty to fill `key` (`None`: a key that could not be serialized stores nothing),
+    /// with the invalidation generation of its stripe now.
+    fn uncounted_vacancy(
+        &self,
+        key: Option<Vec<u8>>,
+        flight: Option<Arc<Flight>>,
+        entry_lock: Option<EntryLock>,
+    ) -> DiskVacant<'_, S, V> {
         let id = key.as_deref().map_or([0; 32], |k| self.core.id_of(k));
         let generation = *self.core.stripe(&id);
         DiskVacant {
