@@ -255,6 +255,11 @@ impl<'a> Context<'a> {
         } else {
             quote!()
         };
+        if self.kind == Kind::Mcache {
+            // One trait for every call: an unusable key is one (merged) error, not one per item.
+            let method = format_ident!("{}", what);
+            return quote!(<_ as ::twat_cache::__private::MemoryCall<#stored>>::#method(#site, &__twat_query #weigh));
+        }
         let name = match what.strip_suffix("_async") {
             Some(base) => format_ident!("{}{}_async", base, self.kind.runtime_suffix()),
             None => format_ident!("{}{}", what, self.kind.runtime_suffix()),

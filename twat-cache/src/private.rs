@@ -439,6 +439,68 @@ where
     replacing((!crate::caching_disabled()).then_some(engine), query)
 }
 
+/// Every runtime call of an `#[mcache]` function, as methods of one trait of its query: when
+/// the arguments cannot key a memory cache, each generated item reports the same unmet bound
+/// (`…: MemoryCall<V>`) at the same place, which the compiler shows once.
+pub trait MemoryCall<V: 'static>: BorrowedKey<Owned: 'static> {
+    fn lookup(
+        site: &'static Site,
+        query: &Self,
+        weigh: Option<fn(&Self::Owned, &V) -> u64>,
+    ) -> Step<V, Ticket<VacantEntry<'static, Self::Owned, V>>>;
+
+    fn lookup_async<'q>(
+        site: &'static Site,
+        query: &'q Self,
+        weigh: Option<fn(&Self::Owned, &V) -> u64>,
+    ) -> impl Future<Output = Step<V, Ticket<VacantEntry<'static, Self::Owned, V>>>> + Send + 'q;
+
+    fn invalidate(site: &'static Site, query: &Self) -> bool;
+
+    fn replacement(
+        site: &'static Site,
+        query: &Self,
+        weigh: Option<fn(&Self::Owned, &V) -> u64>,
+    ) -> Ticket<VacantEntry<'static, Self::Owned, V>>;
+}
+
+impl<Q, V> MemoryCall<V> for Q
+where
+    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned> + Sync,
+    Q::Owned: CacheKey,
+    V: CacheValue,
+{
+    #[inline(always)]
+    fn lookup(
+        site: &'static Site,
+        query: &Q,
+        weigh: Option<fn(&Q::Owned, &V) -> u64>,
+    ) -> Step<V, Ticket<VacantEntry<'static, Q::Owned, V>>> {
+        lookup(site, query, weigh)
+    }
+
+    #[inline(always)]
+    fn lookup_async<'q>(
+        site: &'static Site,
+        query: &'q Q,
+        weigh: Option<fn(&Q::Owned, &V) -> u64>,
+    ) -> impl Future<Output = Step<V, Ticket<VacantEntry<'static, Q::Owned, V>>>> + Send + 'q {
+        lookup_async(site, query, weigh)
+    }
+
+    fn invalidate(site: &'static Site, query: &Q) -> bool {
+        invalidate::<Q, V>(site, query)
+    }
+
+    fn replacement(
+        site: &'static Site,
+        query: &Q,
+        weigh: Option<fn(&Q::Owned, &V) -> u64>,
+    ) -> Ticket<VacantEntry<'static, Q::Owned, V>> {
+        replacement(site, query, weigh)
+    }
+}
+
 /// One argument as a disk key part: checks, at the argument's span, that it serializes.
 #[inline(always)]
 pub fn key_part_disk<T: ?Sized + Serialize>(part: &T) -> &T {
