@@ -255,16 +255,17 @@ impl<'a> Context<'a> {
         } else {
             quote!()
         };
-        if self.kind == Kind::Mcache {
-            // One trait for every call: an unusable key is one (merged) error, not one per item.
-            let method = format_ident!("{}", what);
-            return quote!(<_ as ::twat_cache::__private::MemoryCall<#stored>>::#method(#site, &__twat_query #weigh));
-        }
-        let name = match what.strip_suffix("_async") {
-            Some(base) => format_ident!("{}{}_async", base, self.kind.runtime_suffix()),
-            None => format_ident!("{}{}", what, self.kind.runtime_suffix()),
+        // One trait for every call of an attribute: an unusable key or value is then one
+        // (merged) error, not one per generated item.
+        let method = format_ident!("{}", what);
+        let calls = match self.kind {
+            Kind::Mcache => quote!(::twat_cache::__private::MemoryCall<#stored>),
+            Kind::Bcache | Kind::Fcache => {
+                quote!(::twat_cache::__private::DiskCall<#stored #backend>)
+            }
+            Kind::Ucache => quote!(::twat_cache::__private::TieredCall<#stored>),
         };
-        quote!(::twat_cache::__private::#name::<_, #stored #backend>(#site, &__twat_query #weigh))
+        quote!(<_ as #calls>::#method(#site, &__twat_query #weigh))
     }
 
     /// An expression for this generated item's `&'static Site` (see `twat_cache::site`).

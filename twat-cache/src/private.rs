@@ -501,6 +501,111 @@ where
     }
 }
 
+/// [`MemoryCall`] for `#[bcache]`/`#[fcache]` (attribute `A`).
+pub trait DiskCall<V: DiskValue, A: DiskAttribute> {
+    fn lookup(
+        site: &'static Site,
+        query: &Self,
+    ) -> Step<V, Ticket<DiskVacant<'static, A::Store, V>>>;
+
+    fn lookup_async<'q>(
+        site: &'static Site,
+        query: &'q Self,
+    ) -> impl Future<Output = Step<V, Ticket<DiskVacant<'static, A::Store, V>>>> + Send + 'q;
+
+    fn invalidate(site: &'static Site, query: &Self) -> bool;
+
+    fn replacement(site: &'static Site, query: &Self) -> Ticket<DiskVacant<'static, A::Store, V>>;
+}
+
+impl<Q, V, A> DiskCall<V, A> for Q
+where
+    Q: Serialize + Sync,
+    V: DiskValue + Send,
+    A: DiskAttribute,
+{
+    #[inline(always)]
+    fn lookup(site: &'static Site, query: &Q) -> Step<V, Ticket<DiskVacant<'static, A::Store, V>>> {
+        lookup_disk::<Q, V, A>(site, query)
+    }
+
+    #[inline(always)]
+    fn lookup_async<'q>(
+        site: &'static Site,
+        query: &'q Q,
+    ) -> impl Future<Output = Step<V, Ticket<DiskVacant<'static, A::Store, V>>>> + Send + 'q {
+        lookup_disk_async::<Q, V, A>(site, query)
+    }
+
+    fn invalidate(site: &'static Site, query: &Q) -> bool {
+        invalidate_disk::<Q, V, A>(site, query)
+    }
+
+    fn replacement(site: &'static Site, query: &Q) -> Ticket<DiskVacant<'static, A::Store, V>> {
+        replacement_disk::<Q, V, A>(site, query)
+    }
+}
+
+/// [`MemoryCall`] for `#[ucache]`.
+pub trait TieredCall<V: 'static>: BorrowedKey<Owned: 'static> {
+    fn lookup(
+        site: &'static Site,
+        query: &Self,
+        weigh: Option<fn(&Self::Owned, &V) -> u64>,
+    ) -> Step<V, TieredTicket<Self::Owned, V>>;
+
+    fn lookup_async<'q>(
+        site: &'static Site,
+        query: &'q Self,
+        weigh: Option<fn(&Self::Owned, &V) -> u64>,
+    ) -> impl Future<Output = Step<V, TieredTicket<Self::Owned, V>>> + Send + 'q;
+
+    fn invalidate(site: &'static Site, query: &Self) -> bool;
+
+    fn replacement(
+        site: &'static Site,
+        query: &Self,
+        weigh: Option<fn(&Self::Owned, &V) -> u64>,
+    ) -> TieredTicket<Self::Owned, V>;
+}
+
+impl<Q, V> TieredCall<V> for Q
+where
+    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned> + Serialize + Sync,
+    Q::Owned: CacheKey,
+    V: CacheValue + DiskValue,
+{
+    #[inline(always)]
+    fn lookup(
+        site: &'static Site,
+        query: &Q,
+        weigh: Option<fn(&Q::Owned, &V) -> u64>,
+    ) -> Step<V, TieredTicket<Q::Owned, V>> {
+        lookup_tiered(site, query, weigh)
+    }
+
+    #[inline(always)]
+    fn lookup_async<'q>(
+        site: &'static Site,
+        query: &'q Q,
+        weigh: Option<fn(&Q::Owned, &V) -> u64>,
+    ) -> impl Future<Output = Step<V, TieredTicket<Q::Owned, V>>> + Send + 'q {
+        lookup_tiered_async(site, query, weigh)
+    }
+
+    fn invalidate(site: &'static Site, query: &Q) -> bool {
+        invalidate_tiered::<Q, V>(site, query)
+    }
+
+    fn replacement(
+        site: &'static Site,
+        query: &Q,
+        weigh: Option<fn(&Q::Owned, &V) -> u64>,
+    ) -> TieredTicket<Q::Owned, V> {
+        replacement_tiered(site, query, weigh)
+    }
+}
+
 /// One argument as a disk key part: checks, at the argument's span, that it serializes.
 #[inline(always)]
 pub fn key_part_disk<T: ?Sized + Serialize>(part: &T) -> &T {
