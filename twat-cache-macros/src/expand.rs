@@ -341,7 +341,13 @@ impl<'a> Context<'a> {
             let ty = &arg.ty;
             if is_option_of_reference(ty) {
                 let part = format_ident!("__twat_part_{}", name);
-                quote_spanned!(ty.span()=> #key_part(&#part))
+                // Disk keys need only `Serialize`, which `OptionPart` has: the plain check.
+                let check = if self.kind.has_memory() {
+                    quote!(::twat_cache::__private::key_part_option)
+                } else {
+                    key_part.clone()
+                };
+                quote_spanned!(ty.span()=> #check(&#part))
             } else if matches!(ty, Type::Reference(_)) {
                 quote_spanned!(ty.span()=> #key_part(#name))
             } else {

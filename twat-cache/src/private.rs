@@ -347,8 +347,8 @@ where
 #[inline(always)]
 pub fn key_part_tiered<T>(part: &T) -> &T
 where
-    T: ?Sized + KeyPart + Serialize,
-    T::Owned: Send + Sync + 'static,
+    T: ?Sized + Hash + Eq + ToOwned + Serialize,
+    T::Owned: Hash + Eq + Send + Sync + 'static,
 {
     part
 }
@@ -621,8 +621,18 @@ pub fn assert_value_disk<V: DiskValue>() {}
 #[inline(always)]
 pub fn key_part<T>(part: &T) -> &T
 where
-    T: ?Sized + KeyPart,
-    T::Owned: Send + Sync + 'static,
+    T: ?Sized + Hash + Eq + ToOwned,
+    T::Owned: Hash + Eq + Send + Sync + 'static,
+{
+    part
+}
+
+/// [`key_part`] for an `Option<&T>` argument (see [`OptionPart`]).
+#[inline(always)]
+pub fn key_part_option<'a, T>(part: &'a OptionPart<'a, T>) -> &'a OptionPart<'a, T>
+where
+    T: ?Sized + Hash + Eq + ToOwned,
+    T::Owned: Hash + Eq + Send + Sync + 'static,
 {
     part
 }
