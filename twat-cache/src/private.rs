@@ -5,7 +5,7 @@
 //! ```ignore
 //! fn f(a: &str, b: u32) -> R {
 //!     let site = /* this function's `static Site` */;
-//!     let ticket = match __private::lookup(site, &Borrowed((a, &b)), None) {
+//!     let ticket = match <_ as __private::MemoryCall<R>>::lookup(site, &Borrowed((a, &b)), None) {
 //!         Step::Hit(v) => return Adapter::from_stored(v),
 //!         Step::Miss(ticket) => ticket,
 //!     };
@@ -16,9 +16,11 @@
 //! ```
 //!
 //! so the borrowed key lives only until the match ends and the arguments can then be moved into
-//! the body. Disk attributes call `lookup_disk` with their attribute's marker type (`Bcache`,
-//! `Fcache`), which names the storage it builds; the macro names no storage backend. `Adapter` decides what part of `R` is stored (`Ok` of a `Result`, `Some` of an
-//! `Option`, or all of `R`).
+//! the body. Every call of an attribute goes through one trait of the query (`MemoryCall`,
+//! `DiskCall` with the attribute's marker type `Bcache`/`Fcache`, which names the storage it
+//! builds, `TieredCall`), so an unusable key or value is reported once, not once per generated
+//! item; the macro names no storage backend. `Adapter` decides what part of `R` is stored (`Ok`
+//! of a `Result`, `Some` of an `Option`, or all of `R`).
 
 #![allow(missing_docs)]
 
