@@ -97,3 +97,70 @@ fn open_errors_that_are_not_corruption_leave_the_database_alone() {
         );
     }
 }
+
+/// A storage that had to be given up is used again after the backoff; a removal and a clear
+/// made while it was away are applied to it first, so neither stale entry comes back.
+#[test]
+fn removals_and_clears_made_while_the_disk_was_away_are_applied_on_return() {
+    use std::time::Duration;
+    use twat_cache::Clock;
+
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual();
+    let files: FileCache<String> = FileCache::builder(dir.path().join("files"))
+        .clock(clock.clone())
+        .build();
+    let reader = || FileCache::<String>::builder(dir.path().join("files")).build();
+    for k in ["a", "b", "c"] {
+        files.insert(k, &format!("{k}1"));
+    }
+    // A write that fails, and whose stale entry cannot be removed either: the disk goes away.
+    fault::inject(Op::Write, dir.path(), EIO, u32::MAX);
+    fault::inject(Op::Remove, dir.path(), EIO, u32::MAX);
+    files.insert("a", &"a2".to_string());
+    fault::clear();
+    assert!(files.is_fallback());
+    assert_eq!(files.get("a").as_deref(), Some("a2"), "served from memory");
+    // While away: "b" is removed. The disk still holds b1 (and a1).
+    assert!(!files.remove("b") || files.get("b").is_none());
+    assert_eq!(
+        reader().get("b").as_deref(),
+        Some("b1"),
+        "the disk missed the removal"
+    );
+
+    // After the backoff the disk is used again, with what it missed applied first.
+    clock.advance(Duration::from_secs(2));
+    files.insert("d", &"d1".to_string());
+    assert_eq!(
+        reader().get("d").as_deref(),
+        Some("d1"),
+        "written to disk again"
+    );
+    assert_eq!(files.get("b"), None, "the removal reached the disk");
+    assert_eq!(reader().get("b"), None);
+    assert_eq!(
+        reader().get("a"),
+        None,
+        "a1 (overwritten while away) is gone too"
+    );
+    assert_eq!(files.get("a").as_deref(), Some("a2"));
+
+    // A clear while away empties the disk when it returns.
+    fault::inject(Op::Write, dir.path(), EIO, u32::MAX);
+    fault::inject(Op::Remove, dir.path(), EIO, u32::MAX);
+    files.insert("c", &"c2".to_string());
+    fault::clear();
+    files.core().clear();
+    assert_eq!(
+        reader().get("d").as_deref(),
+        Some("d1"),
+        "the disk missed the clear"
+    );
+    clock.advance(Duration::from_secs(10));
+    files.insert("e", &"e1".to_string());
+    assert_eq!(reader().get("d"), None, "the clear reached the disk");
+    assert_eq!(reader().get("c"), None);
+    assert_eq!(reader().get("e").as_deref(), Some("e1"));
+}

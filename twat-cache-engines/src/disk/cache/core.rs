@@ -273,6 +273,11 @@ impl<S: Backend> DiskCore<S> {
         let mut generation = self.stripe(&id);
         *generation += 1;
         let in_memory = self.fallback.get().is_some_and(|m| m.remove(&id));
+        if self.store_or_record(Missed::Entry(id)).is_none() {
+            // The storage is away: the removal is recorded and applied when it returns (its
+            // entry cannot be checked now; an id is a 256-bit keyed hash of this key).
+            return in_memory;
+        }
         // Only remove a disk entry that is really ours (same key), never a colliding one.
         let ours = self.stored(&id).is_some_and(|stored| {
             crate::disk::record::decode(&stored).is_some_and(|r| r.key == key)
