@@ -444,34 +444,45 @@ where
 /// Every runtime call of an `#[mcache]` function, as methods of one trait of its query: when
 /// the arguments cannot key a memory cache, each generated item reports the same unmet bound
 /// (`…: MemoryCall<V>`) at the same place, which the compiler shows once.
-pub trait MemoryCall<V: 'static>: BorrowedKey<Owned: 'static> {
+#[diagnostic::on_unimplemented(
+    message = "this function cannot be cached in memory: its key (`{Self}`) or value (`{V}`) does not fit",
+    label = "see the error on the argument or return type",
+    note = "memory caches need `Hash + Eq` key parts and `Clone + Send + Sync + 'static` values"
+)]
+pub trait MemoryCall<V: 'static> {
+    /// The owned key stored in the memory tier.
+    type Key: 'static;
+
     fn lookup(
         site: &'static Site,
         query: &Self,
-        weigh: Option<fn(&Self::Owned, &V) -> u64>,
-    ) -> Step<V, Ticket<VacantEntry<'static, Self::Owned, V>>>;
+        weigh: Option<fn(&Self::Key, &V) -> u64>,
+    ) -> Step<V, Ticket<VacantEntry<'static, Self::Key, V>>>;
 
     fn lookup_async<'q>(
         site: &'static Site,
         query: &'q Self,
-        weigh: Option<fn(&Self::Owned, &V) -> u64>,
-    ) -> impl Future<Output = Step<V, Ticket<VacantEntry<'static, Self::Owned, V>>>> + Send + 'q;
+        weigh: Option<fn(&Self::Key, &V) -> u64>,
+    ) -> impl Future<Output = Step<V, Ticket<VacantEntry<'static, Self::Key, V>>>> + Send + 'q;
 
     fn invalidate(site: &'static Site, query: &Self) -> bool;
 
     fn replacement(
         site: &'static Site,
         query: &Self,
-        weigh: Option<fn(&Self::Owned, &V) -> u64>,
-    ) -> Ticket<VacantEntry<'static, Self::Owned, V>>;
+        weigh: Option<fn(&Self::Key, &V) -> u64>,
+    ) -> Ticket<VacantEntry<'static, Self::Key, V>>;
 }
 
+#[diagnostic::do_not_recommend]
 impl<Q, V> MemoryCall<V> for Q
 where
     Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned> + Sync,
     Q::Owned: CacheKey,
     V: CacheValue,
 {
+    type Key = Q::Owned;
+
     #[inline(always)]
     fn lookup(
         site: &'static Site,
@@ -504,6 +515,11 @@ where
 }
 
 /// [`MemoryCall`] for `#[bcache]`/`#[fcache]` (attribute `A`).
+#[diagnostic::on_unimplemented(
+    message = "this function cannot be cached on disk: its key (`{Self}`) or value (`{V}`) does not fit",
+    label = "see the error on the argument or return type",
+    note = "disk caches need `Serialize` key parts and `Serialize + DeserializeOwned` values"
+)]
 pub trait DiskCall<V: DiskValue, A: DiskAttribute> {
     fn lookup(
         site: &'static Site,
@@ -520,6 +536,7 @@ pub trait DiskCall<V: DiskValue, A: DiskAttribute> {
     fn replacement(site: &'static Site, query: &Self) -> Ticket<DiskVacant<'static, A::Store, V>>;
 }
 
+#[diagnostic::do_not_recommend]
 impl<Q, V, A> DiskCall<V, A> for Q
 where
     Q: Serialize + Sync,
@@ -549,34 +566,45 @@ where
 }
 
 /// [`MemoryCall`] for `#[ucache]`.
-pub trait TieredCall<V: 'static>: BorrowedKey<Owned: 'static> {
+#[diagnostic::on_unimplemented(
+    message = "this function cannot be cached by #[ucache]: its key (`{Self}`) or value (`{V}`) does not fit",
+    label = "see the error on the argument or return type",
+    note = "#[ucache] needs `Hash + Eq + Serialize` key parts and `Clone + Send + Sync + Serialize + DeserializeOwned` values"
+)]
+pub trait TieredCall<V: 'static> {
+    /// The owned key stored in the memory tier.
+    type Key: 'static;
+
     fn lookup(
         site: &'static Site,
         query: &Self,
-        weigh: Option<fn(&Self::Owned, &V) -> u64>,
-    ) -> Step<V, TieredTicket<Self::Owned, V>>;
+        weigh: Option<fn(&Self::Key, &V) -> u64>,
+    ) -> Step<V, TieredTicket<Self::Key, V>>;
 
     fn lookup_async<'q>(
         site: &'static Site,
         query: &'q Self,
-        weigh: Option<fn(&Self::Owned, &V) -> u64>,
-    ) -> impl Future<Output = Step<V, TieredTicket<Self::Owned, V>>> + Send + 'q;
+        weigh: Option<fn(&Self::Key, &V) -> u64>,
+    ) -> impl Future<Output = Step<V, TieredTicket<Self::Key, V>>> + Send + 'q;
 
     fn invalidate(site: &'static Site, query: &Self) -> bool;
 
     fn replacement(
         site: &'static Site,
         query: &Self,
-        weigh: Option<fn(&Self::Owned, &V) -> u64>,
-    ) -> TieredTicket<Self::Owned, V>;
+        weigh: Option<fn(&Self::Key, &V) -> u64>,
+    ) -> TieredTicket<Self::Key, V>;
 }
 
+#[diagnostic::do_not_recommend]
 impl<Q, V> TieredCall<V> for Q
 where
     Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned> + Serialize + Sync,
     Q::Owned: CacheKey,
     V: CacheValue + DiskValue,
 {
+    type Key = Q::Owned;
+
     #[inline(always)]
     fn lookup(
         site: &'static Site,
@@ -621,12 +649,25 @@ pub fn assert_value_disk<V: DiskValue>() {}
 /// One argument as a key part: checks, at the argument's span, that its owned form can be a
 /// memory-cache key.
 #[inline(always)]
-pub fn key_part<T>(part: &T) -> &T
+pub fn key_part<T: ?Sized + MemoryKeyPart>(part: &T) -> &T {
+    part
+}
+
+/// What a memory cache needs of one argument (or `key` element): one bound, so that a mistake
+/// is one error, on the argument, worded for the user.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be part of a memory-cache key",
+    label = "not `Hash + Eq`, or its owned form is not `Send + Sync + 'static`",
+    note = "a key part must be `Hash + Eq` (`&str` keys by `String`); a float can be keyed by `x.to_bits()` with `key = …`"
+)]
+pub trait MemoryKeyPart {}
+
+#[diagnostic::do_not_recommend]
+impl<T> MemoryKeyPart for T
 where
     T: ?Sized + Hash + Eq + ToOwned,
     T::Owned: Hash + Eq + Send + Sync + 'static,
 {
-    part
 }
 
 /// [`key_part`] for an `Option<&T>` argument (see [`OptionPart`]).
