@@ -153,47 +153,6 @@ where
     }
 }
 
-/// `replacing` for a memory cache.
-pub fn replacement<Q, V>(
-    site: &'static Site,
-    query: &Q,
-    weigh: Option<fn(&Q::Owned, &V) -> u64>,
-) -> Ticket<VacantEntry<'static, Q::Owned, V>>
-where
-    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
-    Q::Owned: CacheKey,
-    V: CacheValue,
-{
-    replacing(memory_engine::<Q, V>(site, weigh), query)
-}
-
-/// `replacing` for the disk cache of attribute `A`.
-pub fn replacement_disk<Q, V, A>(
-    site: &'static Site,
-    query: &Q,
-) -> Ticket<DiskVacant<'static, A::Store, V>>
-where
-    Q: Serialize + Sync,
-    V: DiskValue,
-    A: DiskAttribute,
-{
-    replacing(site.disk::<A::Store, V>(), query)
-}
-
-/// `replacing` for both tiers of a `#[ucache]`.
-pub fn replacement_tiered<Q, V>(
-    site: &'static Site,
-    query: &Q,
-    weigh: Option<fn(&Q::Owned, &V) -> u64>,
-) -> TieredTicket<Q::Owned, V>
-where
-    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned> + Serialize + Sync,
-    Q::Owned: CacheKey,
-    V: CacheValue + DiskValue,
-{
-    replacing(site.tiered::<Q::Owned, V>(weigh), query)
-}
-
 /// The memory engine of a site.
 #[inline]
 fn memory_engine<Q, V>(
@@ -208,141 +167,8 @@ where
     site.memory::<Q::Owned, V>(weigh)
 }
 
-/// Looks a call up in a memory cache, waiting (blocking) for a concurrent computation of the
-/// same key.
-#[inline]
-pub fn lookup<Q, V>(
-    site: &'static Site,
-    query: &Q,
-    weigh: Option<fn(&Q::Owned, &V) -> u64>,
-) -> Step<V, Ticket<VacantEntry<'static, Q::Owned, V>>>
-where
-    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
-    Q::Owned: CacheKey,
-    V: CacheValue,
-{
-    through(memory_engine::<Q, V>(site, weigh), query)
-}
-
-/// [`lookup`] for `async fn`: waiting for a concurrent computation is a future.
-#[inline]
-pub async fn lookup_async<Q, V>(
-    site: &'static Site,
-    query: &Q,
-    weigh: Option<fn(&Q::Owned, &V) -> u64>,
-) -> Step<V, Ticket<VacantEntry<'static, Q::Owned, V>>>
-where
-    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
-    Q::Owned: CacheKey,
-    V: CacheValue,
-{
-    // The engines' concrete async lookups, not `Engine::lookup_async`: a future built on a
-    // generic associated type's projection is not provably `Send` yet (rust-lang/rust#100013),
-    // and cached `async fn`s must stay spawnable.
-    match memory_engine::<Q, V>(site, weigh) {
-        Some(cache) => step(cache.entry_async(query).await.into()),
-        None => disabled(),
-    }
-}
-
-/// Removes one call's entry from a memory cache; `false` if it was not cached.
-pub fn invalidate<Q, V>(site: &'static Site, query: &Q) -> bool
-where
-    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned>,
-    Q::Owned: CacheKey,
-    V: CacheValue,
-{
-    memory_engine::<Q, V>(site, None).is_some_and(|cache| Engine::remove(cache, query))
-}
-
-/// Looks a call up in the disk cache of attribute `A` (storage calls run inline: they take
-/// microseconds).
-pub fn lookup_disk<Q, V, A>(
-    site: &'static Site,
-    query: &Q,
-) -> Step<V, Ticket<DiskVacant<'static, A::Store, V>>>
-where
-    Q: Serialize + Sync,
-    V: DiskValue,
-    A: DiskAttribute,
-{
-    through(site.disk::<A::Store, V>(), query)
-}
-
-/// [`lookup_disk`] for `async fn`.
-pub async fn lookup_disk_async<Q, V, A>(
-    site: &'static Site,
-    query: &Q,
-) -> Step<V, Ticket<DiskVacant<'static, A::Store, V>>>
-where
-    Q: Serialize + Sync,
-    V: DiskValue,
-    A: DiskAttribute,
-{
-    match site.disk::<A::Store, V>() {
-        Some(cache) => step(cache.entry_async(query).await.into()),
-        None => disabled(),
-    }
-}
-
-/// Removes one call's entry from a disk cache; `false` if it was not cached.
-pub fn invalidate_disk<Q, V, A>(site: &'static Site, query: &Q) -> bool
-where
-    Q: Serialize + Sync,
-    V: DiskValue,
-    A: DiskAttribute,
-{
-    site.disk::<A::Store, V>()
-        .is_some_and(|cache| Engine::remove(cache, query))
-}
-
 /// The duty a `#[ucache]` miss hands back.
 type TieredTicket<K, V> = Ticket<TieredVacancy<'static, K, V, <Ucache as DiskAttribute>::Store>>;
-
-/// Looks a call up in a `#[ucache]` engine: memory, then (on a miss, as the one caller
-/// computing it in this process) disk, waiting for another process computing it.
-#[inline]
-pub fn lookup_tiered<Q, V>(
-    site: &'static Site,
-    query: &Q,
-    weigh: Option<fn(&Q::Owned, &V) -> u64>,
-) -> Step<V, TieredTicket<Q::Owned, V>>
-where
-    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned> + Serialize + Sync,
-    Q::Owned: CacheKey,
-    V: CacheValue + DiskValue,
-{
-    through(site.tiered::<Q::Owned, V>(weigh), query)
-}
-
-/// [`lookup_tiered`] for `async fn`.
-#[inline]
-pub async fn lookup_tiered_async<Q, V>(
-    site: &'static Site,
-    query: &Q,
-    weigh: Option<fn(&Q::Owned, &V) -> u64>,
-) -> Step<V, TieredTicket<Q::Owned, V>>
-where
-    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned> + Serialize + Sync,
-    Q::Owned: CacheKey,
-    V: CacheValue + DiskValue,
-{
-    match site.tiered::<Q::Owned, V>(weigh) {
-        Some(engine) => step(engine.entry_async(query).await),
-        None => disabled(),
-    }
-}
-
-/// Removes one call's entry from both tiers of a `#[ucache]`; `false` if neither held it.
-pub fn invalidate_tiered<Q, V>(site: &'static Site, query: &Q) -> bool
-where
-    Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned> + Serialize + Sync,
-    Q::Owned: CacheKey,
-    V: CacheValue + DiskValue,
-{
-    site.tiered::<Q::Owned, V>(None)
-        .is_some_and(|engine| Engine::remove(engine, query))
-}
 
 /// One argument as a `#[ucache]` key part: its owned form must key the memory tier and it
 /// must serialize for the disk tier.
@@ -453,6 +279,7 @@ pub trait MemoryCall<V: 'static> {
     /// The owned key stored in the memory tier.
     type Key: 'static;
 
+    /// Looks a call up, waiting (blocking) for a concurrent computation of the same key.
     fn lookup(
         site: &'static Site,
         query: &Self,
@@ -465,6 +292,7 @@ pub trait MemoryCall<V: 'static> {
         weigh: Option<fn(&Self::Key, &V) -> u64>,
     ) -> impl Future<Output = Step<V, Ticket<VacantEntry<'static, Self::Key, V>>>> + Send + 'q;
 
+    /// Removes one call's entry; `false` if it was not cached.
     fn invalidate(site: &'static Site, query: &Self) -> bool;
 
     fn replacement(
@@ -489,20 +317,25 @@ where
         query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
     ) -> Step<V, Ticket<VacantEntry<'static, Q::Owned, V>>> {
-        lookup(site, query, weigh)
+        through(memory_engine::<Q, V>(site, weigh), query)
     }
 
-    #[inline(always)]
-    fn lookup_async<'q>(
+    async fn lookup_async(
         site: &'static Site,
-        query: &'q Q,
+        query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
-    ) -> impl Future<Output = Step<V, Ticket<VacantEntry<'static, Q::Owned, V>>>> + Send + 'q {
-        lookup_async(site, query, weigh)
+    ) -> Step<V, Ticket<VacantEntry<'static, Q::Owned, V>>> {
+        // The engines' concrete async lookups, not `Engine::lookup_async`: a future built on a
+        // generic associated type's projection is not provably `Send` yet
+        // (rust-lang/rust#100013), and cached `async fn`s must stay spawnable.
+        match memory_engine::<Q, V>(site, weigh) {
+            Some(cache) => step(cache.entry_async(query).await.into()),
+            None => disabled(),
+        }
     }
 
     fn invalidate(site: &'static Site, query: &Q) -> bool {
-        invalidate::<Q, V>(site, query)
+        memory_engine::<Q, V>(site, None).is_some_and(|cache| Engine::remove(cache, query))
     }
 
     fn replacement(
@@ -510,7 +343,7 @@ where
         query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
     ) -> Ticket<VacantEntry<'static, Q::Owned, V>> {
-        replacement(site, query, weigh)
+        replacing(memory_engine::<Q, V>(site, weigh), query)
     }
 }
 
@@ -531,6 +364,7 @@ pub trait DiskCall<V: DiskValue, A: DiskAttribute> {
         query: &'q Self,
     ) -> impl Future<Output = Step<V, Ticket<DiskVacant<'static, A::Store, V>>>> + Send + 'q;
 
+    /// Removes one call's entry; `false` if it was not cached.
     fn invalidate(site: &'static Site, query: &Self) -> bool;
 
     fn replacement(site: &'static Site, query: &Self) -> Ticket<DiskVacant<'static, A::Store, V>>;
@@ -545,23 +379,26 @@ where
 {
     #[inline(always)]
     fn lookup(site: &'static Site, query: &Q) -> Step<V, Ticket<DiskVacant<'static, A::Store, V>>> {
-        lookup_disk::<Q, V, A>(site, query)
+        through(site.disk::<A::Store, V>(), query)
     }
 
-    #[inline(always)]
-    fn lookup_async<'q>(
+    async fn lookup_async(
         site: &'static Site,
-        query: &'q Q,
-    ) -> impl Future<Output = Step<V, Ticket<DiskVacant<'static, A::Store, V>>>> + Send + 'q {
-        lookup_disk_async::<Q, V, A>(site, query)
+        query: &Q,
+    ) -> Step<V, Ticket<DiskVacant<'static, A::Store, V>>> {
+        match site.disk::<A::Store, V>() {
+            Some(cache) => step(cache.entry_async(query).await.into()),
+            None => disabled(),
+        }
     }
 
     fn invalidate(site: &'static Site, query: &Q) -> bool {
-        invalidate_disk::<Q, V, A>(site, query)
+        site.disk::<A::Store, V>()
+            .is_some_and(|cache| Engine::remove(cache, query))
     }
 
     fn replacement(site: &'static Site, query: &Q) -> Ticket<DiskVacant<'static, A::Store, V>> {
-        replacement_disk::<Q, V, A>(site, query)
+        replacing(site.disk::<A::Store, V>(), query)
     }
 }
 
@@ -575,6 +412,7 @@ pub trait TieredCall<V: 'static> {
     /// The owned key stored in the memory tier.
     type Key: 'static;
 
+    /// Looks a call up, waiting (blocking) for a concurrent computation of the same key.
     fn lookup(
         site: &'static Site,
         query: &Self,
@@ -587,6 +425,7 @@ pub trait TieredCall<V: 'static> {
         weigh: Option<fn(&Self::Key, &V) -> u64>,
     ) -> impl Future<Output = Step<V, TieredTicket<Self::Key, V>>> + Send + 'q;
 
+    /// Removes one call's entry; `false` if it was not cached.
     fn invalidate(site: &'static Site, query: &Self) -> bool;
 
     fn replacement(
@@ -611,20 +450,23 @@ where
         query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
     ) -> Step<V, TieredTicket<Q::Owned, V>> {
-        lookup_tiered(site, query, weigh)
+        through(site.tiered::<Q::Owned, V>(weigh), query)
     }
 
-    #[inline(always)]
-    fn lookup_async<'q>(
+    async fn lookup_async(
         site: &'static Site,
-        query: &'q Q,
+        query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
-    ) -> impl Future<Output = Step<V, TieredTicket<Q::Owned, V>>> + Send + 'q {
-        lookup_tiered_async(site, query, weigh)
+    ) -> Step<V, TieredTicket<Q::Owned, V>> {
+        match site.tiered::<Q::Owned, V>(weigh) {
+            Some(engine) => step(engine.entry_async(query).await),
+            None => disabled(),
+        }
     }
 
     fn invalidate(site: &'static Site, query: &Q) -> bool {
-        invalidate_tiered::<Q, V>(site, query)
+        site.tiered::<Q::Owned, V>(None)
+            .is_some_and(|engine| Engine::remove(engine, query))
     }
 
     fn replacement(
@@ -632,7 +474,7 @@ where
         query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
     ) -> TieredTicket<Q::Owned, V> {
-        replacement_tiered(site, query, weigh)
+        replacing(site.tiered::<Q::Owned, V>(weigh), query)
     }
 }
 
