@@ -2,13 +2,14 @@
 //!
 //! ```text
 //! #[attrs] vis fn foo(args) -> R {          // the wrapper: key → lookup → body → store
+//!     let stored = stored_type::<S, _>();   // S (the stored part of R) checked: one error
 //!     let site = <this item's static Site>;
-//!     let ticket = match lookup(site, &Borrowed((a, &b)), weigh) {
-//!         Hit(v) => return Adapter::from_stored(v),
+//!     let ticket = match lookup(site, &Borrowed((key_part(a), key_part(&b))), weigh, stored) {
+//!         Hit(v) => return Adapter::from_stored(from_engine::<S, _>(v)),
 //!         Miss(t) => t,
 //!     };
 //!     let result = run_body(move || -> R { <original body> });
-//!     ticket.complete(Adapter::to_stored(&result));
+//!     ticket.complete(to_engine::<S, _>(Adapter::stored_ref(&result)));
 //!     result
 //! }
 //! vis fn foo_uncached(args) -> R { <original body> }
@@ -248,7 +249,6 @@ impl<'a> Context<'a> {
                 ::twat_cache::__private::#name(&*#engine, &__twat_query)
             };
         }
-        let stored = &self.stored;
         let backend = self.backend();
         let weigh = if with_weigh {
             self.weigh_arg()
@@ -259,13 +259,53 @@ impl<'a> Context<'a> {
         // (merged) error, not one per generated item.
         let method = format_ident!("{}", what);
         let calls = match self.kind {
-            Kind::Mcache => quote!(::twat_cache::__private::MemoryCall<#stored>),
+            Kind::Mcache => quote!(::twat_cache::__private::MemoryCall<_>),
             Kind::Bcache | Kind::Fcache => {
-                quote!(::twat_cache::__private::DiskCall<#stored #backend>)
+                quote!(::twat_cache::__private::DiskCall<_ #backend>)
             }
-            Kind::Ucache => quote!(::twat_cache::__private::TieredCall<#stored>),
+            Kind::Ucache => quote!(::twat_cache::__private::TieredCall<_>),
         };
-        quote!(<_ as #calls>::#method(#site, &__twat_query #weigh))
+        // The value type comes from `__twat_stored` (see `stored_check`).
+        quote!(<_ as #calls>::#method(#site, &__twat_query #weigh, __twat_stored))
+    }
+
+    /// `let __twat_stored = …;`: the stored type, checked to fit the attribute (one error, on
+    /// the return type, if it does not: the runtime's `fit` module explains how). Every engine
+    /// call takes its value type from it. Nothing for `cache = STATIC`, whose engine fixes it.
+    fn stored_check(&self) -> TokenStream {
+        if self.options.shared().is_some() {
+            return quote!();
+        }
+        let stored = &self.stored;
+        let stored_type = self.runtime("stored_type");
+        quote_spanned! {stored.span()=>
+            let __twat_stored = #stored_type::<#stored, _>();
+        }
+    }
+
+    /// `value`, a stored value from the engine, as the function's stored type.
+    fn engine_value(&self, value: TokenStream) -> TokenStream {
+        if self.options.shared().is_some() {
+            return value;
+        }
+        let stored = &self.stored;
+        let from_engine = self.runtime("from_engine");
+        quote_spanned!(stored.span()=> #from_engine::<#stored, _>(#value))
+    }
+
+    /// `__twat_ticket.complete(…)` with what the adapter stores of `result` (an expression of
+    /// the function's return type).
+    fn complete(&self, result: &Ident) -> TokenStream {
+        let adapter = &self.adapter;
+        let stored_ref = quote!(#adapter::stored_ref(&#result));
+        if self.options.shared().is_some() {
+            return quote!(__twat_ticket.complete(#stored_ref););
+        }
+        let stored = &self.stored;
+        let to_engine = self.runtime("to_engine");
+        quote_spanned! {stored.span()=>
+            __twat_ticket.complete(#to_engine::<#stored, _>(#stored_ref));
+        }
     }
 
     /// An expression for this generated item's `&'static Site` (see `twat_cache::site`).
@@ -386,8 +426,10 @@ impl<'a> Context<'a> {
     fn replacement_ticket(&self, companion_suffix: &str) -> TokenStream {
         let query = self.query();
         let replacement = self.engine_call("replacement", self.site(companion_suffix), true);
+        let stored_check = self.stored_check();
         quote! {
             let __twat_ticket = {
+                #stored_check
                 #query
                 #replacement
             };
@@ -405,7 +447,6 @@ impl<'a> Context<'a> {
         let where_clause = &f.sig.generics.where_clause;
         let inputs = self.wrapper_inputs();
         let ret = f.return_type();
-        let adapter = &self.adapter;
         let ticket = self.replacement_ticket("_prime");
         // `value`, unless an argument already has that name.
         let value = if f.args.iter().any(|a| a.name == "value") {
@@ -413,6 +454,7 @@ impl<'a> Context<'a> {
         } else {
             format_ident!("value")
         };
+        let complete = self.complete(&value);
         let doc = format!(
             "Stores `value` as the cached result of `{}` for these arguments without running it (an `Err` or `None` stores nothing).",
             f.sig.ident
@@ -423,7 +465,7 @@ impl<'a> Context<'a> {
             #[allow(dead_code, unused_variables, unused_mut)]
             #vis fn #ident #generics (#(#inputs,)* #value: #ret) #where_clause {
                 #ticket
-                __twat_ticket.complete(#adapter::stored_ref(&#value));
+                #complete
             }
         }
     }
@@ -440,9 +482,9 @@ impl<'a> Context<'a> {
         let output = &f.sig.output;
         let inputs = self.wrapper_inputs();
         let ret = f.return_type();
-        let adapter = &self.adapter;
         let block = self.body_block();
         let ticket = self.replacement_ticket("_refresh");
+        let complete = self.complete(&format_ident!("__twat_result"));
         let body = if asyncness.is_some() {
             quote!(::twat_cache::__private::run_body_async::<#ret, _>(async move #block).await)
         } else {
@@ -459,7 +501,7 @@ impl<'a> Context<'a> {
             #vis #asyncness fn #ident #generics (#(#inputs),*) #output #where_clause {
                 #ticket
                 let __twat_result: #ret = #body;
-                __twat_ticket.complete(#adapter::stored_ref(&__twat_result));
+                #complete
                 __twat_result
             }
         }
@@ -526,7 +568,6 @@ impl<'a> Context<'a> {
         let output = &sig.output;
         let inputs = self.wrapper_inputs();
         let ret = f.return_type();
-        let stored = &self.stored;
         let adapter = &self.adapter;
         // A shared engine needs no site (nor registration: the user's static is the cache).
         let site = if self.options.shared().is_some() {
@@ -557,28 +598,27 @@ impl<'a> Context<'a> {
             quote!(#[inline])
         };
         let const_checks = const_checks(self.options);
-        let assert_value_fn = self.runtime("assert_value");
-        let assert_value = quote_spanned! {stored.span()=>
-            #assert_value_fn::<#stored>();
-        };
+        let stored_check = self.stored_check();
+        let from_engine = self.engine_value(quote!(__twat_value));
+        let complete = self.complete(&format_ident!("__twat_result"));
         quote! {
             #(#attrs)*
             #inline
             #vis #constness #asyncness fn #ident #generics (#(#inputs),*) #output #where_clause {
                 #const_checks
-                #assert_value
+                #stored_check
                 #site
                 let __twat_ticket = {
                     #query
                     match #lookup {
                         ::twat_cache::__private::Step::Hit(__twat_value) => {
-                            return #adapter::from_stored(__twat_value);
+                            return #adapter::from_stored(#from_engine);
                         }
                         ::twat_cache::__private::Step::Miss(__twat_ticket) => __twat_ticket,
                     }
                 };
                 let __twat_result: #ret = #body;
-                __twat_ticket.complete(#adapter::stored_ref(&__twat_result));
+                #complete
                 __twat_result
             }
         }
@@ -627,6 +667,7 @@ impl<'a> Context<'a> {
         let inputs = self.wrapper_inputs();
         let invalidate = self.engine_call("invalidate", self.site("_invalidate"), false);
         let query = self.query();
+        let stored_check = self.stored_check();
         let doc = format!(
             "Removes the cached result of `{}` for these arguments; `true` if there was one.",
             f.sig.ident
@@ -636,6 +677,7 @@ impl<'a> Context<'a> {
             #[doc = #doc]
             #[allow(dead_code, unused_variables, unused_mut)]
             #vis fn #ident #generics (#(#inputs),*) -> bool #where_clause {
+                #stored_check
                 #query
                 #invalidate
             }

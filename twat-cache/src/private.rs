@@ -5,12 +5,18 @@
 //! ```ignore
 //! fn f(a: &str, b: u32) -> R {
 //!     let site = /* this function's `static Site` */;
-//!     let ticket = match <_ as __private::MemoryCall<R>>::lookup(site, &Borrowed((a, &b)), None) {
-//!         Step::Hit(v) => return Adapter::from_stored(v),
+//!     let stored = __private::stored_type::<R, _>();   // checks that R fits
+//!     let ticket = match <_ as __private::MemoryCall<_>>::lookup(
+//!         site,
+//!         &Borrowed((key_part(a), key_part(&b))),          // each checks its part
+//!         None,
+//!         stored,
+//!     ) {
+//!         Step::Hit(v) => return Adapter::from_stored(from_engine::<R, _>(v)),
 //!         Step::Miss(ticket) => ticket,
 //!     };
 //!     let result: R = __private::run_body(move || -> R { /* the original body */ });
-//!     ticket.complete(Adapter::stored_ref(&result));
+//!     ticket.complete(to_engine::<R, _>(Adapter::stored_ref(&result)));
 //!     result
 //! }
 //! ```
@@ -18,9 +24,10 @@
 //! so the borrowed key lives only until the match ends and the arguments can then be moved into
 //! the body. Every call of an attribute goes through one trait of the query (`MemoryCall`,
 //! `DiskCall` with the attribute's marker type `Bcache`/`Fcache`, which names the storage it
-//! builds, `TieredCall`), so an unusable key or value is reported once, not once per generated
-//! item; the macro names no storage backend. `Adapter` decides what part of `R` is stored (`Ok`
-//! of a `Result`, `Some` of an `Option`, or all of `R`).
+//! builds, `TieredCall`); the macro names no storage backend. The key parts and the stored type
+//! go through the checks of the `fit` module first, so an unusable key or value is one error, on
+//! the argument or return type, and nothing downstream of it. `Adapter` decides what part of `R`
+//! is stored (`Ok` of a `Result`, `Some` of an `Option`, or all of `R`).
 
 #![allow(missing_docs)]
 
@@ -39,6 +46,9 @@ pub use crate::spec::{HandleSpec, SpecOption};
 pub use inventory;
 use twat_cache_engines::disk::paths::FunctionStore;
 use twat_cache_engines::disk::{FileStore, SledStore};
+
+mod fit;
+pub use fit::*;
 
 /// A disk attribute, and the storage engine it builds.
 pub trait DiskAttribute: 'static {
@@ -170,21 +180,6 @@ where
 /// The duty a `#[ucache]` miss hands back.
 type TieredTicket<K, V> = Ticket<TieredVacancy<'static, K, V, <Ucache as DiskAttribute>::Store>>;
 
-/// One argument as a `#[ucache]` key part: its owned form must key the memory tier and it
-/// must serialize for the disk tier.
-#[inline(always)]
-pub fn key_part_tiered<T>(part: &T) -> &T
-where
-    T: ?Sized + Hash + Eq + ToOwned + Serialize,
-    T::Owned: Hash + Eq + Send + Sync + 'static,
-{
-    part
-}
-
-/// Checks, at the return type's span, that the stored value fits both tiers.
-#[inline(always)]
-pub fn assert_value_tiered<V: CacheValue + DiskValue>() {}
-
 /// One element of a `key = (…)` expression, wrapped so that method resolution picks how to
 /// look it up: a reference `&U` is looked up as `U` (owned: `U::Owned`, so `branch: &str`
 /// keys by `String`), anything else by reference to itself. Call as
@@ -284,21 +279,24 @@ pub trait MemoryCall<V: 'static> {
         site: &'static Site,
         query: &Self,
         weigh: Option<fn(&Self::Key, &V) -> u64>,
+        _: StoredType<V>,
     ) -> Step<V, Ticket<VacantEntry<'static, Self::Key, V>>>;
 
     fn lookup_async<'q>(
         site: &'static Site,
         query: &'q Self,
         weigh: Option<fn(&Self::Key, &V) -> u64>,
+        _: StoredType<V>,
     ) -> impl Future<Output = Step<V, Ticket<VacantEntry<'static, Self::Key, V>>>> + Send + 'q;
 
     /// Removes one call's entry; `false` if it was not cached.
-    fn invalidate(site: &'static Site, query: &Self) -> bool;
+    fn invalidate(site: &'static Site, query: &Self, _: StoredType<V>) -> bool;
 
     fn replacement(
         site: &'static Site,
         query: &Self,
         weigh: Option<fn(&Self::Key, &V) -> u64>,
+        _: StoredType<V>,
     ) -> Ticket<VacantEntry<'static, Self::Key, V>>;
 }
 
@@ -316,6 +314,7 @@ where
         site: &'static Site,
         query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
+        _: StoredType<V>,
     ) -> Step<V, Ticket<VacantEntry<'static, Q::Owned, V>>> {
         through(memory_engine::<Q, V>(site, weigh), query)
     }
@@ -324,6 +323,7 @@ where
         site: &'static Site,
         query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
+        _: StoredType<V>,
     ) -> Step<V, Ticket<VacantEntry<'static, Q::Owned, V>>> {
         // The engines' concrete async lookups, not `Engine::lookup_async`: a future built on a
         // generic associated type's projection is not provably `Send` yet
@@ -334,7 +334,7 @@ where
         }
     }
 
-    fn invalidate(site: &'static Site, query: &Q) -> bool {
+    fn invalidate(site: &'static Site, query: &Q, _: StoredType<V>) -> bool {
         memory_engine::<Q, V>(site, None).is_some_and(|cache| Engine::remove(cache, query))
     }
 
@@ -342,6 +342,7 @@ where
         site: &'static Site,
         query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
+        _: StoredType<V>,
     ) -> Ticket<VacantEntry<'static, Q::Owned, V>> {
         replacing(memory_engine::<Q, V>(site, weigh), query)
     }
@@ -357,17 +358,23 @@ pub trait DiskCall<V: DiskValue, A: DiskAttribute> {
     fn lookup(
         site: &'static Site,
         query: &Self,
+        _: StoredType<V>,
     ) -> Step<V, Ticket<DiskVacant<'static, A::Store, V>>>;
 
     fn lookup_async<'q>(
         site: &'static Site,
         query: &'q Self,
+        _: StoredType<V>,
     ) -> impl Future<Output = Step<V, Ticket<DiskVacant<'static, A::Store, V>>>> + Send + 'q;
 
     /// Removes one call's entry; `false` if it was not cached.
-    fn invalidate(site: &'static Site, query: &Self) -> bool;
+    fn invalidate(site: &'static Site, query: &Self, _: StoredType<V>) -> bool;
 
-    fn replacement(site: &'static Site, query: &Self) -> Ticket<DiskVacant<'static, A::Store, V>>;
+    fn replacement(
+        site: &'static Site,
+        query: &Self,
+        _: StoredType<V>,
+    ) -> Ticket<DiskVacant<'static, A::Store, V>>;
 }
 
 #[diagnostic::do_not_recommend]
@@ -378,13 +385,18 @@ where
     A: DiskAttribute,
 {
     #[inline(always)]
-    fn lookup(site: &'static Site, query: &Q) -> Step<V, Ticket<DiskVacant<'static, A::Store, V>>> {
+    fn lookup(
+        site: &'static Site,
+        query: &Q,
+        _: StoredType<V>,
+    ) -> Step<V, Ticket<DiskVacant<'static, A::Store, V>>> {
         through(site.disk::<A::Store, V>(), query)
     }
 
     async fn lookup_async(
         site: &'static Site,
         query: &Q,
+        _: StoredType<V>,
     ) -> Step<V, Ticket<DiskVacant<'static, A::Store, V>>> {
         match site.disk::<A::Store, V>() {
             Some(cache) => step(cache.entry_async(query).await.into()),
@@ -392,12 +404,16 @@ where
         }
     }
 
-    fn invalidate(site: &'static Site, query: &Q) -> bool {
+    fn invalidate(site: &'static Site, query: &Q, _: StoredType<V>) -> bool {
         site.disk::<A::Store, V>()
             .is_some_and(|cache| Engine::remove(cache, query))
     }
 
-    fn replacement(site: &'static Site, query: &Q) -> Ticket<DiskVacant<'static, A::Store, V>> {
+    fn replacement(
+        site: &'static Site,
+        query: &Q,
+        _: StoredType<V>,
+    ) -> Ticket<DiskVacant<'static, A::Store, V>> {
         replacing(site.disk::<A::Store, V>(), query)
     }
 }
@@ -417,21 +433,24 @@ pub trait TieredCall<V: 'static> {
         site: &'static Site,
         query: &Self,
         weigh: Option<fn(&Self::Key, &V) -> u64>,
+        _: StoredType<V>,
     ) -> Step<V, TieredTicket<Self::Key, V>>;
 
     fn lookup_async<'q>(
         site: &'static Site,
         query: &'q Self,
         weigh: Option<fn(&Self::Key, &V) -> u64>,
+        _: StoredType<V>,
     ) -> impl Future<Output = Step<V, TieredTicket<Self::Key, V>>> + Send + 'q;
 
     /// Removes one call's entry; `false` if it was not cached.
-    fn invalidate(site: &'static Site, query: &Self) -> bool;
+    fn invalidate(site: &'static Site, query: &Self, _: StoredType<V>) -> bool;
 
     fn replacement(
         site: &'static Site,
         query: &Self,
         weigh: Option<fn(&Self::Key, &V) -> u64>,
+        _: StoredType<V>,
     ) -> TieredTicket<Self::Key, V>;
 }
 
@@ -449,6 +468,7 @@ where
         site: &'static Site,
         query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
+        _: StoredType<V>,
     ) -> Step<V, TieredTicket<Q::Owned, V>> {
         through(site.tiered::<Q::Owned, V>(weigh), query)
     }
@@ -457,6 +477,7 @@ where
         site: &'static Site,
         query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
+        _: StoredType<V>,
     ) -> Step<V, TieredTicket<Q::Owned, V>> {
         match site.tiered::<Q::Owned, V>(weigh) {
             Some(engine) => step(engine.entry_async(query).await),
@@ -464,7 +485,7 @@ where
         }
     }
 
-    fn invalidate(site: &'static Site, query: &Q) -> bool {
+    fn invalidate(site: &'static Site, query: &Q, _: StoredType<V>) -> bool {
         site.tiered::<Q::Owned, V>(None)
             .is_some_and(|engine| Engine::remove(engine, query))
     }
@@ -473,43 +494,10 @@ where
         site: &'static Site,
         query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
+        _: StoredType<V>,
     ) -> TieredTicket<Q::Owned, V> {
         replacing(site.tiered::<Q::Owned, V>(weigh), query)
     }
-}
-
-/// One argument as a disk key part: checks, at the argument's span, that it serializes.
-#[inline(always)]
-pub fn key_part_disk<T: ?Sized + Serialize>(part: &T) -> &T {
-    part
-}
-
-/// Checks, at the return type's span, that the stored value can go to disk.
-#[inline(always)]
-pub fn assert_value_disk<V: DiskValue>() {}
-
-/// One argument as a key part: checks, at the argument's span, that its owned form can be a
-/// memory-cache key.
-#[inline(always)]
-pub fn key_part<T: ?Sized + MemoryKeyPart>(part: &T) -> &T {
-    part
-}
-
-/// What a memory cache needs of one argument (or `key` element): one bound, so that a mistake
-/// is one error, on the argument, worded for the user.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be part of a memory-cache key",
-    label = "not `Hash + Eq`, or its owned form is not `Send + Sync + 'static`",
-    note = "a key part must be `Hash + Eq` (`&str` keys by `String`); a float can be keyed by `x.to_bits()` with `key = …`"
-)]
-pub trait MemoryKeyPart {}
-
-#[diagnostic::do_not_recommend]
-impl<T> MemoryKeyPart for T
-where
-    T: ?Sized + Hash + Eq + ToOwned,
-    T::Owned: Hash + Eq + Send + Sync + 'static,
-{
 }
 
 /// [`key_part`] for an `Option<&T>` argument (see [`OptionPart`]).
@@ -521,10 +509,6 @@ where
 {
     part
 }
-
-/// Checks, at the return type's span, that the stored value fits a memory cache.
-#[inline(always)]
-pub fn assert_value<V: Clone + Send + Sync + 'static>() {}
 
 /// Runs the body of a sync function, typed as the function's return type. Kept out of line so
 /// the wrapper's hit path stays a small function (few registers to save and restore).
