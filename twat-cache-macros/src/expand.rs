@@ -364,7 +364,9 @@ impl<'a> Context<'a> {
                 let __twat_query = ::twat_cache::__private::Borrowed((#(#parts,)*));
             };
         }
-        // An `Option<&T>` argument is looked up through `OptionPart` (owned: `Option<T::Owned>`).
+        // An `Option<&T>` argument is looked up through `OptionPart` (owned: `Option<T::Owned>`),
+        // its `T` checked like any key part.
+        let key_part_option = self.runtime("key_part_option");
         let option_parts: Vec<TokenStream> = self
             .f
             .args
@@ -373,7 +375,7 @@ impl<'a> Context<'a> {
             .map(|arg| {
                 let name = &arg.name;
                 let part = format_ident!("__twat_part_{}", name);
-                quote!(let #part = ::twat_cache::__private::OptionPart(#name);)
+                quote_spanned!(arg.ty.span()=> let #part = #key_part_option(#name);)
             })
             .collect();
         let elems = self.f.args.iter().map(|arg| {
@@ -381,13 +383,7 @@ impl<'a> Context<'a> {
             let ty = &arg.ty;
             if is_option_of_reference(ty) {
                 let part = format_ident!("__twat_part_{}", name);
-                // Disk keys need only `Serialize`, which `OptionPart` has: the plain check.
-                let check = if self.kind.has_memory() {
-                    quote!(::twat_cache::__private::key_part_option)
-                } else {
-                    key_part.clone()
-                };
-                quote_spanned!(ty.span()=> #check(&#part))
+                quote!(&#part)
             } else if matches!(ty, Type::Reference(_)) {
                 quote_spanned!(ty.span()=> #key_part(#name))
             } else {

@@ -500,16 +500,6 @@ where
     }
 }
 
-/// [`key_part`] for an `Option<&T>` argument (see [`OptionPart`]).
-#[inline(always)]
-pub fn key_part_option<'a, T>(part: &'a OptionPart<'a, T>) -> &'a OptionPart<'a, T>
-where
-    T: ?Sized + Hash + Eq + ToOwned,
-    T::Owned: Hash + Eq + Send + Sync + 'static,
-{
-    part
-}
-
 /// Runs the body of a sync function, typed as the function's return type. Kept out of line so
 /// the wrapper's hit path stays a small function (few registers to save and restore).
 #[inline(never)]

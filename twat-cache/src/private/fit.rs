@@ -14,6 +14,7 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 
 use serde::Serialize;
+use twat_cache_engines::OptionPart;
 
 use super::{CacheValue, DiskValue};
 
@@ -160,6 +161,30 @@ pub fn key_part_disk<T: ?Sized + DiskKeyPart<U>, U: ?Sized>(part: &T) -> &U {
 #[inline(always)]
 pub fn key_part_tiered<T: ?Sized + TieredKeyPart<U>, U: ?Sized>(part: &T) -> &U {
     part.fit()
+}
+
+/// An `Option<&T>` argument of an `#[mcache]` function, as its key part (see [`OptionPart`]).
+#[inline(always)]
+pub fn key_part_option<'a, T: ?Sized + MemoryKeyPart<U>, U: ?Sized>(
+    part: Option<&'a T>,
+) -> OptionPart<'a, U> {
+    OptionPart(part.map(T::fit))
+}
+
+/// An `Option<&T>` argument of a `#[bcache]`/`#[fcache]` function, as its key part.
+#[inline(always)]
+pub fn key_part_option_disk<'a, T: ?Sized + DiskKeyPart<U>, U: ?Sized>(
+    part: Option<&'a T>,
+) -> OptionPart<'a, U> {
+    OptionPart(part.map(T::fit))
+}
+
+/// An `Option<&T>` argument of a `#[ucache]` function, as its key part.
+#[inline(always)]
+pub fn key_part_option_tiered<'a, T: ?Sized + TieredKeyPart<U>, U: ?Sized>(
+    part: Option<&'a T>,
+) -> OptionPart<'a, U> {
+    OptionPart(part.map(T::fit))
 }
 
 /// The stored type of an `#[mcache]` function.
