@@ -51,6 +51,8 @@ enum Shape {
     Backend,
     /// Any expression (`key = …`).
     Expr,
+    /// A function path or closure taking `&V` (`cache_if = …`); a literal is refused.
+    Predicate,
 }
 
 /// One option: everything the macro knows of it, in one place. `runtime` names the
@@ -106,6 +108,13 @@ const DECLARED: &[Declared] = &[
         applies: Applies::All,
         shape: Shape::Expr,
         example: "an expression over the arguments, e.g. `key = (user.id, page)`",
+        runtime: None,
+    },
+    Declared {
+        name: "cache_if",
+        applies: Applies::All,
+        shape: Shape::Predicate,
+        example: "a function or closure taking the value that would be stored, e.g. `cache_if = is_complete` with `fn is_complete(v: &Report) -> bool`, or `cache_if = |r| r.status < 500`",
         runtime: None,
     },
     Declared {
@@ -286,10 +295,7 @@ pub struct Options {
 impl Options {
     /// `cache = STATIC`, if given.
     pub fn shared(&self) -> Option<&Expr> {
-        self.get("cache").and_then(|g| match &g.value {
-            Value::Expr(expr) => Some(expr),
-            _ => None,
-        })
+        self.expr("cache")
     }
 
     pub fn get(&self, name: &str) -> Option<&Given> {
@@ -322,7 +328,17 @@ impl Options {
 
     /// `key = …`, if given.
     pub fn key(&self) -> Option<&Expr> {
-        self.get("key").and_then(|g| match &g.value {
+        self.expr("key")
+    }
+
+    /// `cache_if = …`, if given.
+    pub fn cache_if(&self) -> Option<&Expr> {
+        self.expr("cache_if")
+    }
+
+    /// An expression option's value, if given.
+    fn expr(&self, name: &str) -> Option<&Expr> {
+        self.get(name).and_then(|g| match &g.value {
             Value::Expr(expr) => Some(expr),
             _ => None,
         })
@@ -523,6 +539,10 @@ fn read_shape(declared: &Declared, value: &Expr) -> Result<Value, String> {
             None => Err(format!("`{name}` expects {example}")),
         },
         Shape::Expr => Ok(Value::Expr(value.clone())),
+        Shape::Predicate => match value {
+            Expr::Lit(_) => Err(format!("`{name}` expects {example}")),
+            _ => Ok(Value::Expr(value.clone())),
+        },
     }
 }
 

@@ -294,10 +294,16 @@ impl<'a> Context<'a> {
     }
 
     /// `__twat_ticket.complete(…)` with what the adapter stores of `result` (an expression of
-    /// the function's return type).
+    /// the function's return type), if `cache_if` accepts it.
     fn complete(&self, result: &Ident) -> TokenStream {
         let adapter = &self.adapter;
-        let stored_ref = quote!(#adapter::stored_ref(&#result));
+        let mut stored_ref = quote!(#adapter::stored_ref(&#result));
+        if let Some(predicate) = self.options.cache_if() {
+            // Spanned on the predicate: a wrong signature is reported there.
+            stored_ref = quote_spanned! {predicate.span()=>
+                ::twat_cache::__private::stored_if(#stored_ref, #predicate)
+            };
+        }
         if self.options.shared().is_some() {
             return quote!(__twat_ticket.complete(#stored_ref););
         }

@@ -21,7 +21,8 @@ use attr::Kind;
 ///
 /// Options (all optional, all checked at compile time): `maxsize = N`, `max_bytes = "64MiB"`,
 /// `ttl = "10m"`, `refresh = true`, `policy = "tinylfu" | "lru" | "fifo" | "lfu"`,
-/// `key = <expr>`, `name = "…"`, `cache_none = true`, `single_flight = false`,
+/// `key = <expr>`, `name = "…"`, `cache_none = true`, `cache_if = <fn or closure>` (store
+/// a value only if it returns `true` for it), `single_flight = false`,
 /// `companions = false` (emit only the function — in `impl Trait for Type`, where
 /// "`…_uncached` is not a member of trait" — and reach its cache with
 /// `twat_cache::handle(name)`).

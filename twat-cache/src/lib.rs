@@ -41,6 +41,7 @@
 //! | `key = <expr>` | all | custom key over the arguments; required for `self` and generics |
 //! | `name = "…"` | all | registry name (default `module::fn`, `module::Type::method`) |
 //! | `cache_none = true` | all, `Option` returns | cache `None` too |
+//! | `cache_if = is_success` (a `fn(&V) -> bool` or a closure) | all | store a computed value only if the predicate accepts it (`V`: the `Ok`/`Some` value, or the whole return) |
 //! | `single_flight = false` | all | let concurrent misses of one key each run the body |
 //! | `companions = false` | all | emit no companions (in `impl Trait for Type`); see [`handle`] |
 //! | `cache = STATIC` | all | look calls up in a declared `static` engine shared by several functions |

@@ -500,6 +500,17 @@ where
     }
 }
 
+/// `cache_if = predicate`: what the adapter would store, if the predicate accepts it (a
+/// rejected value is not stored, and the callers waiting for it run their own call at once).
+#[inline]
+pub fn stored_if<V, F>(stored: Option<&V>, predicate: F) -> Option<&V>
+where
+    V: ?Sized,
+    F: FnOnce(&V) -> bool,
+{
+    stored.filter(|value| predicate(value))
+}
+
 /// Runs the body of a sync function, typed as the function's return type. Kept out of line so
 /// the wrapper's hit path stays a small function (few registers to save and restore).
 #[inline(never)]
