@@ -22,7 +22,7 @@ fn is_success(answer: &Answer) -> bool {
 
 /// The true function: ids divisible by 3 fail upstream.
 fn answer_for(id: u32) -> Answer {
-    if id % 3 == 0 {
+    if id.is_multiple_of(3) {
         Answer {
             status: 503,
             body: String::new(),
