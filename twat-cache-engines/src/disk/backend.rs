@@ -179,6 +179,7 @@ pub enum EvictionOrder {
 /// let request = PruneRequest {
 ///     namespace: 7,
 ///     classify: &|_| None,
+///     counted: &|_, _| {},
 ///     maxsize: 1000,
 ///     max_bytes: u64::MAX,
 ///     order: EvictionOrder::LastAccess,
@@ -190,6 +191,9 @@ pub struct PruneRequest<'a> {
     pub namespace: u64,
     /// Reads an entry's header.
     pub classify: Classify<'a>,
+    /// Told of each entry of the namespace the prune counts, with its stored size (the cache
+    /// reconciles its own concurrent writes with the count).
+    pub counted: &'a dyn Fn(&EntryId, u64),
     /// Most entries of the namespace.
     pub maxsize: u64,
     /// Most bytes of the namespace.

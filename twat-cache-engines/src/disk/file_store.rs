@@ -641,9 +641,9 @@ impl Backend for FileStore {
                     }
                     continue;
                 }
-                if parse_id(&name).is_none() {
+                let Some(id) = parse_id(&name) else {
                     continue;
-                }
+                };
                 let mut prefix = [0u8; record::HEADER_LEN];
                 let peeked = meta
                     .is_file()
@@ -668,6 +668,7 @@ impl Backend for FileStore {
                                 .duration_since(SystemTime::UNIX_EPOCH)
                                 .map_or(0, |d| d.as_nanos() as u64),
                         };
+                        (request.counted)(&id, meta.len());
                         live.push((rank, meta.len(), path));
                     }
                 }

@@ -134,6 +134,7 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
             generations: std::array::from_fn(|_| parking_lot::Mutex::new(0)),
             access: dashmap::DashMap::new(),
             counters: DiskCounters::default(),
+            ledger: Default::default(),
             warned: AtomicBool::new(false),
         };
         // The first attempt to open the storage (a failure warns, and caches in memory).

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::{Mutex, MutexGuard};
 
 use super::attach::{Attach, Missed};
+use super::ledger::PruneLedger;
 use crate::disk::backend::{Backend, EntryId, Stored};
 use crate::disk::error::StoreError;
 use crate::disk::key_bytes::{self, KeyBytes};
@@ -67,6 +68,8 @@ pub struct DiskCore<S> {
     /// Per-entry use, for choosing sampled eviction victims (stores that do not prune).
     pub(super) access: dashmap::DashMap<EntryId, Access>,
     pub(super) counters: DiskCounters,
+    /// This process's writes during a prune (see `ledger.rs`).
+    pub(super) ledger: PruneLedger,
     pub(super) warned: AtomicBool,
 }
 
@@ -210,6 +213,7 @@ impl<S: Backend> DiskCore<S> {
         // one wrote, which its counts never included (the next prune recounts).
         saturating_sub(&self.counters.len, 1);
         saturating_sub(&self.counters.bytes, stored_len);
+        self.ledger.note_write(id, None);
         self.access.remove(id);
     }
 
@@ -310,6 +314,7 @@ impl<S: Backend> DiskCore<S> {
                         }
                     }
                     c.bytes.fetch_add(new_len, Ordering::Relaxed);
+                    self.ledger.note_write(id, Some(new_len));
                     if let Some(m) = self.fallback.get() {
                         m.remove(id); // the disk now holds the newest value
                     }

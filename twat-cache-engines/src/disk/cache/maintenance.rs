@@ -40,9 +40,25 @@ impl<S: Backend> DiskCore<S> {
                     Verdict::Drop
                 }
             }
-            Some(r) if r.header.is_expired(now, self.ttl) => Verdict::Expired,
+            Some(r) if self.expired_since(r.header.renewed, r.header.expires, now) => {
+                Verdict::Expired
+            }
             Some(_) => Verdict::Keep,
         }
+    }
+
+    /// Whether an entry that a sweep begun at `now` reads is expired. An entry renewed after
+    /// `now` was most likely written by another thread or process while the sweep ran, not
+    /// from a clock stepped back: it is judged again at a fresh reading of the clock (which
+    /// still expires it if it really is from the future), or a sweep would delete fresh
+    /// entries as "from the future".
+    fn expired_since(&self, renewed: u64, expires: u64, now: u64) -> bool {
+        let now = if renewed > now {
+            self.clock.unix_nanos()
+        } else {
+            now
+        };
+        record::expired(renewed, expires, now, self.ttl)
     }
 
     /// Whether a namespace was marked in use within [`STALE_NAMESPACE`] of `now`.
@@ -68,13 +84,15 @@ impl<S: Backend> DiskCore<S> {
         let classify = |prefix: &[u8]| {
             record::peek(prefix).map(|p| Classified {
                 namespace: p.namespace,
-                expired: record::expired(p.renewed, p.expires, now, self.ttl),
+                expired: self.expired_since(p.renewed, p.expires, now),
                 created: p.created,
             })
         };
+        let counted = |id: &EntryId, bytes: u64| self.ledger.note_counted(id, bytes);
         let request = PruneRequest {
             namespace: self.namespace_tag,
             classify: &classify,
+            counted: &counted,
             maxsize: self.maxsize,
             max_bytes: self.max_bytes,
             order: match self.policy {
@@ -82,11 +100,23 @@ impl<S: Backend> DiskCore<S> {
                 Policy::Lru | Policy::Lfu | Policy::TinyLfu => EvictionOrder::LastAccess,
             },
         };
-        match store.prune(&request) {
+        if !self.ledger.open() {
+            return; // another thread is pruning this store now
+        }
+        let pruned = store.prune(&request);
+        let correction = self.ledger.close();
+        match pruned {
             Ok(report) => {
                 let c = &self.counters;
-                c.len.store(report.len, Ordering::Relaxed);
-                c.bytes.store(report.bytes, Ordering::Relaxed);
+                // What the walk found, plus this process's writes it could not see.
+                c.len.store(
+                    report.len.saturating_add_signed(correction.len),
+                    Ordering::Relaxed,
+                );
+                c.bytes.store(
+                    report.bytes.saturating_add_signed(correction.bytes),
+                    Ordering::Relaxed,
+                );
                 c.evictions.fetch_add(report.evicted, Ordering::Relaxed);
                 c.expirations.fetch_add(report.expired, Ordering::Relaxed);
             }

@@ -11,6 +11,7 @@ mod builder;
 mod bytes;
 mod core;
 mod entry;
+mod ledger;
 mod maintenance;
 mod payload;
 
