@@ -93,6 +93,9 @@ fn every_attribute_stores_only_what_the_predicate_accepts() {
     assert_eq!(sled_fetch_cache().len(), 4);
     assert_eq!(file_fetch_cache().len(), 4);
     assert_eq!(tiered_fetch_cache().len(), 4);
+    for tier in tiered_fetch_cache().tiers() {
+        assert_eq!(tier.stats.len, 4, "{tier:?}");
+    }
 }
 
 static RESULT_CALLS: Calls = Calls::new();

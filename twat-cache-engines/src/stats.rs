@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// assert_eq!(stats.hit_ratio(), 0.75);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CacheStats {
     /// Lookups answered from the cache.
     pub hits: u64,

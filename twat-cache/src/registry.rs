@@ -18,6 +18,11 @@ use crate::{CacheHandle, TierStats};
 /// assert_eq!(id_cache().kind(), CacheKind::Mcache);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum CacheKind {
     /// `#[mcache]`: memory.
     Mcache,
@@ -50,6 +55,7 @@ impl CacheKind {
 /// assert!(info.folder.is_none(), "memory caches have no folder");
 /// ```
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CacheInfo {
     /// The cache's name (see [`CacheHandle::name`]).
     pub name: String,

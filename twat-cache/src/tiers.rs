@@ -4,6 +4,11 @@ use twat_cache_engines::CacheStats;
 
 /// One storage tier of a cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Tier {
     /// The in-process memory cache (`#[mcache]`, and `#[ucache]`'s first tier).
     Memory,
@@ -35,6 +40,7 @@ pub enum Tier {
 /// assert_eq!(cache.stats().hits, 2);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TierStats {
     /// Which tier.
     pub tier: Tier,
