@@ -35,15 +35,15 @@ use super::error::StoreError;
 use super::private_dir;
 use super::record;
 
-const EXTENSION: &str = "twc";
-const TEMP_EXTENSION: &str = "tmp";
-const IN_USE: &str = ".in-use";
+pub(super) const EXTENSION: &str = "twc";
+pub(super) const TEMP_EXTENSION: &str = "tmp";
+pub(super) const IN_USE: &str = ".in-use";
 /// Directory of the computation locks: one file per first two id bytes (65 536 at most), so
 /// their number stays bounded; two keys sharing one only wait for each other now and then.
 const LOCKS: &str = ".locks";
 const LOCK: &str = ".lock";
 /// A temporary file older than this belongs to a writer that died.
-const STALE_TEMP: Duration = Duration::from_secs(60);
+pub(super) const STALE_TEMP: Duration = Duration::from_secs(60);
 /// A namespace directory of the same function not opened or pruned for this long belongs to an
 /// edited function (or one no process runs any more) and is collected.
 pub const STALE_NAMESPACE: Duration = Duration::from_secs(24 * 3600);
@@ -104,7 +104,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn parse_id(name: &str) -> Option<EntryId> {
+pub(super) fn parse_id(name: &str) -> Option<EntryId> {
     let stem = name.strip_suffix(".twc")?;
     if stem.len() != 64 {
         return None;
@@ -123,7 +123,7 @@ fn not_an_entry() -> Option<Stored> {
 }
 
 /// Opens an entry for reading without following a symlink or blocking on a FIFO.
-fn open_entry(path: &Path) -> std::io::Result<File> {
+pub(super) fn open_entry(path: &Path) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]

@@ -11,7 +11,9 @@ mod backend;
 mod cache;
 mod error;
 mod file_store;
+pub mod inspect;
 mod key_bytes;
+mod key_text;
 pub mod paths;
 mod private_dir;
 mod record;
@@ -29,6 +31,7 @@ pub use cache::{
 pub use error::{OpenError, StoreError};
 pub use file_store::{FileLocation, FileStore, STALE_NAMESPACE, TOUCH_RESOLUTION};
 pub use key_bytes::KeyError;
+pub use key_text::describe_key;
 pub use private_dir::{check as check_private_dir, component as path_component};
 pub use sled_db::{CORRUPT_GRACE, EXIT_FLUSH_LIMIT, FLUSH_EVERY_MS};
 pub use sled_store::SledStore;

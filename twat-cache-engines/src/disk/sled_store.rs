@@ -25,7 +25,7 @@ fn guarded<T>(op: impl FnOnce() -> sled::Result<T>) -> Result<T, StoreError> {
 
 /// The tree key recording when a namespace was last opened. Not 32 bytes long, so it is never
 /// taken for an entry id (`for_each` and `sample` skip it).
-fn in_use_key(namespace: u64) -> [u8; 15] {
+pub(super) fn in_use_key(namespace: u64) -> [u8; 15] {
     let mut key = *b"in-use:\0\0\0\0\0\0\0\0";
     key[7..].copy_from_slice(&namespace.to_le_bytes());
     key
