@@ -3,7 +3,8 @@
 //! values of known sizes.
 //!
 //! `cli_fixture populate` writes and exits; `cli_fixture hold` opens the sled database, prints
-//! `ready`, and keeps it open (locked) until its standard input closes.
+//! `ready`, and keeps it open (locked) until its standard input closes; `cli_fixture many N`
+//! writes N small file entries (to see progress bars).
 
 use std::io::Read;
 use std::time::Duration;
@@ -51,8 +52,23 @@ fn blob(n: u32) -> Vec<u8> {
     vec![n as u8; 10_000]
 }
 
+/// Small entries, for `many`.
+#[fcache(folder = "many")]
+fn small(n: u32) -> u32 {
+    n
+}
+
 fn main() {
     match std::env::args().nth(1).as_deref() {
+        Some("many") => {
+            let n: u32 = std::env::args()
+                .nth(2)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1000);
+            for i in 0..n {
+                small(i);
+            }
+        }
         Some("populate") => populate(),
         Some("hold") => {
             square_v2(1);
@@ -60,7 +76,7 @@ fn main() {
             let _ = std::io::stdin().read_to_end(&mut Vec::new());
         }
         _ => {
-            eprintln!("usage: cli_fixture populate | hold");
+            eprintln!("usage: cli_fixture populate | hold | many N");
             std::process::exit(2);
         }
     }

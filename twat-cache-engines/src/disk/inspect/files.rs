@@ -227,13 +227,13 @@ pub(super) fn prune(
     for namespace in &cache.namespaces {
         let dir = cache.path.join(&namespace.id);
         for file in namespace_files(&dir) {
+            progress(1);
             match file {
                 NamespaceFile::Entry { path, bytes, .. } if !namespace.current => {
                     if remove(&path) {
                         freed.entries += 1;
                         freed.stale += 1;
                         freed.bytes += bytes;
-                        progress(1);
                     }
                 }
                 NamespaceFile::Entry {
@@ -247,7 +247,6 @@ pub(super) fn prune(
                             freed.entries += 1;
                             freed.expired += 1;
                             freed.bytes += bytes;
-                            progress(1);
                         }
                     } else {
                         let rank = modified
@@ -264,14 +263,12 @@ pub(super) fn prune(
                     if remove(&path) {
                         freed.damaged += 1;
                         freed.bytes += bytes;
-                        progress(1);
                     }
                 }
                 NamespaceFile::DeadTemp { path, bytes } => {
                     if remove(&path) {
                         freed.temp_files += 1;
                         freed.bytes += bytes;
-                        progress(1);
                     }
                 }
             }

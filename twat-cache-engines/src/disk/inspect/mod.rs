@@ -301,7 +301,7 @@ pub struct PruneOptions {
 }
 
 /// Prunes `caches` (see [`PruneOptions`]); caches in use or unreadable are left alone.
-/// `progress` is told each removal (for a progress bar).
+/// `progress` is told of each entry examined and each eviction (for a progress display).
 pub fn prune(
     caches: &[&CacheReport],
     options: PruneOptions,

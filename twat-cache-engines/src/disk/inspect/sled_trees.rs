@@ -190,13 +190,13 @@ pub(super) fn prune(
             continue;
         };
         let bytes = stored.len() as u64;
+        progress(1);
         let remove = || dry_run || tree.remove(id).is_ok();
         match record::peek(&stored) {
             None => {
                 if remove() {
                     freed.damaged += 1;
                     freed.bytes += bytes;
-                    progress(1);
                 }
             }
             Some(header) if Some(header.namespace) != current => {
@@ -204,7 +204,6 @@ pub(super) fn prune(
                     freed.entries += 1;
                     freed.stale += 1;
                     freed.bytes += bytes;
-                    progress(1);
                 }
             }
             Some(header) if record::expired(header.renewed, header.expires, now, 0) => {
@@ -212,7 +211,6 @@ pub(super) fn prune(
                     freed.entries += 1;
                     freed.expired += 1;
                     freed.bytes += bytes;
-                    progress(1);
                 }
             }
             Some(header) => left.push(Survivor {

@@ -162,16 +162,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             dry_run,
         } => {
             let selected = select(&caches, name.as_deref())?;
-            let total = selected
-                .iter()
-                .map(|c| {
-                    c.namespaces
-                        .iter()
-                        .map(|n| n.entries + n.damaged + n.dead_temp_files)
-                        .sum::<u64>()
-                })
-                .sum();
-            let bar = render::progress(total, "pruning");
+            let bar = render::spinner("pruning");
             let options = PruneOptions {
                 max_bytes: *max_bytes,
                 dry_run: *dry_run,

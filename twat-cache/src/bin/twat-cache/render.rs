@@ -222,6 +222,9 @@ impl Output {
                 cache.entries(),
                 size(cache.bytes())
             );
+            if entries.is_empty() {
+                continue;
+            }
             let mut t = table(&[
                 "key",
                 "size",
@@ -296,17 +299,33 @@ impl Output {
     }
 }
 
-/// A progress bar on stderr, drawn only on a terminal and only for work of some size.
-pub fn progress(total: u64, what: &'static str) -> ProgressBar {
-    let target = if std::io::stderr().is_terminal() && total >= 1_000 {
+/// Where progress is drawn: stderr, and only on a terminal.
+fn progress_target() -> ProgressDrawTarget {
+    if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {
         ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(Some(total), target);
+    }
+}
+
+/// A progress bar over `total` steps (drawn only on a terminal, and only once the work has
+/// taken a moment: indicatif waits before its first draw).
+pub fn progress(total: u64, what: &'static str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), progress_target());
     if let Ok(style) = ProgressStyle::with_template("{msg} {bar:30} {pos}/{len}") {
         bar.set_style(style);
     }
     bar.set_message(what);
+    bar
+}
+
+/// A counter of entries for work of unknown size (a prune).
+pub fn spinner(what: &'static str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, progress_target());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}: {pos} entries") {
+        bar.set_style(style);
+    }
+    bar.set_message(what);
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
     bar
 }
