@@ -61,23 +61,7 @@ fn scan_namespace(dir: &Path, now: u64) -> NamespaceReport {
     };
     for file in namespace_files(dir) {
         match file {
-            NamespaceFile::Entry { header, bytes, .. } => {
-                report.entries += 1;
-                report.bytes += bytes;
-                if record::expired(header.renewed, header.expires, now, 0) {
-                    report.expired += 1;
-                }
-                report.oldest = Some(
-                    report
-                        .oldest
-                        .map_or(header.created, |o| o.min(header.created)),
-                );
-                report.newest = Some(
-                    report
-                        .newest
-                        .map_or(header.created, |o| o.max(header.created)),
-                );
-            }
+            NamespaceFile::Entry { header, bytes, .. } => report.count(&header, bytes, now),
             NamespaceFile::Damaged { .. } => report.damaged += 1,
             NamespaceFile::DeadTemp { .. } => report.dead_temp_files += 1,
         }

@@ -101,6 +101,20 @@ pub struct NamespaceReport {
     pub newest: Option<u64>,
 }
 
+impl NamespaceReport {
+    /// Counts one intact entry of `bytes` stored bytes.
+    fn count(&mut self, header: &super::record::Peek, bytes: u64, now: u64) {
+        self.entries += 1;
+        self.bytes += bytes;
+        if super::record::expired(header.renewed, header.expires, now, 0) {
+            self.expired += 1;
+        }
+        let created = Some(header.created);
+        self.oldest = self.oldest.min(created).or(created);
+        self.newest = self.newest.max(created);
+    }
+}
+
 /// One entry, as `inspect` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EntryReport {

@@ -68,21 +68,7 @@ fn scan_tree(tree: &sled::Tree, now: u64) -> Vec<NamespaceReport> {
                 id: format!("{:016x}", header.namespace),
                 ..NamespaceReport::default()
             });
-        report.entries += 1;
-        report.bytes += stored.len() as u64;
-        if record::expired(header.renewed, header.expires, now, 0) {
-            report.expired += 1;
-        }
-        report.oldest = Some(
-            report
-                .oldest
-                .map_or(header.created, |o| o.min(header.created)),
-        );
-        report.newest = Some(
-            report
-                .newest
-                .map_or(header.created, |o| o.max(header.created)),
-        );
+        report.count(&header, stored.len() as u64, now);
     }
     // The namespace stamped in use last is current, even with no entries yet.
     let current = by_tag
