@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use twat_cache::{CacheKind, clear_all, mcache, registry};
+use twat_cache::{CacheKind, mcache, registry};
 use twat_cache_tests::Calls;
 
 static SQUARE_CALLS: Calls = Calls::new();
@@ -127,24 +127,6 @@ fn name_option_and_registry() {
     assert_eq!(info.kind, CacheKind::Mcache);
     assert_eq!(info.folder, None);
     assert_eq!((info.stats.hits, info.stats.misses), (1, 1));
-}
-
-static CLEAR_ALL_CALLS: Calls = Calls::new();
-
-#[mcache]
-fn cleared_by_clear_all(x: u8) -> u8 {
-    CLEAR_ALL_CALLS.hit();
-    x
-}
-
-#[test]
-fn clear_all_empties_registered_caches() {
-    cleared_by_clear_all(1);
-    assert_eq!(cleared_by_clear_all_cache().len(), 1);
-    clear_all();
-    assert_eq!(cleared_by_clear_all_cache().len(), 0);
-    cleared_by_clear_all(1);
-    assert_eq!(CLEAR_ALL_CALLS.get(), 2);
 }
 
 static FIB_CALLS: Calls = Calls::new();
