@@ -261,3 +261,7 @@ pub fn helper_args() -> Vec<String> {
     }
     args
 }
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+pub use redis_server::RedisServer;

@@ -1,8 +1,5 @@
 use twat_cache::{fcache, ucache};
 
-#[ucache(backend = "redis")]
-fn needs_feature(x: u32) -> u32 { x }
-
 #[ucache(backend = "memcached", disk_max_bytes = "0B")]
 fn unknown_backend(x: u32) -> u32 { x }
 
@@ -13,7 +10,6 @@ fn bad_size(x: u32) -> u32 { x }
 fn not_for_fcache(x: u32) -> u32 { x }
 
 fn main() {
-    needs_feature(1);
     unknown_backend(1);
     bad_size(1);
     not_for_fcache(1);

@@ -190,7 +190,9 @@ impl<'a> Context<'a> {
             Some(n) => quote!(::core::option::Option::Some(#n)),
             None => quote!(::core::option::Option::None),
         };
-        let options = o.given.iter().filter_map(spec_option);
+        let redis = (o.text("backend") == Some("redis"))
+            .then(|| quote!(::twat_cache::__private::SpecOption::RedisTier));
+        let options = o.given.iter().filter_map(spec_option).chain(redis);
         quote! {
             ::twat_cache::__private::HandleSpec {
                 kind: ::twat_cache::__private::CacheKind::#kind,
@@ -215,11 +217,18 @@ impl<'a> Context<'a> {
         })
     }
 
-    /// Type arguments after the stored type: the attribute's marker for disk caches (the
-    /// runtime knows which storage it builds).
+    /// Type arguments after the stored type: the attribute's marker for disk caches and
+    /// `#[ucache]`'s second tier (the runtime knows which storage each builds).
     fn backend(&self) -> TokenStream {
         match self.kind {
-            Kind::Mcache | Kind::Ucache => quote!(),
+            Kind::Mcache => quote!(),
+            Kind::Ucache => match self.options.get("backend") {
+                Some(given) if matches!(&given.value, Value::Text(b) if b == "redis") => {
+                    // Spanned on `"redis"`: a build without the feature says so there.
+                    quote_spanned!(given.span=> , ::twat_cache::__private::UcacheRedis)
+                }
+                _ => quote!(, ::twat_cache::__private::Ucache),
+            },
             Kind::Bcache => quote!(, ::twat_cache::__private::Bcache),
             Kind::Fcache => quote!(, ::twat_cache::__private::Fcache),
         }
@@ -263,10 +272,25 @@ impl<'a> Context<'a> {
             Kind::Bcache | Kind::Fcache => {
                 quote!(::twat_cache::__private::DiskCall<_ #backend>)
             }
-            Kind::Ucache => quote!(::twat_cache::__private::TieredCall<_>),
+            Kind::Ucache => quote!(::twat_cache::__private::TieredCall<_ #backend>),
         };
         // The value type comes from `__twat_stored` (see `stored_check`).
         quote!(<_ as #calls>::#method(#site, &__twat_query #weigh, __twat_stored))
+    }
+
+    /// For `backend = "redis"`: the check, once (in the wrapper) and on `"redis"`, that this
+    /// build of twat-cache has the Redis tier (a proc macro cannot see the facade's features).
+    fn redis_check(&self) -> TokenStream {
+        match self.options.get("backend") {
+            Some(given) if matches!(&given.value, Value::Text(b) if b == "redis") => {
+                quote_spanned! {given.span=>
+                    ::twat_cache::__private::require_redis_feature::<
+                        ::twat_cache::__private::UcacheRedis,
+                    >();
+                }
+            }
+            _ => quote!(),
+        }
     }
 
     /// `let __twat_stored = …;`: the stored type, checked to fit the attribute (one error, on
@@ -600,6 +624,7 @@ impl<'a> Context<'a> {
             quote!(#[inline])
         };
         let const_checks = const_checks(self.options);
+        let redis_check = self.redis_check();
         let stored_check = self.stored_check();
         let from_engine = self.engine_value(quote!(__twat_value));
         let complete = self.complete(&format_ident!("__twat_result"));
@@ -608,6 +633,7 @@ impl<'a> Context<'a> {
             #inline
             #vis #constness #asyncness fn #ident #generics (#(#inputs),*) #output #where_clause {
                 #const_checks
+                #redis_check
                 #stored_check
                 #site
                 let __twat_ticket = {

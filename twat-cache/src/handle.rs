@@ -41,8 +41,9 @@ trait Engine: Send + Sync {
 
 /// A `#[ucache]` instantiation: it owns its memory tier; its disk tier is a view of the
 /// function's disk core, which the handle counts, lists and clears once.
-impl<K, V> Engine for TieredEngine<K, V>
+impl<K, V, S> Engine for TieredEngine<K, V, S>
 where
+    S: FunctionStore,
     K: CacheKey,
     V: CacheValue + DiskValue,
 {
@@ -329,15 +330,16 @@ impl CacheHandle {
 
     /// The `#[ucache]` engine for this key/value instantiation: a memory tier of its own in
     /// front of a view of the function's disk core.
-    pub(crate) fn tiered<K, V>(
+    pub(crate) fn tiered<S, K, V>(
         &'static self,
         weigh: Option<fn(&K, &V) -> u64>,
-    ) -> Option<&'static TieredEngine<K, V>>
+    ) -> Option<&'static TieredEngine<K, V, S>>
     where
+        S: FunctionStore,
         K: CacheKey,
         V: CacheValue + DiskValue,
     {
-        let core = self.disk_core::<<Ucache as DiskAttribute>::Store>()?;
+        let core = self.disk_core::<S>()?;
         self.engine(|| Tiered::new(self.build_memory(weigh), DiskCache::from_core(core.clone())))
     }
 
@@ -389,6 +391,10 @@ impl CacheHandle {
                 .map(|e| e as &dyn Engine),
             CacheKind::Fcache => self
                 .disk_core::<<Fcache as DiskAttribute>::Store>()
+                .map(|e| e as &dyn Engine),
+            #[cfg(feature = "redis")]
+            CacheKind::Ucache if self.spec.redis_tier() => self
+                .disk_core::<<crate::private::UcacheRedis as DiskAttribute>::Store>()
                 .map(|e| e as &dyn Engine),
             CacheKind::Ucache => self
                 .disk_core::<<Ucache as DiskAttribute>::Store>()

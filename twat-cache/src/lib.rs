@@ -49,7 +49,7 @@
 //! | `version = "2"` | bcache, fcache, ucache | namespace (default: a fingerprint of the function) |
 //! | `compress = true` | bcache, fcache, ucache | zstd-compress stored values |
 //! | `disk_max_bytes = "1GiB"` | ucache | bound on the disk tier (default 1 GiB) |
-//! | `backend = "disk"` | ucache | the second tier (`"redis"`: not yet available) |
+//! | `backend = "disk"` / `"redis"` | ucache | the second tier: the disk (default) or Redis (feature `redis`) |
 
 #![warn(missing_docs)]
 

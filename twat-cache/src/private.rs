@@ -50,7 +50,7 @@ use twat_cache_engines::disk::{FileStore, SledStore};
 mod fit;
 pub use fit::*;
 
-/// A disk attribute, and the storage engine it builds.
+/// A disk attribute (or `#[ucache]`'s second tier), and the storage engine it builds.
 pub trait DiskAttribute: 'static {
     type Store: FunctionStore;
 }
@@ -74,9 +74,36 @@ impl DiskAttribute for Ucache {
     type Store = FileStore;
 }
 
-/// The engine of one `#[ucache]` function (for one key/value instantiation).
-pub type TieredEngine<K, V> =
-    Tiered<MemoryCache<K, V>, DiskCache<<Ucache as DiskAttribute>::Store, V>>;
+/// `#[ucache(backend = "redis")]`'s second tier: Redis.
+#[cfg(feature = "redis")]
+pub struct UcacheRedis;
+#[cfg(feature = "redis")]
+impl DiskAttribute for UcacheRedis {
+    type Store = twat_cache_engines::disk::RedisStore;
+}
+
+/// Without the `redis` feature the attribute still expands against a tier that exists, so that
+/// [`require_redis_feature`] is the one error the user sees.
+#[cfg(not(feature = "redis"))]
+pub type UcacheRedis = Ucache;
+
+/// Implemented when this build has the Redis tier.
+#[diagnostic::on_unimplemented(
+    message = "`backend = \"redis\"` needs the `redis` feature of twat-cache",
+    label = "this build of twat-cache has no Redis tier",
+    note = "enable it: `twat-cache = {{ version = \"…\", features = [\"redis\"] }}`"
+)]
+pub trait RedisFeature {}
+#[cfg(feature = "redis")]
+impl RedisFeature for UcacheRedis {}
+
+/// Emitted once per `#[ucache(backend = "redis")]` function, on `"redis"`.
+#[inline(always)]
+pub fn require_redis_feature<T: RedisFeature>() {}
+
+/// The engine of one `#[ucache]` function (for one key/value instantiation) over the second
+/// tier's store `S`.
+pub type TieredEngine<K, V, S = FileStore> = Tiered<MemoryCache<K, V>, DiskCache<S, V>>;
 pub use twat_cache_engines::{Borrowed, BorrowedKey, EstimateSize, KeyPart, OptionPart, Policy};
 
 /// What a memory cache needs of a key (the owned form of the arguments, or `key = …`).
@@ -177,8 +204,8 @@ where
     site.memory::<Q::Owned, V>(weigh)
 }
 
-/// The duty a `#[ucache]` miss hands back.
-type TieredTicket<K, V> = Ticket<TieredVacancy<'static, K, V, <Ucache as DiskAttribute>::Store>>;
+/// The duty a `#[ucache]` miss hands back (`S`: the second tier's store).
+type TieredTicket<K, V, S> = Ticket<TieredVacancy<'static, K, V, S>>;
 
 /// One element of a `key = (…)` expression, wrapped so that method resolution picks how to
 /// look it up: a reference `&U` is looked up as `U` (owned: `U::Owned`, so `branch: &str`
@@ -418,13 +445,13 @@ where
     }
 }
 
-/// [`MemoryCall`] for `#[ucache]`.
+/// [`MemoryCall`] for `#[ucache]`, whose second tier is attribute `A`'s store.
 #[diagnostic::on_unimplemented(
     message = "this function cannot be cached by #[ucache]: its key (`{Self}`) or value (`{V}`) does not fit",
     label = "see the error on the argument or return type",
     note = "#[ucache] needs `Hash + Eq + Serialize` key parts and `Clone + Send + Sync + Serialize + DeserializeOwned` values"
 )]
-pub trait TieredCall<V: 'static> {
+pub trait TieredCall<V: 'static, A: DiskAttribute> {
     /// The owned key stored in the memory tier.
     type Key: 'static;
 
@@ -434,14 +461,14 @@ pub trait TieredCall<V: 'static> {
         query: &Self,
         weigh: Option<fn(&Self::Key, &V) -> u64>,
         _: StoredType<V>,
-    ) -> Step<V, TieredTicket<Self::Key, V>>;
+    ) -> Step<V, TieredTicket<Self::Key, V, A::Store>>;
 
     fn lookup_async<'q>(
         site: &'static Site,
         query: &'q Self,
         weigh: Option<fn(&Self::Key, &V) -> u64>,
         _: StoredType<V>,
-    ) -> impl Future<Output = Step<V, TieredTicket<Self::Key, V>>> + Send + 'q;
+    ) -> impl Future<Output = Step<V, TieredTicket<Self::Key, V, A::Store>>> + Send + 'q;
 
     /// Removes one call's entry; `false` if it was not cached.
     fn invalidate(site: &'static Site, query: &Self, _: StoredType<V>) -> bool;
@@ -451,12 +478,13 @@ pub trait TieredCall<V: 'static> {
         query: &Self,
         weigh: Option<fn(&Self::Key, &V) -> u64>,
         _: StoredType<V>,
-    ) -> TieredTicket<Self::Key, V>;
+    ) -> TieredTicket<Self::Key, V, A::Store>;
 }
 
 #[diagnostic::do_not_recommend]
-impl<Q, V> TieredCall<V> for Q
+impl<Q, V, A> TieredCall<V, A> for Q
 where
+    A: DiskAttribute,
     Q: BorrowedKey + Lookup<<Q as BorrowedKey>::Owned> + Serialize + Sync,
     Q::Owned: CacheKey,
     V: CacheValue + DiskValue,
@@ -469,8 +497,8 @@ where
         query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
         _: StoredType<V>,
-    ) -> Step<V, TieredTicket<Q::Owned, V>> {
-        through(site.tiered::<Q::Owned, V>(weigh), query)
+    ) -> Step<V, TieredTicket<Q::Owned, V, A::Store>> {
+        through(site.tiered::<A::Store, Q::Owned, V>(weigh), query)
     }
 
     async fn lookup_async(
@@ -478,15 +506,15 @@ where
         query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
         _: StoredType<V>,
-    ) -> Step<V, TieredTicket<Q::Owned, V>> {
-        match site.tiered::<Q::Owned, V>(weigh) {
+    ) -> Step<V, TieredTicket<Q::Owned, V, A::Store>> {
+        match site.tiered::<A::Store, Q::Owned, V>(weigh) {
             Some(engine) => step(engine.entry_async(query).await),
             None => disabled(),
         }
     }
 
     fn invalidate(site: &'static Site, query: &Q, _: StoredType<V>) -> bool {
-        site.tiered::<Q::Owned, V>(None)
+        site.tiered::<A::Store, Q::Owned, V>(None)
             .is_some_and(|engine| Engine::remove(engine, query))
     }
 
@@ -495,8 +523,8 @@ where
         query: &Q,
         weigh: Option<fn(&Q::Owned, &V) -> u64>,
         _: StoredType<V>,
-    ) -> TieredTicket<Q::Owned, V> {
-        replacing(site.tiered::<Q::Owned, V>(weigh), query)
+    ) -> TieredTicket<Q::Owned, V, A::Store> {
+        replacing(site.tiered::<A::Store, Q::Owned, V>(weigh), query)
     }
 }
 

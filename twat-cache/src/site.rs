@@ -166,11 +166,12 @@ impl Site {
 
     /// The `#[ucache]` engine for this key/value instantiation; `None` when caching is disabled.
     #[inline]
-    pub(crate) fn tiered<K, V>(
+    pub(crate) fn tiered<S, K, V>(
         &'static self,
         weigh: Option<fn(&K, &V) -> u64>,
-    ) -> Option<&'static TieredEngine<K, V>>
+    ) -> Option<&'static TieredEngine<K, V, S>>
     where
+        S: FunctionStore,
         K: CacheKey,
         V: CacheValue + DiskValue,
     {

@@ -45,6 +45,8 @@ pub enum SpecOption {
     Policy(Policy),
     SingleFlight(bool),
     Compress(bool),
+    /// `#[ucache(backend = "redis")]`: the second tier is Redis.
+    RedisTier,
 }
 
 /// `#[ucache]`'s memory tier bound when none is given.
@@ -70,6 +72,8 @@ impl SpecOption {
             SpecOption::Policy(policy) => builder.with_policy(policy),
             SpecOption::SingleFlight(on) => builder.with_single_flight(on),
             SpecOption::Compress(on) => builder.with_compress(on),
+            // Chooses the store (see `CacheHandle`), not a builder setting.
+            SpecOption::RedisTier => builder,
         }
     }
 }
@@ -85,6 +89,12 @@ impl HandleSpec {
         self.options
             .iter()
             .fold(builder, |b, option| option.apply(self.kind, tier, b))
+    }
+
+    /// Whether `#[ucache]`'s second tier is Redis (`backend = "redis"`).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn redis_tier(&self) -> bool {
+        self.options.contains(&SpecOption::RedisTier)
     }
 
     /// The entry lifetime, if any.

@@ -62,9 +62,19 @@ impl std::ops::Deref for Stored {
 /// let unlocked = twat_cache::disk::EntryLock::none();
 /// drop(unlocked);
 /// ```
-#[derive(Debug)]
 pub struct EntryLock {
     file: Option<(std::fs::File, std::path::PathBuf)>,
+    /// Releases a lock held elsewhere (a Redis key), on drop.
+    release: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl std::fmt::Debug for EntryLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntryLock")
+            .field("file", &self.file)
+            .field("remote", &self.release.is_some())
+            .finish()
+    }
 }
 
 /// Lock files this process holds. File locks conflict between two opens in one process too, so
@@ -94,12 +104,24 @@ impl EntryLock {
     pub(crate) fn file(file: std::fs::File, path: std::path::PathBuf) -> Self {
         Self {
             file: Some((file, path)),
+            release: None,
+        }
+    }
+
+    /// A lock that `release` gives back when dropped (a lock held on a server).
+    pub fn on_release(release: Box<dyn FnOnce() + Send>) -> Self {
+        Self {
+            file: None,
+            release: Some(release),
         }
     }
 
     /// No lock (a backend only one process uses needs none).
     pub fn none() -> Self {
-        Self { file: None }
+        Self {
+            file: None,
+            release: None,
+        }
     }
 }
 
@@ -108,6 +130,9 @@ impl Drop for EntryLock {
         if let Some((file, path)) = self.file.take() {
             drop(file); // closing the file releases the lock
             Self::unclaim(&path);
+        }
+        if let Some(release) = self.release.take() {
+            release();
         }
     }
 }
@@ -280,6 +305,10 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// Whether bounds are kept by periodic whole-store prunes (files, shared by processes)
     /// rather than by sampled eviction on every insert (sled, owned by one process).
     const PRUNES: bool;
+
+    /// Whether the store lives in the file system, below the cache root (whose directories
+    /// must then pass the ownership rule before it is opened); `false` for a server.
+    const LOCAL: bool = true;
 
     /// The bytes stored under `id`. A backend that reads from files reads no more than
     /// `max_len` bytes, nor more than the entry declares; what is not a plausible entry may be

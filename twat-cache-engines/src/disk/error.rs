@@ -45,12 +45,35 @@ pub enum StoreError {
     /// The operation is not offered by this backend.
     #[error("{0}")]
     Unsupported(&'static str),
+    /// A storage server did not answer (refused, timed out, dropped the connection): the
+    /// cache stops using it and tries again with backoff.
+    #[error("the cache server {server} is unavailable: {reason}")]
+    Unavailable {
+        /// The server's address (never its credentials).
+        server: String,
+        /// What happened.
+        reason: String,
+    },
+    /// A storage server answered with an error.
+    #[error("the cache server {server} failed: {reason}")]
+    Redis {
+        /// The server's address (never its credentials).
+        server: String,
+        /// What it said.
+        reason: String,
+    },
 }
 
 impl StoreError {
     /// Whether a path was not there (for example a directory another process removed).
     pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, Self::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+
+    /// Whether the storage is away (a server that does not answer), rather than one call
+    /// having failed.
+    pub(crate) fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
     }
 
     /// An I/O error on `path`.

@@ -17,6 +17,8 @@ mod key_text;
 pub mod paths;
 mod private_dir;
 mod record;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod sled_db;
 mod sled_store;
 mod value_layout;
@@ -33,6 +35,10 @@ pub use file_store::{FileLocation, FileStore, STALE_NAMESPACE, TOUCH_RESOLUTION}
 pub use key_bytes::KeyError;
 pub use key_text::describe_key;
 pub use private_dir::{check as check_private_dir, component as path_component};
+#[cfg(feature = "redis")]
+pub use redis_store::{
+    DEFAULT_REDIS_TIMEOUT, DEFAULT_REDIS_URL, REDIS_LOCK_TTL, RedisLocation, RedisStore,
+};
 pub use sled_db::{CORRUPT_GRACE, EXIT_FLUSH_LIMIT, FLUSH_EVERY_MS};
 pub use sled_store::SledStore;
 

@@ -42,6 +42,8 @@ pub(super) enum Missed {
     Entry(EntryId),
     /// Every entry was removed.
     All,
+    /// Nothing (a read failed).
+    Nothing,
 }
 
 impl Attach {
@@ -51,6 +53,7 @@ impl Attach {
                 self.cleared = true;
                 self.removed.clear();
             }
+            Missed::Nothing => {}
             Missed::Entry(_) if self.cleared => {}
             Missed::Entry(id) => {
                 if self.removed.len() >= MAX_MISSED {

@@ -108,7 +108,7 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
         let folder = S::folder(&self.location).to_path_buf();
         let (location, trusted_root, checked) = (self.location, self.trusted_root, folder.clone());
         let opener = move || {
-            if let Some(root) = &trusted_root {
+            if let Some(root) = trusted_root.as_ref().filter(|_| S::LOCAL) {
                 private_dir::ensure(root, &checked)?;
             }
             S::open(&location)

@@ -253,6 +253,9 @@ impl<S: Backend> DiskCore<S> {
             match found {
                 Ok(Some(bytes)) => return Some(bytes),
                 Ok(None) => {}
+                Err(why) if why.is_unavailable() => {
+                    self.go_offline("reading the cache storage", &why, Missed::Nothing);
+                }
                 Err(why) => self.fault("reading the cache storage", &why),
             }
         }

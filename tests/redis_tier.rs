@@ -1,0 +1,127 @@
+//! `#[ucache(backend = "redis")]` against a real server: entries shared by processes, one body
+//! run for a key missed by several processes at once, checked values (a planted one is a
+//! miss), TTLs on the server, invalidation and clear reaching Redis.
+#![deny(warnings)]
+
+use std::sync::OnceLock;
+
+use twat_cache::{Tier, ucache};
+use twat_cache_tests::{Calls, RedisServer, concurrent_runs, isolated_cache_root, run_helper};
+
+const HELPER: &str = env!("CARGO_BIN_EXE_redis_helper");
+
+/// This binary's server; `None` where it is skipped (see `RedisServer::start`).
+fn server() -> Option<&'static RedisServer> {
+    static SERVER: OnceLock<Option<RedisServer>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            let server = RedisServer::start("redis_tier")?;
+            // SAFETY: set once, before any cache of this binary reads it.
+            unsafe { std::env::set_var("TWAT_CACHE_REDIS_URL", server.url()) };
+            isolated_cache_root();
+            Some(server)
+        })
+        .as_ref()
+}
+
+fn helper(args: &[&str]) -> twat_cache_tests::Report {
+    let root = tempfile::tempdir().unwrap();
+    run_helper(HELPER, root.path(), args, &[])
+}
+
+#[test]
+fn two_processes_share_entries_through_redis() {
+    let Some(_) = server() else { return };
+    let first = helper(&["get", "101", "102", "103", "104"]);
+    assert_eq!((first.runs, first.wrong), (4, 0));
+    // Another process, another (empty) local root: everything comes from Redis.
+    let second = helper(&["get", "101", "102", "103", "104"]);
+    assert_eq!((second.runs, second.wrong), (0, 0), "{:?}", second.lines);
+    let memory = second.field("tier").unwrap(); // the first tier line: hits, entries
+    assert_eq!(memory, [0, 2], "Redis hits filled the 2-entry memory tier");
+    assert_eq!(second.hits, 4, "every call a Redis hit");
+}
+
+#[test]
+fn four_processes_missing_one_key_run_the_body_once() {
+    let Some(_) = server() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let runs = concurrent_runs(HELPER, root.path(), &["slow", "7001"], 4);
+    assert_eq!(
+        runs, 1,
+        "single-flight across processes through the Redis lock"
+    );
+}
+
+static LOCAL_CALLS: Calls = Calls::new();
+
+#[ucache(folder = "redis-local", maxsize = 1, ttl = "1h", backend = "redis")]
+fn square(n: u64) -> u64 {
+    LOCAL_CALLS.hit();
+    n * n
+}
+
+/// The Redis keys of `square`.
+fn square_keys(server: &RedisServer) -> Vec<String> {
+    server
+        .keys("twat-cache:redis-local:*")
+        .into_iter()
+        .filter(|k| !k.contains(":lock:"))
+        .collect()
+}
+
+#[test]
+fn values_are_checked_records_with_their_ttl_on_the_server() {
+    let Some(server) = server() else { return };
+    assert_eq!(square(12), 144);
+    let keys = square_keys(server);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let key = &keys[0];
+    assert!(
+        key.starts_with("twat-cache:redis-local:redis_tier.square:") && key.ends_with('}'),
+        "{key}"
+    );
+    let ttl_ms: i64 = redis::cmd("PTTL")
+        .arg(key)
+        .query(&mut server.connection())
+        .unwrap();
+    assert!(
+        (3_500_000..=3_600_000).contains(&ttl_ms),
+        "the key expires with the entry: {ttl_ms} ms"
+    );
+
+    // Garbage under the entry's key is a miss, recomputed and replaced, never returned.
+    assert_eq!(square(13), 169); // pushes 12 out of the one-entry memory tier
+    let before = LOCAL_CALLS.get();
+    let _: () = redis::cmd("SET")
+        .arg(key)
+        .arg(b"not a record".as_slice())
+        .query(&mut server.connection())
+        .unwrap();
+    assert_eq!(square(12), 144);
+    assert_eq!(LOCAL_CALLS.get(), before + 1, "recomputed");
+    let stored: Vec<u8> = redis::cmd("GET")
+        .arg(key)
+        .query(&mut server.connection())
+        .unwrap();
+    assert!(
+        stored.starts_with(b"TWCE"),
+        "the garbage was replaced by a record"
+    );
+
+    // Invalidation and clear reach Redis.
+    assert!(square_invalidate(12));
+    assert!(square_keys(server).len() == 1, "only 13 is left");
+    square_cache().clear();
+    assert!(square_keys(server).is_empty());
+    assert_eq!(square_cache().tier(Tier::Disk).unwrap().len, 0);
+}
+
+#[test]
+fn a_value_written_by_one_process_is_read_by_another_after_its_memory_copy_is_gone() {
+    let Some(_) = server() else { return };
+    // The helper's memory tier holds 2 entries: the third and later come from Redis.
+    let report = helper(&["get", "201", "202", "203", "201", "202", "203"]);
+    assert_eq!((report.runs, report.wrong), (3, 0));
+    assert_eq!(report.errors, 0);
+}
