@@ -125,3 +125,39 @@ fn a_value_written_by_one_process_is_read_by_another_after_its_memory_copy_is_go
     assert_eq!((report.runs, report.wrong), (3, 0));
     assert_eq!(report.errors, 0);
 }
+
+static SLIDING_CALLS: Calls = Calls::new();
+
+#[ucache(
+    folder = "redis-sliding",
+    maxsize = 1,
+    ttl = "1h",
+    refresh = true,
+    backend = "redis"
+)]
+fn sliding(n: u64) -> u64 {
+    SLIDING_CALLS.hit();
+    n + 1
+}
+
+#[test]
+fn refresh_renews_the_key_ttl_on_the_server() {
+    let Some(server) = server() else { return };
+    assert_eq!(sliding(1), 2);
+    let keys = server.keys("twat-cache:redis-sliding:*");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    // As if most of the hour had passed: five seconds left on the server.
+    let _: i64 = redis::cmd("PEXPIRE")
+        .arg(&keys[0])
+        .arg(5_000)
+        .query(&mut server.connection())
+        .unwrap();
+    assert_eq!(sliding(2), 3); // pushes 1 out of the one-entry memory tier
+    assert_eq!(sliding(1), 2); // a Redis hit, which renews the entry
+    assert_eq!(SLIDING_CALLS.get(), 2);
+    let ttl_ms: i64 = redis::cmd("PTTL")
+        .arg(&keys[0])
+        .query(&mut server.connection())
+        .unwrap();
+    assert!(ttl_ms > 3_500_000, "renewed to a full hour: {ttl_ms} ms");
+}

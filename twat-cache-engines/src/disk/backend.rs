@@ -367,6 +367,12 @@ pub trait Backend: Send + Sync + Sized + 'static {
         None
     }
 
+    /// Removes every entry at this location in bulk, if the backend can (its location holds
+    /// one namespace only); `Ok(false)`: the cache removes them one by one.
+    fn clear_location(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
     /// Makes written entries durable now.
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())

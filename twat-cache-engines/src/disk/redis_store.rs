@@ -213,6 +213,24 @@ impl RedisStore {
 
     /// Entry keys of this namespace, `COUNT` at a time, until `visit` says stop.
     fn scan_keys(&self, visit: &mut dyn FnMut(EntryId, String) -> bool) -> Result<(), StoreError> {
+        self.scan_pages(&mut |page| {
+            for key in page {
+                if let Some(id) = parse_key(&key)
+                    && !visit(id, key)
+                {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+    }
+
+    /// Pages of this namespace's entry keys (`SCAN MATCH`, never `KEYS`), until `visit` says
+    /// stop.
+    fn scan_pages(
+        &self,
+        visit: &mut dyn FnMut(Vec<String>) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
         let pattern = format!("{}:{{*}}", self.location.prefix);
         let mut cursor = 0u64;
         loop {
@@ -225,12 +243,8 @@ impl RedisStore {
                     .arg(500)
                     .query(c)
             })?;
-            for key in keys {
-                if let Some(id) = parse_key(&key)
-                    && !visit(id, key)
-                {
-                    return Ok(());
-                }
+            if !keys.is_empty() && !visit(keys)? {
+                return Ok(());
             }
             if next == 0 {
                 return Ok(());
@@ -382,6 +396,15 @@ impl Backend for RedisStore {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(100));
         }
+    }
+
+    /// `UNLINK`s this namespace's entries a page of `SCAN` at a time.
+    fn clear_location(&self) -> Result<bool, StoreError> {
+        self.scan_pages(&mut |page| {
+            let _: u64 = self.with(|c| redis::cmd("UNLINK").arg(&page).query(c))?;
+            Ok(true)
+        })?;
+        Ok(true)
     }
 
     /// Counts this namespace's keys (no values are read, no bytes counted: Redis bounds the

@@ -304,14 +304,16 @@ impl<S: Backend> DiskCore<S> {
 
     /// Removes every entry of this namespace (and damaged ones) from `store`.
     pub(super) fn clear_entries(&self, store: &S) -> Result<(), StoreError> {
-        let mut ids = Vec::new();
-        store.for_each(&mut |id, value| {
-            if record::decode(value).is_none_or(|r| r.header.namespace == self.namespace_tag) {
-                ids.push(id);
+        if !store.clear_location()? {
+            let mut ids = Vec::new();
+            store.for_each(&mut |id, value| {
+                if record::decode(value).is_none_or(|r| r.header.namespace == self.namespace_tag) {
+                    ids.push(id);
+                }
+            })?;
+            for id in &ids {
+                store.remove(id)?;
             }
-        })?;
-        for id in &ids {
-            store.remove(id)?;
         }
         self.counters.len.store(0, Ordering::Relaxed);
         self.counters.bytes.store(0, Ordering::Relaxed);
