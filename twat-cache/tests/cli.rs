@@ -388,3 +388,47 @@ fn bad_input_is_one_line_and_exit_code_2_with_nothing_deleted() {
     std::fs::set_permissions(shared.path(), open).unwrap();
     expect_2(shared.path(), &["list"], "refusing cache root");
 }
+
+/// `--redis URL` adds the caches on a Redis server to list, stats, inspect and clear.
+#[cfg(feature = "redis")]
+#[test]
+fn redis_caches_are_listed_inspected_and_cleared() {
+    let Some(server) = twat_cache_tests::RedisServer::start("cli --redis") else {
+        return;
+    };
+    let fixture = fixture().with_file_name("cli_redis_fixture");
+    let root = tempfile::tempdir().unwrap();
+    let status = Command::new(&fixture)
+        .env("TWAT_CACHE_DIR", root.path())
+        .env("TWAT_CACHE_REDIS_URL", server.url())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let url = server.url();
+    let list = json(root.path(), &["list", "--redis", &url]);
+    let label = cache(&list, "shared", "cli_redis_fixture::label");
+    assert_eq!(label["store"], "redis");
+    assert_eq!(label["entries"], 3);
+    assert!(label["bytes"].as_u64().unwrap() > 0);
+    let stats = json(root.path(), &["stats", "shared", "--redis", &url]);
+    assert_eq!(stats["entries"], 3);
+    let shown = json(root.path(), &["inspect", "shared", "--redis", &url]);
+    let mut keys: Vec<&str> = shown["caches"][0]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    keys.sort();
+    assert_eq!(keys, [r#"("Lima",)"#, r#"("Oslo",)"#, r#"("Paris",)"#]);
+
+    json(
+        root.path(),
+        &["clear", "shared/cli_redis_fixture::label", "--redis", &url],
+    );
+    assert!(server.keys("twat-cache:shared:*").is_empty());
+
+    let out = cli(root.path(), &["list", "--redis", "redis://127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not answer"));
+}

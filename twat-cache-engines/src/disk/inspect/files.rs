@@ -24,6 +24,7 @@ pub(super) fn scan(folder: &str, dir: &Path) -> CacheReport {
         path: dir.to_path_buf(),
         state: CacheState::Ok,
         namespaces: Vec::new(),
+        url: None,
     };
     if let Err(e) = crate::disk::private_dir::check(dir) {
         report.state = CacheState::Unreadable(e.to_string());

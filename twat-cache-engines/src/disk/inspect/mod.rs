@@ -28,6 +28,8 @@
 //! ```
 
 mod files;
+#[cfg(feature = "redis")]
+pub mod redis_keys;
 mod sled_trees;
 
 use std::path::{Path, PathBuf};
@@ -45,6 +47,8 @@ pub enum StoreKind {
     Sled,
     /// One file per entry (`#[fcache]`, and `#[ucache]`'s disk tier).
     Files,
+    /// Keys on a Redis server (`#[ucache(backend = "redis")]`; feature `redis`).
+    Redis,
 }
 
 /// Whether a cache could be read.
@@ -76,6 +80,10 @@ pub struct CacheReport {
     pub state: CacheState,
     /// Its namespaces, the current one first.
     pub namespaces: Vec<NamespaceReport>,
+    /// The server URL a Redis cache was found with (credentials and all: never shown).
+    #[serde(skip)]
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) url: Option<String>,
 }
 
 /// One namespace (a `version`, or a fingerprint of the function's code) of a cache.
@@ -189,6 +197,9 @@ pub enum InspectError {
     /// A file-system or database operation failed.
     #[error("{0}")]
     Failed(String),
+    /// The Redis server named cannot be used (a bad URL, or it does not answer).
+    #[error("{0}")]
+    BadServer(String),
 }
 
 /// The caches under `root`, by folder and name.
@@ -211,6 +222,7 @@ pub fn scan_root(root: &Path) -> Result<Vec<CacheReport>, InspectError> {
                 path: folder.clone(),
                 state: CacheState::Unreadable(e.to_string()),
                 namespaces: Vec::new(),
+                url: None,
             });
             continue;
         }
@@ -246,7 +258,7 @@ impl CacheReport {
     fn matches(&self, function: &str) -> bool {
         match self.store {
             StoreKind::Sled => self.name == function,
-            StoreKind::Files => {
+            StoreKind::Files | StoreKind::Redis => {
                 self.name == function
                     || self.path.file_name().and_then(|n| n.to_str())
                         == Some(paths::function_dir(function).as_str())
@@ -291,6 +303,7 @@ pub fn entries(cache: &CacheReport, limit: usize) -> Result<Vec<EntryReport>, In
     match cache.store {
         StoreKind::Files => Ok(files::entries(cache, limit)),
         StoreKind::Sled => sled_trees::entries(cache, limit),
+        StoreKind::Redis => redis_entries(cache, limit),
     }
 }
 
@@ -300,6 +313,7 @@ pub fn clear(cache: &CacheReport) -> Result<Freed, InspectError> {
     match cache.store {
         StoreKind::Files => files::clear(cache),
         StoreKind::Sled => sled_trees::clear(cache),
+        StoreKind::Redis => redis_clear(cache),
     }
 }
 
@@ -330,6 +344,8 @@ pub fn prune(
         let (removed, mut left) = match cache.store {
             StoreKind::Files => files::prune(cache, options.dry_run, progress)?,
             StoreKind::Sled => sled_trees::prune(cache, options.dry_run, progress)?,
+            // Redis drops expired keys itself and bounds its size with `maxmemory`.
+            StoreKind::Redis => continue,
         };
         freed.add(removed);
         survivors.append(&mut left);
@@ -377,6 +393,30 @@ impl Survivor {
             Location::Sled { folder, tree, id } => sled_trees::remove(folder, tree, id),
         }
     }
+}
+
+#[cfg(feature = "redis")]
+fn redis_entries(cache: &CacheReport, limit: usize) -> Result<Vec<EntryReport>, InspectError> {
+    redis_keys::entries(cache, cache.url.as_deref().unwrap_or_default(), limit)
+}
+
+#[cfg(feature = "redis")]
+fn redis_clear(cache: &CacheReport) -> Result<Freed, InspectError> {
+    redis_keys::clear(cache, cache.url.as_deref().unwrap_or_default())
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_entries(_: &CacheReport, _: usize) -> Result<Vec<EntryReport>, InspectError> {
+    Err(InspectError::Failed(
+        "built without the `redis` feature".into(),
+    ))
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_clear(_: &CacheReport) -> Result<Freed, InspectError> {
+    Err(InspectError::Failed(
+        "built without the `redis` feature".into(),
+    ))
 }
 
 fn usable(cache: &CacheReport) -> Result<(), InspectError> {

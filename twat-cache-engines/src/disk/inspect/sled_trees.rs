@@ -23,6 +23,7 @@ pub(super) fn scan(folder_name: &str, folder: &Path) -> Vec<CacheReport> {
             path: folder.join("db"),
             state,
             namespaces: Vec::new(),
+            url: None,
         }]
     };
     let db = match sled_db::open(folder) {
@@ -46,6 +47,7 @@ pub(super) fn scan(folder_name: &str, folder: &Path) -> Vec<CacheReport> {
             path: folder.join("db"),
             state: CacheState::Ok,
             namespaces: scan_tree(&tree, now),
+            url: None,
         });
     }
     caches

@@ -30,6 +30,11 @@ struct Cli {
     /// Print JSON (a stable schema; see the README) instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// Also the caches on this Redis server (`redis://host:port`; list, stats, inspect and
+    /// clear; Redis drops expired keys itself, so prune leaves it alone).
+    #[cfg(feature = "redis")]
+    #[arg(long, global = true, value_name = "URL")]
+    redis: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -124,7 +129,12 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         out.dir(&root);
         return Ok(());
     }
-    let caches = inspect::scan_root(&root)?;
+    #[allow(unused_mut)]
+    let mut caches = inspect::scan_root(&root)?;
+    #[cfg(feature = "redis")]
+    if let Some(url) = &cli.redis {
+        caches.extend(inspect::redis_keys::scan(url)?);
+    }
     match &cli.command {
         Command::Dir => unreachable!("handled above"),
         Command::List => out.list(&root, &caches),
