@@ -161,3 +161,28 @@ fn refresh_renews_the_key_ttl_on_the_server() {
         .unwrap();
     assert!(ttl_ms > 3_500_000, "renewed to a full hour: {ttl_ms} ms");
 }
+
+static ASYNC_CALLS: Calls = Calls::new();
+
+#[ucache(folder = "redis-async", maxsize = 1, backend = "redis")]
+async fn doubled(n: u64) -> u64 {
+    ASYNC_CALLS.hit();
+    futures::future::ready(()).await;
+    n * 2
+}
+
+#[test]
+fn async_functions_work_without_a_runtime() {
+    let Some(server) = server() else { return };
+    futures::executor::block_on(async {
+        for _ in 0..2 {
+            for n in 1..=3 {
+                assert_eq!(doubled(n).await, n * 2);
+            }
+        }
+    });
+    assert_eq!(ASYNC_CALLS.get(), 3, "the second round came from Redis");
+    assert_eq!(server.keys("twat-cache:redis-async:*").len(), 3);
+    let disk = doubled_cache().tier(Tier::Disk).unwrap();
+    assert_eq!(disk.hits, 3);
+}
