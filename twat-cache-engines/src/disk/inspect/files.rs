@@ -187,11 +187,7 @@ pub(super) fn entries(cache: &CacheReport, limit: usize) -> Vec<EntryReport> {
 }
 
 pub(super) fn clear(cache: &CacheReport) -> Result<Freed, InspectError> {
-    let freed = Freed {
-        entries: cache.entries(),
-        bytes: cache.bytes(),
-        ..Freed::default()
-    };
+    let freed = Freed::everything_of(cache);
     fs::remove_dir_all(&cache.path).map_err(|e| {
         InspectError::Failed(format!("cannot remove `{}`: {e}", cache.path.display()))
     })?;

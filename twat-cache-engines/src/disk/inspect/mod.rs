@@ -160,6 +160,15 @@ pub struct Freed {
 }
 
 impl Freed {
+    /// All of `cache`'s entries (what a clear frees).
+    fn everything_of(cache: &CacheReport) -> Self {
+        Freed {
+            entries: cache.entries(),
+            bytes: cache.bytes(),
+            ..Freed::default()
+        }
+    }
+
     fn add(&mut self, other: Freed) {
         self.entries += other.entries;
         self.bytes += other.bytes;

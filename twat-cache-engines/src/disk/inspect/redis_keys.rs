@@ -108,11 +108,7 @@ pub(super) fn clear(cache: &CacheReport, url: &str) -> Result<Freed, InspectErro
         Ok(())
     })
     .map_err(|e| failed(&server, e))?;
-    Ok(Freed {
-        entries: cache.entries(),
-        bytes: cache.bytes(),
-        ..Freed::default()
-    })
+    Ok(Freed::everything_of(cache))
 }
 
 /// `twat-cache:<folder>:<function>` of a cache found by [`scan`].

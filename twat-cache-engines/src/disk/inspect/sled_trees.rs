@@ -147,11 +147,7 @@ pub(super) fn entries(cache: &CacheReport, limit: usize) -> Result<Vec<EntryRepo
 
 pub(super) fn clear(cache: &CacheReport) -> Result<Freed, InspectError> {
     let (db, tree) = open_tree(cache)?;
-    let freed = Freed {
-        entries: cache.entries(),
-        bytes: cache.bytes(),
-        ..Freed::default()
-    };
+    let freed = Freed::everything_of(cache);
     drop(tree);
     db.drop_tree(&cache.name)
         .and_then(|_| db.flush())
