@@ -39,6 +39,7 @@ mod flight;
 mod hit_counter;
 mod key;
 pub mod memory;
+mod offload;
 mod options;
 mod policy;
 mod size;

@@ -23,6 +23,7 @@ use crate::engine::{
 };
 use crate::key::Lookup;
 use crate::memory::{Entry, MemoryCache, VacantEntry};
+use crate::offload;
 
 /// A memory tier (L1) in front of a disk tier (L2).
 ///
@@ -148,7 +149,17 @@ where
     where
         Q: ?Sized + Serialize,
     {
-        match self.l2.lead(query, wait) {
+        self.settle_below(l1, self.l2.lead(query, wait))
+    }
+
+    /// What the disk tier's lead found, seen from the memory tier: a hit fills it (unless the
+    /// value is too large for it), a miss becomes the vacancy of both tiers.
+    fn settle_below<'a>(
+        &'a self,
+        l1: VacantEntry<'a, K, V>,
+        found: Found<DiskHit<V>, DiskVacant<'a, S, V>>,
+    ) -> Found<V, TieredVacancy<'a, K, V, S>> {
+        match found {
             Found::Hit(DiskHit {
                 value,
                 lifetime,
@@ -182,6 +193,31 @@ where
         match self.l1.entry_async(query).await {
             Entry::Hit(v) => Found::Hit(v),
             Entry::Vacant(l1) => self.below(l1, query, Duration::ZERO),
+        }
+    }
+
+    /// [`Tiered::entry_async`] for an engine that lives as long as the program (as the
+    /// attributes' do). When the second tier is on a server (`!S::LOCAL`), its round trips run
+    /// on the storage workers (`offload.rs`): the executor thread awaiting the lookup is never
+    /// blocked on the network, whichever executor it is.
+    pub async fn entry_async_shared<Q>(
+        &'static self,
+        query: &Q,
+    ) -> Found<V, TieredVacancy<'static, K, V, S>>
+    where
+        Q: ?Sized + Lookup<K> + Serialize + Sync,
+    {
+        match self.l1.entry_async(query).await {
+            Entry::Hit(v) => Found::Hit(v),
+            Entry::Vacant(l1) if S::LOCAL => self.below(l1, query, Duration::ZERO),
+            Entry::Vacant(l1) => {
+                let key = self.l2.serialized_key(query);
+                let l2 = &self.l2;
+                let found =
+                    offload::unblock(move || l2.lead_serialized(key.as_deref(), Duration::ZERO))
+                        .await;
+                self.settle_below(l1, found)
+            }
         }
     }
 }

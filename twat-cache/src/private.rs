@@ -508,7 +508,7 @@ where
         _: StoredType<V>,
     ) -> Step<V, TieredTicket<Q::Owned, V, A::Store>> {
         match site.tiered::<A::Store, Q::Owned, V>(weigh) {
-            Some(engine) => step(engine.entry_async(query).await),
+            Some(engine) => step(engine.entry_async_shared(query).await),
             None => disabled(),
         }
     }

@@ -424,17 +424,33 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         key: &Q,
         wait: Duration,
     ) -> Found<DiskHit<V>, DiskVacant<'_, S, V>> {
-        let Some(bytes) = self.core.key_bytes(key) else {
+        let bytes = self.core.key_bytes(key);
+        self.lead_serialized(bytes.as_deref(), wait)
+    }
+
+    /// [`DiskCache::lead`] with the key already serialized (`None`: it could not be; nothing
+    /// will be stored), for work handed to another thread.
+    pub(crate) fn lead_serialized(
+        &self,
+        bytes: Option<&[u8]>,
+        wait: Duration,
+    ) -> Found<DiskHit<V>, DiskVacant<'_, S, V>> {
+        let Some(bytes) = bytes else {
             return Found::Vacant(self.vacancy(None, None, None));
         };
-        let id = self.core.id_of(&bytes);
-        if let Some(hit) = self.read_with_lifetime(&id, &bytes) {
+        let id = self.core.id_of(bytes);
+        if let Some(hit) = self.read_with_lifetime(&id, bytes) {
             return Found::Hit(hit);
         }
-        match self.lock_or_read(&id, &bytes, wait) {
+        match self.lock_or_read(&id, bytes, wait) {
             Ok(lock) => Found::Vacant(self.vacancy(Some(bytes.to_vec()), None, lock)),
             Err(hit) => Found::Hit(hit),
         }
+    }
+
+    /// The key as the store's entries record it (`None`: it cannot be serialized).
+    pub(crate) fn serialized_key<Q: ?Sized + Serialize>(&self, key: &Q) -> Option<Vec<u8>> {
+        self.core.key_bytes(key).map(|bytes| bytes.to_vec())
     }
 
     /// The stored value; `None` if undecodable (damaged, or written by an older type) or if
