@@ -116,20 +116,63 @@ where
     S: Backend,
 {
     fn fill(self, value: &V) {
-        // Write-through: the shared tier first, then the waiters' tier. A value the disk did
-        // not take (too large for its bound, a fault) is kept in memory all the same.
-        match self.l2.store(value) {
-            Some(len) if len > self.l1_value_limit && self.replacing => {
-                self.l1.replaced_elsewhere()
-            }
-            Some(len) if len > self.l1_value_limit => self.l1.stored_elsewhere(),
-            _ => self.l1.insert(value.clone()),
-        }
+        // Write-through: the shared tier first, then the waiters' tier.
+        let stored = self.l2.store(value);
+        Self::fill_l1(self.l1, value, stored, self.l1_value_limit, self.replacing);
     }
 
     fn release(self) {
         self.l2.release();
         self.l1.release();
+    }
+}
+
+impl<'a, K, V, S> TieredVacancy<'a, K, V, S>
+where
+    K: std::hash::Hash + Eq,
+    V: Clone + Serialize + DeserializeOwned + 'static,
+    S: Backend,
+{
+    /// The memory tier after the disk tier took `stored` bytes (or did not): a value the disk
+    /// did not take (too large for its bound, a fault) is kept in memory all the same.
+    fn fill_l1(
+        l1: VacantEntry<'a, K, V>,
+        value: &V,
+        stored: Option<u64>,
+        limit: u64,
+        replacing: bool,
+    ) {
+        match stored {
+            Some(len) if len > limit && replacing => l1.replaced_elsewhere(),
+            Some(len) if len > limit => l1.stored_elsewhere(),
+            _ => l1.insert(value.clone()),
+        }
+    }
+}
+
+impl<K, V, S> TieredVacancy<'static, K, V, S>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+    S: Backend,
+{
+    /// [`Vacancy::fill`] for async callers of an engine that lives as long as the program:
+    /// when the second tier is on a server (`!S::LOCAL`), the record is encoded here and
+    /// written from a storage worker thread (`offload.rs`), so the executor thread is not
+    /// blocked on the network.
+    pub async fn fill_async_shared(self, value: &V) {
+        if S::LOCAL {
+            return self.fill(value);
+        }
+        let Self {
+            l1,
+            l2,
+            l1_value_limit,
+            replacing,
+        } = self;
+        let record = l2.encode(value);
+        let stored = offload::unblock(move || l2.store_encoded(record)).await;
+        Self::fill_l1(l1, value, stored, l1_value_limit, replacing);
     }
 }
 

@@ -318,8 +318,9 @@ impl<'a> Context<'a> {
     }
 
     /// `__twat_ticket.complete(…)` with what the adapter stores of `result` (an expression of
-    /// the function's return type), if `cache_if` accepts it.
-    fn complete(&self, result: &Ident) -> TokenStream {
+    /// the function's return type), if `cache_if` accepts it. In an `async fn` whose second
+    /// tier is on a server, `complete_remote(…).await`: the write leaves the executor thread.
+    fn complete(&self, result: &Ident, in_async: bool) -> TokenStream {
         let adapter = &self.adapter;
         let mut stored_ref = quote!(#adapter::stored_ref(&#result));
         if let Some(predicate) = self.options.cache_if() {
@@ -333,9 +334,21 @@ impl<'a> Context<'a> {
         }
         let stored = &self.stored;
         let to_engine = self.runtime("to_engine");
+        if in_async && self.redis_tier() {
+            return quote_spanned! {stored.span()=>
+                __twat_ticket
+                    .complete_remote(#to_engine::<#stored, _>(#stored_ref))
+                    .await;
+            };
+        }
         quote_spanned! {stored.span()=>
             __twat_ticket.complete(#to_engine::<#stored, _>(#stored_ref));
         }
+    }
+
+    /// Whether this is `#[ucache(backend = "redis")]`.
+    fn redis_tier(&self) -> bool {
+        self.kind == Kind::Ucache && self.options.text("backend") == Some("redis")
     }
 
     /// An expression for this generated item's `&'static Site` (see `twat_cache::site`).
@@ -480,7 +493,7 @@ impl<'a> Context<'a> {
         } else {
             format_ident!("value")
         };
-        let complete = self.complete(&value);
+        let complete = self.complete(&value, false);
         let doc = format!(
             "Stores `value` as the cached result of `{}` for these arguments without running it (an `Err` or `None` stores nothing).",
             f.sig.ident
@@ -510,7 +523,7 @@ impl<'a> Context<'a> {
         let ret = f.return_type();
         let block = self.body_block();
         let ticket = self.replacement_ticket("_refresh");
-        let complete = self.complete(&format_ident!("__twat_result"));
+        let complete = self.complete(&format_ident!("__twat_result"), asyncness.is_some());
         let body = if asyncness.is_some() {
             quote!(::twat_cache::__private::run_body_async::<#ret, _>(async move #block).await)
         } else {
@@ -627,7 +640,7 @@ impl<'a> Context<'a> {
         let redis_check = self.redis_check();
         let stored_check = self.stored_check();
         let from_engine = self.engine_value(quote!(__twat_value));
-        let complete = self.complete(&format_ident!("__twat_result"));
+        let complete = self.complete(&format_ident!("__twat_result"), asyncness.is_some());
         quote! {
             #(#attrs)*
             #inline

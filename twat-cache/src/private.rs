@@ -146,6 +146,23 @@ impl<T> Ticket<T> {
     }
 }
 
+impl<K, V, S> Ticket<TieredVacancy<'static, K, V, S>>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: CacheValue + DiskValue,
+    S: twat_cache_engines::disk::Backend,
+{
+    /// [`Ticket::complete`] for an `async fn` whose second tier is on a server: the write runs
+    /// on a storage worker thread, not on the executor's (see `Tiered`'s `fill_async_shared`).
+    pub async fn complete_remote(self, stored: Option<&V>) {
+        match (self.vacancy, stored) {
+            (Some(vacancy), Some(value)) => vacancy.fill_async_shared(value).await,
+            (Some(vacancy), None) => vacancy.release(),
+            (None, _) => {}
+        }
+    }
+}
+
 /// A lookup's outcome as the wrapper handles it.
 #[inline]
 fn step<V, T>(found: Found<V, T>) -> Step<V, Ticket<T>> {

@@ -82,6 +82,28 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskVacant<'_, S, V>
         stored
     }
 
+    /// [`DiskVacant::store`] in two steps, for a store written from another thread: the
+    /// record, encoded here, then [`DiskVacant::store_encoded`] there.
+    pub(crate) fn encode(&self, value: &V) -> Option<Vec<u8>> {
+        self.key
+            .as_ref()
+            .and_then(|key| self.cache.encode_record(key, value))
+    }
+
+    /// Stores a record made by [`DiskVacant::encode`] (`None`: nothing to store).
+    pub(crate) fn store_encoded(mut self, record: Option<Vec<u8>>) -> Option<u64> {
+        let stored = record.and_then(|bytes| {
+            self.cache
+                .write_record(&self.id, bytes, Some(self.generation))
+        });
+        self.outcome = if stored.is_some() {
+            Outcome::Stored
+        } else {
+            Outcome::NotStored
+        };
+        stored
+    }
+
     /// Gives the entry up because the result is not to be cached (an `Err`, a `None`): the
     /// callers waiting for it compute their own at once instead of queueing for a retry.
     pub fn release(mut self) {

@@ -466,6 +466,12 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
     /// Serializes and stores `value`; with `generation`, only if `key` was not invalidated
     /// since. Returns the stored entry's size, if it was stored.
     fn write(&self, id: &EntryId, key: &[u8], value: &V, generation: Option<u64>) -> Option<u64> {
+        let bytes = self.encode_record(key, value)?;
+        self.write_record(id, bytes, generation)
+    }
+
+    /// The entry record of `value` under `key` (`None`: it could not be serialized).
+    pub(super) fn encode_record(&self, key: &[u8], value: &V) -> Option<Vec<u8>> {
         let core = &*self.core;
         let now = core.clock.unix_nanos();
         let mut header = Header {
@@ -502,13 +508,24 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
                 Ok(())
             })
         };
-        let bytes = match encoded {
-            Ok(bytes) => bytes,
+        match encoded {
+            Ok(bytes) => Some(bytes),
             Err(e) => {
                 core.fault("serializing a cache value", &e);
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// Stores an encoded record (see [`DiskCache::write`]).
+    pub(super) fn write_record(
+        &self,
+        id: &EntryId,
+        bytes: Vec<u8>,
+        generation: Option<u64>,
+    ) -> Option<u64> {
+        let core = &*self.core;
+        let now = core.clock.unix_nanos();
         if bytes.len() as u64 > core.max_bytes {
             // Too large to keep: an older value stored under the key must not outlive this
             // insert, or a later read would return it.
