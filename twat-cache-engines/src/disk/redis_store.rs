@@ -18,6 +18,7 @@
 //! succeeds. Errors name the server by address only: a URL's credentials never reach a log.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -100,7 +101,8 @@ impl FunctionStore for RedisStore {
 /// `DiskCache<RedisStore, V>`.
 pub struct RedisStore {
     client: redis::Client,
-    pool: Mutex<Vec<redis::Connection>>,
+    /// Shared with the lock releases, which run when a computation's lock is dropped.
+    pool: Arc<Mutex<Vec<redis::Connection>>>,
     location: RedisLocation,
     /// `host:port`, for messages.
     server: String,
@@ -160,7 +162,15 @@ impl RedisStore {
                 }
                 Ok(value)
             }
-            Err(e) => Err(self.error(e)),
+            Err(e) => {
+                let error = self.error(e);
+                if error.is_unavailable() {
+                    // The other pooled connections went with the server (a restart, a
+                    // network break): drop them all, or each would fail once more on return.
+                    self.pool.lock().clear();
+                }
+                Err(error)
+            }
         }
     }
 
@@ -270,7 +280,7 @@ impl Backend for RedisStore {
         let server = client.get_connection_info().addr().to_string();
         let store = Self {
             client,
-            pool: Mutex::new(Vec::new()),
+            pool: Arc::default(),
             location: location.clone(),
             server,
         };
@@ -365,15 +375,26 @@ impl Backend for RedisStore {
             });
             match taken {
                 Ok(Some(_)) => {
-                    let client = self.client.clone();
+                    let (client, pool) = (self.client.clone(), self.pool.clone());
                     let timeout = self.location.timeout;
                     let release = move || {
-                        if let Ok(mut c) = client.get_connection_with_timeout(timeout) {
-                            let _ = c.set_read_timeout(Some(timeout));
-                            let _: redis::RedisResult<u64> = redis::Script::new(RELEASE)
+                        // A pooled connection if there is one (no connect per computation).
+                        let pooled = pool.lock().pop();
+                        let connection = pooled.or_else(|| {
+                            let c = client.get_connection_with_timeout(timeout).ok()?;
+                            c.set_read_timeout(Some(timeout)).ok()?;
+                            c.set_write_timeout(Some(timeout)).ok()?;
+                            Some(c)
+                        });
+                        if let Some(mut c) = connection {
+                            let released: redis::RedisResult<u64> = redis::Script::new(RELEASE)
                                 .key(&key)
                                 .arg(&token)
                                 .invoke(&mut c);
+                            let mut pool = pool.lock();
+                            if released.is_ok() && pool.len() < POOL {
+                                pool.push(c);
+                            }
                         }
                     };
                     return LockOutcome::Acquired {
