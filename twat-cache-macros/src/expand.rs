@@ -222,12 +222,9 @@ impl<'a> Context<'a> {
     fn backend(&self) -> TokenStream {
         match self.kind {
             Kind::Mcache => quote!(),
-            Kind::Ucache => match self.options.get("backend") {
-                Some(given) if matches!(&given.value, Value::Text(b) if b == "redis") => {
-                    // Spanned on `"redis"`: a build without the feature says so there.
-                    quote_spanned!(given.span=> , ::twat_cache::__private::UcacheRedis)
-                }
-                _ => quote!(, ::twat_cache::__private::Ucache),
+            Kind::Ucache => match self.redis_backend() {
+                Some(span) => quote_spanned!(span=> , ::twat_cache::__private::UcacheRedis),
+                None => quote!(, ::twat_cache::__private::Ucache),
             },
             Kind::Bcache => quote!(, ::twat_cache::__private::Bcache),
             Kind::Fcache => quote!(, ::twat_cache::__private::Fcache),
@@ -281,15 +278,13 @@ impl<'a> Context<'a> {
     /// For `backend = "redis"`: the check, once (in the wrapper) and on `"redis"`, that this
     /// build of twat-cache has the Redis tier (a proc macro cannot see the facade's features).
     fn redis_check(&self) -> TokenStream {
-        match self.options.get("backend") {
-            Some(given) if matches!(&given.value, Value::Text(b) if b == "redis") => {
-                quote_spanned! {given.span=>
-                    ::twat_cache::__private::require_redis_feature::<
-                        ::twat_cache::__private::UcacheRedis,
-                    >();
-                }
-            }
-            _ => quote!(),
+        match self.redis_backend() {
+            Some(span) => quote_spanned! {span=>
+                ::twat_cache::__private::require_redis_feature::<
+                    ::twat_cache::__private::UcacheRedis,
+                >();
+            },
+            None => quote!(),
         }
     }
 
@@ -334,7 +329,7 @@ impl<'a> Context<'a> {
         }
         let stored = &self.stored;
         let to_engine = self.runtime("to_engine");
-        if in_async && self.redis_tier() {
+        if in_async && self.redis_backend().is_some() {
             return quote_spanned! {stored.span()=>
                 __twat_ticket
                     .complete_remote(#to_engine::<#stored, _>(#stored_ref))
@@ -346,9 +341,12 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Whether this is `#[ucache(backend = "redis")]`.
-    fn redis_tier(&self) -> bool {
-        self.kind == Kind::Ucache && self.options.text("backend") == Some("redis")
+    /// For `#[ucache(backend = "redis")]`, the span of `"redis"` (where a build without the
+    /// feature reports it).
+    fn redis_backend(&self) -> Option<Span> {
+        let given = self.options.get("backend")?;
+        (self.kind == Kind::Ucache && matches!(&given.value, Value::Text(b) if b == "redis"))
+            .then_some(given.span)
     }
 
     /// An expression for this generated item's `&'static Site` (see `twat_cache::site`).
