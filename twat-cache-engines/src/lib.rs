@@ -47,6 +47,8 @@ mod stats;
 mod tiered;
 
 pub use clock::Clock;
+#[cfg(feature = "redis")]
+pub use disk::RedisCache;
 pub use disk::{
     DiskCache, DiskCacheBuilder, DiskEntry, DiskVacant, FileCache, FileCacheBuilder, SledCache,
     SledCacheBuilder,

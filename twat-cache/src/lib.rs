@@ -74,6 +74,9 @@ pub use handle::CacheHandle;
 pub use named::{BackendKind, RegisteredEngine, register};
 pub use registry::{CacheInfo, CacheKind, clear_all, handle, registry};
 pub use tiers::{Tier, TierStats};
+/// A cache in Redis without an attribute (feature `redis`).
+#[cfg(feature = "redis")]
+pub use twat_cache_engines::RedisCache;
 pub use twat_cache_engines::disk;
 /// Making storage calls fail on purpose, for tests (feature `fault-injection`).
 #[cfg(feature = "fault-injection")]

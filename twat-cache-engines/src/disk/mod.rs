@@ -97,3 +97,44 @@ impl<V> DiskCache<FileStore, V> {
         Self::builder_at(FileLocation::new(dir))
     }
 }
+
+/// A cache in Redis, shared by every process and machine that reaches the server:
+/// [`DiskCache`] over [`RedisStore`] (feature `redis`).
+///
+/// Building connects to nothing: the server is first tried on first use, and a server that
+/// does not answer leaves the cache working in memory (one warning, `errors` counted) and tried
+/// again with backoff.
+///
+/// ```
+/// use std::time::Duration;
+/// use twat_cache::RedisCache;
+///
+/// // Port 1 has no server: the cache still answers, from memory, and counts the fault.
+/// let cache: RedisCache<String> = RedisCache::builder("redis://127.0.0.1:1", "twat-cache:docs:example")
+///     .timeout(Duration::from_millis(200))
+///     .ttl(Duration::from_secs(600))
+///     .build();
+/// cache.insert("k", &"v".to_string());
+/// assert_eq!(cache.get("k"), Some("v".to_string()));
+/// assert!(cache.is_fallback() && cache.stats().errors >= 1);
+/// ```
+#[cfg(feature = "redis")]
+pub type RedisCache<V> = DiskCache<RedisStore, V>;
+
+#[cfg(feature = "redis")]
+impl<V> DiskCache<RedisStore, V> {
+    /// Starts a builder for entries under `prefix` (`twat-cache:<folder>:<name>` by
+    /// convention) on the server at `url` (credentials allowed; never logged).
+    pub fn builder(url: &str, prefix: &str) -> DiskCacheBuilder<RedisStore, V> {
+        Self::builder_at(RedisLocation::new(url, prefix.to_string()))
+    }
+}
+
+#[cfg(feature = "redis")]
+impl<V> DiskCacheBuilder<RedisStore, V> {
+    /// The most a call waits for the server (default [`DEFAULT_REDIS_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.location_mut().timeout = timeout;
+        self
+    }
+}

@@ -93,6 +93,11 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
         self
     }
 
+    /// Where the store will be opened (for backend-specific settings).
+    pub(crate) fn location_mut(&mut self) -> &mut S::Location {
+        &mut self.location
+    }
+
     /// Opens the store (or falls back to memory) and builds the untyped core, to share between
     /// typed views ([`DiskCache::from_core`]).
     pub fn build_core(self) -> Arc<DiskCore<S>> {
