@@ -219,16 +219,21 @@ pub(crate) fn try_fill_with<V, E, T: Vacancy<V>>(
 ) -> Result<V, E> {
     match found {
         Found::Hit(value) => Ok(value),
-        Found::Vacant(vacancy) => match make() {
-            Ok(value) => {
-                vacancy.fill(&value);
-                Ok(value)
-            }
-            Err(e) => {
-                vacancy.release();
-                Err(e)
-            }
-        },
+        Found::Vacant(vacancy) => settle(vacancy, make()),
+    }
+}
+
+/// Stores an `Ok` result; on an `Err`, lets the waiting callers compute their own at once.
+fn settle<V, E, T: Vacancy<V>>(vacancy: T, result: Result<V, E>) -> Result<V, E> {
+    match result {
+        Ok(value) => {
+            vacancy.fill(&value);
+            Ok(value)
+        }
+        Err(e) => {
+            vacancy.release();
+            Err(e)
+        }
     }
 }
 
@@ -254,15 +259,6 @@ pub(crate) async fn try_fill_with_async<V, E, T: Vacancy<V>>(
 ) -> Result<V, E> {
     match found {
         Found::Hit(value) => Ok(value),
-        Found::Vacant(vacancy) => match make.await {
-            Ok(value) => {
-                vacancy.fill(&value);
-                Ok(value)
-            }
-            Err(e) => {
-                vacancy.release();
-                Err(e)
-            }
-        },
+        Found::Vacant(vacancy) => settle(vacancy, make.await),
     }
 }

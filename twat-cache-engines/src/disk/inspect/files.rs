@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{
-    CacheReport, CacheState, EntryReport, Freed, InspectError, Location, NamespaceReport,
+    CacheReport, CacheState, EntryReport, Freed, InspectError, Location, NamespaceReport, Removed,
     StoreKind, Survivor, now, sorted_dirs,
 };
 use crate::disk::file_store::{
@@ -212,9 +212,7 @@ pub(super) fn prune(
             match file {
                 NamespaceFile::Entry { path, bytes, .. } if !namespace.current => {
                     if remove(&path) {
-                        freed.entries += 1;
-                        freed.stale += 1;
-                        freed.bytes += bytes;
+                        freed.count(Removed::Stale, bytes);
                     }
                 }
                 NamespaceFile::Entry {
@@ -225,9 +223,7 @@ pub(super) fn prune(
                 } => {
                     if record::expired(header.renewed, header.expires, now, 0) {
                         if remove(&path) {
-                            freed.entries += 1;
-                            freed.expired += 1;
-                            freed.bytes += bytes;
+                            freed.count(Removed::Expired, bytes);
                         }
                     } else {
                         let rank = modified
@@ -242,14 +238,12 @@ pub(super) fn prune(
                 }
                 NamespaceFile::Damaged { path, bytes } => {
                     if remove(&path) {
-                        freed.damaged += 1;
-                        freed.bytes += bytes;
+                        freed.count(Removed::Damaged, bytes);
                     }
                 }
                 NamespaceFile::DeadTemp { path, bytes } => {
                     if remove(&path) {
-                        freed.temp_files += 1;
-                        freed.bytes += bytes;
+                        freed.count(Removed::TempFile, bytes);
                     }
                 }
             }

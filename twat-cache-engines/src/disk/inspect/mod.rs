@@ -169,6 +169,21 @@ impl Freed {
         }
     }
 
+    /// Counts one removal of `bytes` stored bytes, for `why`.
+    fn count(&mut self, why: Removed, bytes: u64) {
+        self.bytes += bytes;
+        match why {
+            Removed::Stale => self.stale += 1,
+            Removed::Expired => self.expired += 1,
+            Removed::Evicted => self.evicted += 1,
+            Removed::Damaged => self.damaged += 1,
+            Removed::TempFile => self.temp_files += 1,
+        }
+        if matches!(why, Removed::Stale | Removed::Expired | Removed::Evicted) {
+            self.entries += 1;
+        }
+    }
+
     fn add(&mut self, other: Freed) {
         self.entries += other.entries;
         self.bytes += other.bytes;
@@ -178,6 +193,21 @@ impl Freed {
         self.damaged += other.damaged;
         self.temp_files += other.temp_files;
     }
+}
+
+/// Why a prune removed something.
+#[derive(Clone, Copy)]
+enum Removed {
+    /// An entry of a stale namespace.
+    Stale,
+    /// An entry past its stored deadline.
+    Expired,
+    /// An entry removed to fit `max_bytes`.
+    Evicted,
+    /// Bytes that are not an intact entry.
+    Damaged,
+    /// A temporary file of a writer that died.
+    TempFile,
 }
 
 /// Why a root cannot be inspected, or a change failed.
@@ -368,9 +398,7 @@ pub fn prune(
             }
             if options.dry_run || survivor.remove()? {
                 total -= survivor.bytes;
-                freed.entries += 1;
-                freed.evicted += 1;
-                freed.bytes += survivor.bytes;
+                freed.count(Removed::Evicted, survivor.bytes);
                 progress(1);
             }
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{
-    CacheReport, CacheState, EntryReport, Freed, InspectError, Location, NamespaceReport,
+    CacheReport, CacheState, EntryReport, Freed, InspectError, Location, NamespaceReport, Removed,
     StoreKind, Survivor, now,
 };
 use crate::disk::EntryId;
@@ -179,22 +179,17 @@ pub(super) fn prune(
         match record::peek(&stored) {
             None => {
                 if remove() {
-                    freed.damaged += 1;
-                    freed.bytes += bytes;
+                    freed.count(Removed::Damaged, bytes);
                 }
             }
             Some(header) if Some(header.namespace) != current => {
                 if remove() {
-                    freed.entries += 1;
-                    freed.stale += 1;
-                    freed.bytes += bytes;
+                    freed.count(Removed::Stale, bytes);
                 }
             }
             Some(header) if record::expired(header.renewed, header.expires, now, 0) => {
                 if remove() {
-                    freed.entries += 1;
-                    freed.expired += 1;
-                    freed.bytes += bytes;
+                    freed.count(Removed::Expired, bytes);
                 }
             }
             Some(header) => left.push(Survivor {
