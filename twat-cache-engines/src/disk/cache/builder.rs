@@ -94,6 +94,7 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
     }
 
     /// Where the store will be opened (for backend-specific settings).
+    #[cfg(feature = "redis")]
     pub(crate) fn location_mut(&mut self) -> &mut S::Location {
         &mut self.location
     }
