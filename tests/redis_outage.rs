@@ -1,12 +1,16 @@
 //! Redis going away in the middle of a run and coming back: every call still returns the right
-//! value, no call waits much longer than the timeout, errors are counted, the cache goes back
-//! to Redis on its own, and a removal made while Redis was down does not let the old entry back.
+//! value, no call waits much longer than the timeout, errors are counted, entries go to the
+//! local disk meanwhile (shared by this machine's processes), the cache goes back to Redis on
+//! its own and empties its local fallback, and a removal made while Redis was down does not let
+//! the old entry back.
 #![deny(warnings)]
 
 use std::time::{Duration, Instant};
 
 use twat_cache::{Tier, ucache};
-use twat_cache_tests::{Calls, RedisServer, isolated_cache_root};
+use twat_cache_tests::{Calls, RedisServer, entry_files, isolated_cache_root, run_helper};
+
+const HELPER: &str = env!("CARGO_BIN_EXE_redis_helper");
 
 static CALLS: Calls = Calls::new();
 
@@ -76,6 +80,26 @@ fn redis_killed_mid_run_and_restarted() {
         cube_cache().stats().errors > errors_before,
         "the outage is counted"
     );
+    let local = cube_cache().folder().expect("a folder");
+    let local_entries = entry_files(&local).len();
+    assert!(
+        local_entries >= 5,
+        "entries went to the local disk: {local_entries}"
+    );
+
+    // Other processes of this machine share the local fallback while Redis is away.
+    let root = tempfile::tempdir().unwrap();
+    let first = run_helper(HELPER, root.path(), &["get", "1", "2", "3"], &[]);
+    assert_eq!((first.runs, first.wrong), (3, 0), "{:?}", first.lines);
+    assert!(
+        first.errors >= 1,
+        "the outage is counted: {:?}",
+        first.lines
+    );
+    let second = run_helper(HELPER, root.path(), &["get", "1", "2", "3"], &[]);
+    assert_eq!((second.runs, second.wrong), (0, 0), "{:?}", second.lines);
+    assert_eq!(second.field("tier").unwrap(), [0, 2], "{:?}", second.lines);
+    assert_eq!(second.hits, 3, "local disk hits: {:?}", second.lines);
     // Removed while Redis is down: recorded, and applied before Redis is read again.
     cube_invalidate(2);
 
@@ -99,6 +123,11 @@ fn redis_killed_mid_run_and_restarted() {
     assert!(
         !keys(&server).contains(&key_of_2),
         "the removal made during the outage was applied on return"
+    );
+    assert_eq!(
+        entry_files(&local).len(),
+        0,
+        "the local fallback is emptied once Redis is back (other machines may change entries)"
     );
     let calls = CALLS.get();
     assert_eq!(cube(2), 8);

@@ -407,10 +407,13 @@ impl CacheHandle {
         let spec = &self.spec;
         let root = crate::cache_root();
         let folder = self.folder().unwrap_or_else(|| root.clone());
-        let location = S::location_for(folder, &self.name, spec.namespace);
-        let builder = DiskCache::<S, ()>::builder_at(location)
+        let location = S::location_for(folder.clone(), &self.name, spec.namespace);
+        let mut builder = DiskCache::<S, ()>::builder_at(location)
             .trusted_root(root)
             .namespace(spec.namespace);
+        if let Some(files) = S::local_fallback(folder, &self.name, spec.namespace) {
+            builder = builder.fallback_files(files);
+        }
         spec.configure(Tier::Disk, builder).build_core()
     }
 

@@ -102,8 +102,9 @@ impl<V> DiskCache<FileStore, V> {
 /// [`DiskCache`] over [`RedisStore`] (feature `redis`).
 ///
 /// Building connects to nothing: the server is first tried on first use, and a server that
-/// does not answer leaves the cache working in memory (one warning, `errors` counted) and tried
-/// again with backoff.
+/// does not answer leaves the cache working in memory — or in local files, with
+/// [`fallback_files`](DiskCacheBuilder::fallback_files) — (one warning, `errors` counted) and
+/// tried again with backoff.
 ///
 /// ```
 /// use std::time::Duration;

@@ -68,6 +68,13 @@ pub trait FunctionStore: Backend {
     /// assert_eq!((db, tree.as_str()), (PathBuf::from("/c/geo"), "app::geocode"));
     /// ```
     fn location_for(folder: PathBuf, function: &str, namespace: &str) -> Self::Location;
+
+    /// Where `function` keeps entries on this machine while the store is away, if not in
+    /// memory (see [`DiskCacheBuilder::fallback_files`](crate::disk::DiskCacheBuilder::fallback_files)).
+    fn local_fallback(folder: PathBuf, function: &str, namespace: &str) -> Option<FileLocation> {
+        let _ = (folder, function, namespace);
+        None
+    }
 }
 
 impl FunctionStore for SledStore {

@@ -25,6 +25,7 @@ use parking_lot::Mutex;
 
 use super::backend::{Backend, EntryId, EntryLock, LockOutcome, PruneReport, PruneRequest, Stored};
 use super::error::StoreError;
+use super::file_store::{FileLocation, FileStore};
 use super::paths::{FunctionStore, function_dir, namespace_dir};
 use super::record;
 
@@ -94,6 +95,12 @@ impl FunctionStore for RedisStore {
             namespace_dir(namespace)
         );
         RedisLocation::new(&url, prefix)
+    }
+
+    /// The files `#[ucache]` keeps its disk tier in (`<folder>/<function>/<namespace>/`):
+    /// while Redis is away, this machine's processes share entries there.
+    fn local_fallback(folder: PathBuf, function: &str, namespace: &str) -> Option<FileLocation> {
+        Some(FileStore::location_for(folder, function, namespace))
     }
 }
 

@@ -1,9 +1,10 @@
 //! Whether the storage is in use, and getting it back: a disk cache whose storage cannot be
-//! opened (or stopped working) caches in memory and tries the storage again with backoff —
-//! 1 s after the failure, doubling up to a minute.
+//! opened (or stopped working) caches in its fallback (memory, or local files for Redis; see
+//! `fallback.rs`) and tries the storage again with backoff — 1 s after the failure, doubling
+//! up to a minute.
 //!
 //! While the storage is away, removals and clears cannot reach it, and a value written to
-//! memory instead would be shadowed by the older one still stored. So the cache records what
+//! the fallback instead would be shadowed by the older one still stored. So the cache records what
 //! the storage missed — the ids removed or rewritten, or that everything was cleared — and
 //! applies it before the storage is read again; if that fails, the storage stays away. The
 //! record is bounded: past [`MAX_MISSED`] ids it becomes "everything was cleared".
@@ -125,6 +126,7 @@ impl<S: Backend> DiskCore<S> {
             Ok(store) => {
                 let first = attach.failures == 0 && !self.warned.load(Ordering::Relaxed);
                 *attach = Attach::default();
+                self.empty_fallback();
                 self.online.store(true, Ordering::Release);
                 if !first {
                     tracing::info!(folder = %self.folder.display(),
@@ -139,6 +141,17 @@ impl<S: Backend> DiskCore<S> {
                 attach.failures = attach.failures.saturating_add(1);
                 None
             }
+        }
+    }
+
+    /// Empties the fallback as the storage comes into use: the storage is the truth again,
+    /// and what the fallback holds may have been changed there meanwhile (by other processes
+    /// or machines). A local file fallback is emptied on the first attach too, when it may
+    /// hold what processes that died during an outage left.
+    fn empty_fallback(&self) {
+        let files_unopened = self.fallback_files.lock().is_some();
+        if self.fallback.get().is_some() || files_unopened {
+            self.fallback().clear();
         }
     }
 

@@ -8,12 +8,13 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::core::DiskCounters;
+use super::core::{DiskCounters, FilesOpener};
 use super::{DiskCache, DiskCore};
 use crate::clock::duration_nanos;
 use crate::disk::backend::Backend;
 use crate::disk::private_dir;
 use crate::disk::value_layout::tag;
+use crate::disk::{FileLocation, FileStore};
 use crate::flight::FlightTable;
 use crate::options::{CommonOptions, HasCommonOptions, common_setters};
 
@@ -25,6 +26,7 @@ impl<S: Backend, V> DiskCache<S, V> {
             namespace: String::new(),
             compress: false,
             trusted_root: None,
+            fallback_files: None,
             common: CommonOptions::default(),
             _value: PhantomData,
         }
@@ -56,6 +58,7 @@ pub struct DiskCacheBuilder<S: Backend, V> {
     namespace: String,
     compress: bool,
     trusted_root: Option<PathBuf>,
+    fallback_files: Option<FileLocation>,
     common: CommonOptions,
     _value: PhantomData<fn() -> V>,
 }
@@ -93,6 +96,28 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
         self
     }
 
+    /// While the storage is away, keep entries in a local file cache at `location` (same
+    /// namespace, bounds, TTL and trusted root) rather than in memory; if the files cannot be
+    /// used either, in memory. For a storage on another machine (Redis): the local cache is
+    /// emptied when it is first used and again when the storage returns, since other machines
+    /// may change the storage's entries meanwhile.
+    ///
+    /// ```
+    /// use twat_cache::FileCache;
+    /// use twat_cache::disk::FileLocation;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let cache: FileCache<u32> = FileCache::builder(dir.path().join("main"))
+    ///     .fallback_files(FileLocation::new(dir.path().join("local")))
+    ///     .build();
+    /// cache.insert("a", &1);
+    /// assert_eq!(cache.get("a"), Some(1));
+    /// ```
+    pub fn fallback_files(mut self, location: FileLocation) -> Self {
+        self.fallback_files = Some(location);
+        self
+    }
+
     /// Where the store will be opened (for backend-specific settings).
     #[cfg(feature = "redis")]
     pub(crate) fn location_mut(&mut self) -> &mut S::Location {
@@ -101,7 +126,15 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
 
     /// Opens the store (or falls back to memory) and builds the untyped core, to share between
     /// typed views ([`DiskCache::from_core`]).
-    pub fn build_core(self) -> Arc<DiskCore<S>> {
+    pub fn build_core(mut self) -> Arc<DiskCore<S>> {
+        let fallback_files = self.fallback_files.take().map(|location| {
+            let mut files = DiskCache::<FileStore, ()>::builder_at(location)
+                .namespace(self.namespace.clone())
+                .compress(self.compress);
+            files.common = self.common.clone();
+            files.trusted_root = self.trusted_root.clone();
+            Box::new(move || files.build_core()) as FilesOpener
+        });
         let CommonOptions {
             maxsize,
             max_bytes,
@@ -126,6 +159,7 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
             attach: parking_lot::Mutex::default(),
             opener: Box::new(opener),
             fallback: OnceLock::new(),
+            fallback_files: parking_lot::Mutex::new(fallback_files),
             id_key: blake3::derive_key("twat-cache 2026 entry id", self.namespace.as_bytes()),
             namespace_tag: tag(self.namespace.as_bytes()),
             ttl: ttl.map_or(0, |d| duration_nanos(d).max(1)),

@@ -10,7 +10,9 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::{Mutex, MutexGuard};
 
 use super::attach::{Attach, Missed};
+use super::fallback::{Fallback, FilesFallback, MemoryFallback};
 use super::ledger::PruneLedger;
+use crate::disk::FileStore;
 use crate::disk::backend::{Backend, EntryId, Stored};
 use crate::disk::error::StoreError;
 use crate::disk::key_bytes::{self, KeyBytes};
@@ -25,6 +27,9 @@ const STRIPES: usize = 64;
 /// without limit in a process whose disk is gone.
 const FALLBACK_MAXSIZE: usize = 10_000;
 const FALLBACK_MAX_BYTES: u64 = 256 << 20;
+
+/// Opens the local file cache a storage on another machine falls back to (see `fallback.rs`).
+pub(super) type FilesOpener = Box<dyn FnOnce() -> Arc<DiskCore<FileStore>> + Send>;
 
 /// The untyped part of a disk cache (see the module docs).
 ///
@@ -50,7 +55,10 @@ pub struct DiskCore<S> {
     pub(super) attach: Mutex<Attach>,
     /// Opens the storage (checking the directories on the way).
     pub(super) opener: Box<dyn Fn() -> Result<S, StoreError> + Send + Sync>,
-    pub(super) fallback: OnceLock<MemoryCache<EntryId, Arc<[u8]>>>,
+    /// Where entries go while the storage is away (created on the first fault).
+    pub(super) fallback: OnceLock<Box<dyn Fallback>>,
+    /// Makes the fallback a local file cache rather than memory.
+    pub(super) fallback_files: Mutex<Option<FilesOpener>>,
     /// BLAKE3 key derived from the namespace: an entry id is the keyed BLAKE3 of the serialized
     /// key, so every namespace has its own id space.
     pub(super) id_key: [u8; 32],
@@ -112,36 +120,45 @@ impl<S: Backend> DiskCore<S> {
         &self.folder
     }
 
-    /// Whether the cache is working from memory because the storage could not be used.
+    /// Whether the cache is working from its fallback (memory, or local files for a remote
+    /// storage) because the storage could not be used.
     pub fn is_fallback(&self) -> bool {
-        self.store().is_none() || self.fallback.get().is_some()
+        self.store().is_none() || self.fallback.get().is_some_and(|f| f.len() > 0)
     }
 
-    /// Logs one warning per cache, counts every fault, and makes sure the memory fallback exists.
+    /// Logs one warning per cache, counts every fault, and makes sure the fallback exists.
     pub(super) fn fault(&self, doing: &str, why: &dyn std::fmt::Display) {
         bump(&self.counters.errors);
+        let instead = self.fallback().instead();
         if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(folder = %self.folder.display(), error = %why,
-                "twat-cache: {doing} failed; caching in memory instead");
+                "twat-cache: {doing} failed; {instead}");
         }
-        self.memory();
     }
 
-    pub(super) fn memory(&self) -> &MemoryCache<EntryId, Arc<[u8]>> {
-        self.fallback.get_or_init(|| {
-            let maxsize = if self.maxsize == u64::MAX {
-                FALLBACK_MAXSIZE
-            } else {
-                self.maxsize as usize
-            };
-            let max_bytes = self.max_bytes.min(FALLBACK_MAX_BYTES);
-            MemoryCache::builder()
-                .policy(self.policy)
-                .maxsize(maxsize)
-                .max_bytes(max_bytes)
-                .weigher(|_, v: &Arc<[u8]>| v.len() as u64)
-                .build()
-        })
+    /// The fallback, created on first use.
+    pub(super) fn fallback(&self) -> &dyn Fallback {
+        &**self
+            .fallback
+            .get_or_init(|| match self.fallback_files.lock().take() {
+                Some(open) => Box::new(FilesFallback(open())),
+                None => Box::new(self.memory_fallback()),
+            })
+    }
+
+    fn memory_fallback(&self) -> MemoryFallback {
+        let maxsize = if self.maxsize == u64::MAX {
+            FALLBACK_MAXSIZE
+        } else {
+            self.maxsize as usize
+        };
+        let max_bytes = self.max_bytes.min(FALLBACK_MAX_BYTES);
+        MemoryCache::builder()
+            .policy(self.policy)
+            .maxsize(maxsize)
+            .max_bytes(max_bytes)
+            .weigher(|_, v: &Arc<[u8]>| v.len() as u64)
+            .build()
     }
 
     pub(super) fn id_of(&self, key: &[u8]) -> EntryId {
@@ -172,13 +189,13 @@ impl<S: Backend> DiskCore<S> {
 
     /// Entries of this namespace.
     pub fn len(&self) -> usize {
-        let memory = self.fallback.get().map_or(0, |m| m.len());
+        let fallback = self.fallback.get().map_or(0, |f| f.len());
         let disk = if self.store().is_some() {
             self.counters.len.load(Ordering::Relaxed)
         } else {
             0
         };
-        disk as usize + memory
+        disk as usize + fallback
     }
 
     /// Whether no entry is held.
@@ -186,20 +203,20 @@ impl<S: Backend> DiskCore<S> {
         self.len() == 0
     }
 
-    /// Counters and size (disk plus any memory fallback).
+    /// Counters and size (disk plus any fallback).
     pub fn stats(&self) -> CacheStats {
         let c = &self.counters;
-        let memory = self.fallback.get().map(|m| m.stats()).unwrap_or_default();
+        let fallback = self.fallback.get().map(|f| f.stats()).unwrap_or_default();
         let on_disk = u64::from(self.store().is_some());
         CacheStats {
             hits: c.hits.load(Ordering::Relaxed),
             misses: c.misses.load(Ordering::Relaxed),
             inserts: c.inserts.load(Ordering::Relaxed),
-            evictions: c.evictions.load(Ordering::Relaxed) + memory.evictions,
+            evictions: c.evictions.load(Ordering::Relaxed) + fallback.evictions,
             expirations: c.expirations.load(Ordering::Relaxed),
-            errors: c.errors.load(Ordering::Relaxed),
+            errors: c.errors.load(Ordering::Relaxed) + fallback.errors,
             len: self.len() as u64,
-            bytes: c.bytes.load(Ordering::Relaxed) * on_disk + memory.bytes,
+            bytes: c.bytes.load(Ordering::Relaxed) * on_disk + fallback.bytes,
         }
     }
 
@@ -235,8 +252,8 @@ impl<S: Backend> DiskCore<S> {
         }
     }
 
-    /// The stored bytes for `id`, from disk or the memory fallback (at most one of them holds
-    /// an id: a disk write removes it from memory, a failed one from disk).
+    /// The stored bytes for `id`, from the storage or the fallback (at most one of them holds
+    /// an id: a stored write removes it from the fallback, a failed one from the storage).
     pub(super) fn stored(&self, id: &EntryId) -> Option<Stored> {
         self.stored_for(id, false)
     }
@@ -259,16 +276,13 @@ impl<S: Backend> DiskCore<S> {
                 Err(why) => self.fault("reading the cache storage", &why),
             }
         }
-        self.fallback
-            .get()
-            .and_then(|m| m.get(id))
-            .map(Stored::Memory)
+        self.fallback.get().and_then(|f| f.get(id))
     }
 
     /// Removes a damaged, stale or expired entry.
     pub(super) fn discard(&self, id: &EntryId) {
-        if let Some(m) = self.fallback.get() {
-            m.remove(id);
+        if let Some(f) = self.fallback.get() {
+            f.remove(id);
         }
         self.delete(id);
     }
@@ -279,17 +293,17 @@ impl<S: Backend> DiskCore<S> {
         let id = self.id_of(key);
         let mut generation = self.stripe(&id);
         *generation += 1;
-        let in_memory = self.fallback.get().is_some_and(|m| m.remove(&id));
+        let in_fallback = self.fallback.get().is_some_and(|f| f.remove(&id));
         if self.store_or_record(Missed::Entry(id)).is_none() {
             // The storage is away: the removal is recorded and applied when it returns (its
             // entry cannot be checked now; an id is a 256-bit keyed hash of this key).
-            return in_memory;
+            return in_fallback;
         }
         // Only remove a disk entry that is really ours (same key), never a colliding one.
         let ours = self.stored(&id).is_some_and(|stored| {
             crate::disk::record::decode(&stored).is_some_and(|r| r.key == key)
         });
-        (ours && self.delete(&id)) || in_memory
+        (ours && self.delete(&id)) || in_fallback
     }
 
     /// Stores encoded bytes unless `generation` is given and a removal happened since; returns
@@ -318,8 +332,8 @@ impl<S: Backend> DiskCore<S> {
                     }
                     c.bytes.fetch_add(new_len, Ordering::Relaxed);
                     self.ledger.note_write(id, Some(new_len));
-                    if let Some(m) = self.fallback.get() {
-                        m.remove(id); // the disk now holds the newest value
+                    if let Some(f) = self.fallback.get() {
+                        f.remove(id); // the storage now holds the newest value
                     }
                     return;
                 }
@@ -342,15 +356,15 @@ impl<S: Backend> DiskCore<S> {
                 }
             }
         }
-        self.memory().insert(*id, Arc::from(bytes));
+        self.fallback().insert(*id, bytes);
     }
 
     /// Replaces `expected` by `renewed` (a refresh), unless the entry changed meanwhile.
     pub(super) fn renew(&self, id: &EntryId, expected: &Stored, renewed: Vec<u8>) {
         match (expected, self.store()) {
             (Stored::Memory(_), _) | (_, None) => {
-                if let Some(m) = self.fallback.get() {
-                    m.insert(*id, Arc::from(renewed));
+                if let Some(f) = self.fallback.get() {
+                    f.insert(*id, renewed);
                 }
             }
             (_, Some(store)) => {
@@ -377,8 +391,8 @@ impl<S: Backend> DiskCore<S> {
         for generation in &mut stripes {
             **generation += 1;
         }
-        if let Some(m) = self.fallback.get() {
-            m.clear();
+        if let Some(f) = self.fallback.get() {
+            f.clear();
         }
         self.clear_store();
     }

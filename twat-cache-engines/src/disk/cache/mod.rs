@@ -11,6 +11,7 @@ mod builder;
 mod bytes;
 mod core;
 mod entry;
+mod fallback;
 mod ledger;
 mod maintenance;
 mod payload;
@@ -95,7 +96,8 @@ impl<S: Backend, V> DiskCache<S, V> {
         self.core.folder()
     }
 
-    /// Whether the cache is working from memory because the storage could not be used.
+    /// Whether the cache is working from its fallback (memory, or local files for a remote
+    /// storage) because the storage could not be used.
     pub fn is_fallback(&self) -> bool {
         self.core.is_fallback()
     }
@@ -536,21 +538,29 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         if !core.put(id, bytes, generation) {
             return None;
         }
-        let inserts = core.counters.inserts.fetch_add(1, Ordering::Relaxed) + 1;
-        if core.tracks_access() {
+        core.note_insert(id, now);
+        Some(stored_len)
+    }
+}
+
+impl<S: Backend> DiskCore<S> {
+    /// Counts an insert of `id` at `now` (unix nanos) and keeps the bounds: evicts, prunes or
+    /// sweeps as the store needs.
+    pub(super) fn note_insert(&self, id: &EntryId, now: u64) {
+        let inserts = self.counters.inserts.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.tracks_access() {
             if !S::PRUNES {
-                core.touch(id, now);
+                self.touch(id, now);
             }
-            core.enforce_bounds(id, inserts);
+            self.enforce_bounds(id, inserts);
         }
         if inserts.is_multiple_of(SWEEP_EVERY) {
             if S::PRUNES {
-                core.prune(); // reads only entry headers
+                self.prune(); // reads only entry headers
             } else {
-                core.sweep_sample(now);
+                self.sweep_sample(now);
             }
         }
-        Some(stored_len)
     }
 }
 
