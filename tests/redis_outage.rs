@@ -129,6 +129,12 @@ fn redis_killed_mid_run_and_restarted() {
         0,
         "the local fallback is emptied once Redis is back (other machines may change entries)"
     );
+    // What the helpers left on their local disk during the outage is removed by the next
+    // process that reaches Redis: it may have been changed there since.
+    assert!(!entry_files(root.path()).is_empty());
+    let after = run_helper(HELPER, root.path(), &["get", "1"], &[]);
+    assert_eq!((after.wrong, after.errors), (0, 0), "{:?}", after.lines);
+    assert_eq!(entry_files(root.path()), Vec::<std::path::PathBuf>::new());
     let calls = CALLS.get();
     assert_eq!(cube(2), 8);
     assert_eq!(CALLS.get(), calls + 1, "2 was recomputed, not read back");

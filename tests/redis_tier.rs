@@ -6,7 +6,9 @@
 use std::sync::OnceLock;
 
 use twat_cache::{Tier, ucache};
-use twat_cache_tests::{Calls, RedisServer, concurrent_runs, isolated_cache_root, run_helper};
+use twat_cache_tests::{
+    Calls, RedisServer, concurrent_reports, concurrent_runs, isolated_cache_root, run_helper,
+};
 
 const HELPER: &str = env!("CARGO_BIN_EXE_redis_helper");
 
@@ -51,6 +53,35 @@ fn four_processes_missing_one_key_run_the_body_once() {
         runs, 1,
         "single-flight across processes through the Redis lock"
     );
+}
+
+/// Two processes hammer one hot key (1 s TTL, `early_refresh`, a 10 ms body) for 2.5 s: the
+/// key never expires in either (each refresh came before the expiry), and it is recomputed
+/// about once per TTL across both — 3 runs, at most 4 — not once per TTL in each (which would
+/// be 5 or more: the first run, then 2 per TTL). A refresh comes less than 37 δ (0.37 s)
+/// before the expiry, but in practice about δ·ln(calls per δ) ≈ 0.1 s before it.
+#[test]
+fn early_refresh_recomputes_a_hot_key_once_across_processes_before_it_expires() {
+    let Some(_) = server() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let reports = concurrent_reports(HELPER, root.path(), &["hot", "2500"], 2);
+    let runs: u64 = reports.iter().map(|r| r.runs).sum();
+    let each: Vec<u64> = reports.iter().map(|r| r.runs).collect();
+    eprintln!("early refresh across processes: body runs {each:?}");
+    for report in &reports {
+        assert_eq!(
+            report.field("expirations"),
+            Some(vec![0]),
+            "{:?}",
+            report.lines
+        );
+        assert!(
+            report.field("calls").unwrap()[0] > 1000,
+            "{:?}",
+            report.lines
+        );
+    }
+    assert!((3..=4).contains(&runs), "{runs} runs: {reports:?}");
 }
 
 static LOCAL_CALLS: Calls = Calls::new();

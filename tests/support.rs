@@ -54,6 +54,23 @@ pub struct Report {
 }
 
 impl Report {
+    /// Reads a helper's output lines (`runs`, `wrong` and `stats` are required).
+    pub fn parse(lines: Vec<String>) -> Self {
+        let mut report = Report {
+            runs: 0,
+            wrong: 0,
+            hits: 0,
+            errors: 0,
+            len: 0,
+            lines,
+        };
+        report.runs = report.field("runs").expect("runs line")[0];
+        report.wrong = report.field("wrong").expect("wrong line")[0];
+        let stats = report.field("stats").expect("stats line");
+        (report.hits, report.errors, report.len) = (stats[0], stats[2], stats[3]);
+        report
+    }
+
     /// The first value of every line starting with `name`, in order.
     pub fn each(&self, name: &str) -> Vec<u64> {
         self.lines
@@ -94,20 +111,7 @@ pub fn run_helper(
         "helper {args:?} failed: {}\n{stdout}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let lines: Vec<String> = stdout.lines().map(str::to_string).collect();
-    let mut report = Report {
-        runs: 0,
-        wrong: 0,
-        hits: 0,
-        errors: 0,
-        len: 0,
-        lines,
-    };
-    report.runs = report.field("runs").expect("runs line")[0];
-    report.wrong = report.field("wrong").expect("wrong line")[0];
-    let stats = report.field("stats").expect("stats line");
-    (report.hits, report.errors, report.len) = (stats[0], stats[2], stats[3]);
-    report
+    Report::parse(stdout.lines().map(str::to_string).collect())
 }
 
 /// Gives `path` to uid/gid 65534 (`nobody`): tests run as root, so only another owner proves
@@ -223,6 +227,20 @@ pub fn entry_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// Starts `count` copies of `bin args…` at once on cache root `root`, waits for all, and
 /// returns their summed `runs` (body executions); every child must succeed with `wrong 0`.
 pub fn concurrent_runs(bin: &str, root: &std::path::Path, args: &[&str], count: usize) -> u64 {
+    concurrent_reports(bin, root, args, count)
+        .iter()
+        .map(|r| r.runs)
+        .sum()
+}
+
+/// Starts `count` copies of `bin args…` at once on cache root `root`, waits for all, and
+/// returns what each reported; every child must succeed with `wrong 0`.
+pub fn concurrent_reports(
+    bin: &str,
+    root: &std::path::Path,
+    args: &[&str],
+    count: usize,
+) -> Vec<Report> {
     let children: Vec<_> = (0..count)
         .map(|_| {
             std::process::Command::new(bin)
@@ -239,15 +257,12 @@ pub fn concurrent_runs(bin: &str, root: &std::path::Path, args: &[&str], count: 
         .map(|child| {
             let output = child.wait_with_output().expect("helper runs");
             let text = String::from_utf8_lossy(&output.stdout).into_owned();
-            assert!(
-                output.status.success() && text.contains("wrong 0\n"),
-                "{text}"
-            );
-            text.lines()
-                .find_map(|l| l.strip_prefix("runs ")?.parse::<u64>().ok())
-                .expect("a runs line")
+            assert!(output.status.success(), "{text}");
+            let report = Report::parse(text.lines().map(str::to_string).collect());
+            assert_eq!(report.wrong, 0, "{text}");
+            report
         })
-        .sum()
+        .collect()
 }
 
 /// A helper binary's arguments, after applying a leading `advance SECS` (which moves this

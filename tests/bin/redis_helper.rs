@@ -4,6 +4,8 @@
 //!
 //! - `get N…`: `weather(n)` for each n (memory tier of 2 entries, so Redis serves the rest).
 //! - `slow N`: a body that takes 300 ms (for single-flight across processes).
+//! - `hot MILLIS`: 2 threads call `hot()` (1 s TTL, `early_refresh`, a 10 ms body) for that
+//!   long; also prints `expirations E` (both tiers) and `calls C`.
 //!
 //! Every command ends with `runs R` (body executions), `wrong W` (values that were not what the
 //! body computes), `tier memory H L`, `tier disk H L` and `stats hits misses errors len`.
@@ -26,6 +28,42 @@ fn slow(n: u64) -> u64 {
     RUNS.fetch_add(1, Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(300));
     n * 2
+}
+
+#[ucache(
+    folder = "redis-tests",
+    ttl = "1s",
+    early_refresh = true,
+    backend = "redis"
+)]
+fn hot() -> (u32, usize) {
+    let run = RUNS.fetch_add(1, Ordering::SeqCst) + 1;
+    std::thread::sleep(Duration::from_millis(10));
+    (std::process::id(), run)
+}
+
+/// `hot MILLIS` (see the module docs).
+fn hammer_hot(millis: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_millis(millis);
+    let calls = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                while std::time::Instant::now() < deadline {
+                    hot();
+                    calls.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let cache = hot_cache();
+    let expirations: u64 = [Tier::Memory, Tier::Disk]
+        .into_iter()
+        .map(|t| cache.tier(t).unwrap_or_default().expirations)
+        .sum();
+    println!("expirations {expirations}");
+    println!("calls {}", calls.load(Ordering::Relaxed));
+    report(cache, 0);
 }
 
 fn report(cache: &'static CacheHandle, wrong: usize) {
@@ -57,6 +95,7 @@ fn main() {
             let wrong = numbers().filter(|&n| slow(n) != n * 2).count();
             report(slow_cache(), wrong);
         }
+        Some("hot") => hammer_hot(numbers().next().expect("milliseconds")),
         other => panic!("unknown command {other:?}"),
     }
 }

@@ -32,6 +32,7 @@ macro_rules! inject_fault {
 
 mod clock;
 pub mod disk;
+mod early;
 mod engine;
 #[cfg(feature = "fault-injection")]
 pub mod fault;

@@ -15,6 +15,9 @@ pub(crate) struct CommonOptions {
     pub policy: Policy,
     pub clock: Clock,
     pub single_flight: bool,
+    /// XFetch early refresh (see `early.rs`), and the seed of its draws (`None`: random).
+    pub early_refresh: bool,
+    pub early_refresh_seed: Option<u64>,
 }
 
 impl Default for CommonOptions {
@@ -27,6 +30,8 @@ impl Default for CommonOptions {
             policy: Policy::default(),
             clock: Clock::system(),
             single_flight: true,
+            early_refresh: false,
+            early_refresh_seed: None,
         }
     }
 }
@@ -76,6 +81,21 @@ macro_rules! common_setters {
             self.common.single_flight = on;
             self
         }
+
+        /// Probabilistic early refresh (XFetch, with a `ttl`): a hit shortly before its
+        /// entry expires may be turned, for one caller, into the duty to recompute it — the
+        /// likelier the closer the expiry and the longer the entry took to compute — while
+        /// other callers keep hitting. Through `entry`/`lookup` only (`get` never recomputes).
+        pub fn early_refresh(mut self, on: bool) -> Self {
+            self.common.early_refresh = on;
+            self
+        }
+
+        /// Seeds the early-refresh draws, for reproducible runs (default: a random seed).
+        pub fn early_refresh_seed(mut self, seed: u64) -> Self {
+            self.common.early_refresh_seed = Some(seed);
+            self
+        }
     };
 }
 pub(crate) use common_setters;
@@ -108,6 +128,8 @@ pub trait BuilderOptions: Sized {
     fn with_policy(self, policy: Policy) -> Self;
     /// See the builders' `single_flight`.
     fn with_single_flight(self, on: bool) -> Self;
+    /// See the builders' `early_refresh`.
+    fn with_early_refresh(self, on: bool) -> Self;
     /// Compress stored values (disk builders; a memory builder ignores it).
     fn with_compress(self, compress: bool) -> Self;
 }
@@ -141,6 +163,10 @@ impl<B: HasCommonOptions> BuilderOptions for B {
     }
     fn with_single_flight(mut self, on: bool) -> Self {
         self.common_options().single_flight = on;
+        self
+    }
+    fn with_early_refresh(mut self, on: bool) -> Self {
+        self.common_options().early_refresh = on;
         self
     }
     fn with_compress(mut self, compress: bool) -> Self {

@@ -182,7 +182,8 @@ where
     V: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
     S: Backend,
 {
-    /// After an L1 miss this caller leads: the disk tier, then (on a miss) the vacancy.
+    /// After an L1 miss (or an early refresh) this caller leads: the disk tier, then (on a
+    /// miss) the vacancy.
     fn below<'a, Q>(
         &'a self,
         l1: VacantEntry<'a, K, V>,
@@ -192,11 +193,20 @@ where
     where
         Q: ?Sized + Serialize,
     {
-        self.settle_below(l1, self.l2.lead(query, wait))
+        let found = match l1.early_draw() {
+            Some(draw) => {
+                let key = self.l2.serialized_key(query);
+                self.l2.lead_early(key.as_deref(), draw)
+            }
+            None => self.l2.lead(query, wait),
+        };
+        self.settle_below(l1, found)
     }
 
     /// What the disk tier's lead found, seen from the memory tier: a hit fills it (unless the
-    /// value is too large for it), a miss becomes the vacancy of both tiers.
+    /// value is too large for it), a miss becomes the vacancy of both tiers. For an early
+    /// refresh of the memory tier's copy, the disk tier decided (see `DiskCache::lead_early`):
+    /// its entry, if another process refreshes or refreshed it, or the vacancy.
     fn settle_below<'a>(
         &'a self,
         l1: VacantEntry<'a, K, V>,
@@ -207,20 +217,21 @@ where
                 value,
                 lifetime,
                 stored_len,
+                took,
             }) => {
                 self.l2_hits.fetch_add(1, Ordering::Relaxed);
                 if stored_len > self.l1_value_limit {
                     l1.stored_elsewhere();
                 } else {
-                    l1.insert_within(value.clone(), lifetime);
+                    l1.insert_measured(value.clone(), lifetime, Some(took));
                 }
                 Found::Hit(value)
             }
             Found::Vacant(l2) => Found::Vacant(TieredVacancy {
+                replacing: l1.is_early_refresh(),
                 l1,
                 l2,
                 l1_value_limit: self.l1_value_limit,
-                replacing: false,
             }),
         }
     }
@@ -255,10 +266,12 @@ where
             Entry::Vacant(l1) if S::LOCAL => self.below(l1, query, Duration::ZERO),
             Entry::Vacant(l1) => {
                 let key = self.l2.serialized_key(query);
-                let l2 = &self.l2;
-                let found =
-                    offload::unblock(move || l2.lead_serialized(key.as_deref(), Duration::ZERO))
-                        .await;
+                let (l2, early) = (&self.l2, l1.early_draw());
+                let found = offload::unblock(move || match early {
+                    Some(draw) => l2.lead_early(key.as_deref(), draw),
+                    None => l2.lead_serialized(key.as_deref(), Duration::ZERO),
+                })
+                .await;
                 self.settle_below(l1, found)
             }
         }

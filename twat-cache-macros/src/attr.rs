@@ -97,6 +97,13 @@ const DECLARED: &[Declared] = &[
         runtime: Some("Refresh"),
     },
     Declared {
+        name: "early_refresh",
+        applies: Applies::All,
+        shape: Shape::Flag,
+        example: "`true` or `false` (with a `ttl`)",
+        runtime: Some("EarlyRefresh"),
+    },
+    Declared {
         name: "policy",
         applies: Applies::All,
         shape: Shape::Policy,

@@ -20,8 +20,9 @@ use attr::Kind;
 /// Caches a function's results in a concurrent in-memory cache.
 ///
 /// Options (all optional, all checked at compile time): `maxsize = N`, `max_bytes = "64MiB"`,
-/// `ttl = "10m"`, `refresh = true`, `policy = "tinylfu" | "lru" | "fifo" | "lfu"`,
-/// `key = <expr>`, `name = "…"`, `cache_none = true`, `cache_if = <fn or closure>` (store
+/// `ttl = "10m"`, `refresh = true`, `early_refresh = true` (XFetch: with a `ttl`, one caller
+/// recomputes a hot entry shortly before it expires while the others still hit),
+/// `policy = "tinylfu" | "lru" | "fifo" | "lfu"`, `key = <expr>`, `name = "…"`, `cache_none = true`, `cache_if = <fn or closure>` (store
 /// a value only if it returns `true` for it), `single_flight = false`,
 /// `companions = false` (emit only the function — in `impl Trait for Type`, where
 /// "`…_uncached` is not a member of trait" — and reach its cache with

@@ -200,6 +200,15 @@ fn check_output(
                 .with_span(&refresh.span),
         );
     }
+    if let Some(early) = options.flag("early_refresh")
+        && early.value
+        && options.get("ttl").is_none()
+    {
+        errors.push(
+            Error::custom("`early_refresh = true` recomputes an entry shortly before its TTL ends, but no `ttl` is set; add e.g. `ttl = \"10m\"`")
+                .with_span(&early.span),
+        );
+    }
 }
 
 /// Finds the first `impl Trait` inside a type.

@@ -44,6 +44,7 @@ pub enum SpecOption {
     Refresh(bool),
     Policy(Policy),
     SingleFlight(bool),
+    EarlyRefresh(bool),
     Compress(bool),
     /// `#[ucache(backend = "redis")]`: the second tier is Redis.
     RedisTier,
@@ -71,6 +72,7 @@ impl SpecOption {
             SpecOption::Refresh(on) => builder.with_refresh(on),
             SpecOption::Policy(policy) => builder.with_policy(policy),
             SpecOption::SingleFlight(on) => builder.with_single_flight(on),
+            SpecOption::EarlyRefresh(on) => builder.with_early_refresh(on),
             SpecOption::Compress(on) => builder.with_compress(on),
             // Chooses the store (see `CacheHandle`), not a builder setting.
             SpecOption::RedisTier => builder,
@@ -120,16 +122,33 @@ mod tests {
             name: None,
             folder: "",
             namespace: "",
-            options: &[Maxsize(5), MaxBytes(100), DiskMaxBytes(1000), TtlNanos(7)],
+            options: &[
+                Maxsize(5),
+                MaxBytes(100),
+                DiskMaxBytes(1000),
+                TtlNanos(7),
+                EarlyRefresh(true),
+            ],
         };
         let set = |tier| spec.configure(tier, Probe::default()).0;
         assert_eq!(
             set(Tier::Memory),
-            ["maxsize 10000", "maxsize 5", "max_bytes 100", "ttl 7ns"]
+            [
+                "maxsize 10000",
+                "maxsize 5",
+                "max_bytes 100",
+                "ttl 7ns",
+                "early_refresh true"
+            ]
         );
         assert_eq!(
             set(Tier::Disk),
-            ["max_bytes 1073741824", "max_bytes 1000", "ttl 7ns"]
+            [
+                "max_bytes 1073741824",
+                "max_bytes 1000",
+                "ttl 7ns",
+                "early_refresh true"
+            ]
         );
         assert_eq!(spec.ttl(), Some(Duration::from_nanos(7)));
     }
@@ -161,6 +180,10 @@ mod tests {
         }
         fn with_single_flight(mut self, on: bool) -> Self {
             self.0.push(format!("single_flight {on}"));
+            self
+        }
+        fn with_early_refresh(mut self, on: bool) -> Self {
+            self.0.push(format!("early_refresh {on}"));
             self
         }
         fn with_compress(mut self, compress: bool) -> Self {

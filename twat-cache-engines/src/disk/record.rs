@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! magic "TWCE" | format u8 | flags u8 | value layout u64 | namespace u64 | created u64 |
-//! renewed u64 | expires u64 | key length u32 | payload length u64 | raw length u64 |
-//! key | payload | checksum u32
+//! renewed u64 | expires u64 | took u64 | key length u32 | payload length u64 |
+//! raw length u64 | key | payload | checksum u32
 //! ```
 //!
 //! All integers little-endian. `checksum` is CRC-32 over everything before it: it guards
@@ -14,14 +14,15 @@
 //! absent. `expires` 0 means never; `renewed` is the write or the latest `refresh`, which the
 //! *current* TTL is counted from (see [`deadline`]). `raw length` is the payload's length once
 //! decompressed: decompression stops there, so a damaged or hostile frame cannot expand without
-//! bound.
+//! bound. `took` is how long computing the value took, in nanoseconds (0: not measured), for
+//! early refresh (format 4; entries of format 3 and older read as absent).
 
 pub(crate) const MAGIC: [u8; 4] = *b"TWCE";
-pub(crate) const FORMAT: u8 = 3;
+pub(crate) const FORMAT: u8 = 4;
 /// `flags` bit: the payload is a zstd frame.
 pub(crate) const COMPRESSED: u8 = 1;
 
-const FIXED: usize = 4 + 1 + 1 + 8 + 8 + 8 + 8 + 8 + 4 + 8 + 8;
+const FIXED: usize = 4 + 1 + 1 + 8 + 8 + 8 + 8 + 8 + 8 + 4 + 8 + 8;
 const CHECKSUM: usize = 4;
 
 /// The metadata of an entry.
@@ -36,6 +37,8 @@ pub(crate) struct Header {
     pub renewed: u64,
     /// Wall-clock nanoseconds since the Unix epoch; 0 = never.
     pub expires: u64,
+    /// Nanoseconds computing the value took; 0 = not measured.
+    pub took: u64,
     /// The payload's length before compression (its length when not compressed).
     pub raw_len: u64,
 }
@@ -118,6 +121,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record<'_>> {
             created: u64_at(body, 22),
             renewed: u64_at(body, 30),
             expires: u64_at(body, 38),
+            took: u64_at(body, 46),
             raw_len: u64_at(body, RAW_LEN_AT),
         },
         key: &body[FIXED..key_end],
@@ -125,9 +129,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record<'_>> {
     })
 }
 
-const KEY_LEN_AT: usize = 46;
-const PAYLOAD_LEN_AT: usize = 50;
-const RAW_LEN_AT: usize = 58;
+const KEY_LEN_AT: usize = 54;
+const PAYLOAD_LEN_AT: usize = 58;
+const RAW_LEN_AT: usize = 66;
 
 /// The declared key and payload lengths of a header.
 fn lengths(header: &[u8]) -> Option<(usize, usize)> {
@@ -169,6 +173,7 @@ pub(crate) fn encode_with<E>(
     out.extend_from_slice(&header.created.to_le_bytes());
     out.extend_from_slice(&header.renewed.to_le_bytes());
     out.extend_from_slice(&header.expires.to_le_bytes());
+    out.extend_from_slice(&header.took.to_le_bytes());
     out.extend_from_slice(&(key.len() as u32).to_le_bytes());
     out.extend_from_slice(&[0; 16]); // payload and raw lengths, once known
     out.extend_from_slice(key);
@@ -232,6 +237,7 @@ mod tests {
             created: 100,
             renewed: 100,
             expires: 200,
+            took: 3,
             raw_len: 7,
         }
     }
@@ -269,8 +275,8 @@ mod tests {
         );
     }
 
-    /// Entries of the previous format (2: no renewal time, no declared lengths, the value
-    /// type's name) are absent, never misread; a valid checksum does not make them current.
+    /// Entries of the previous format (3: no `took`) are absent, never misread; a valid
+    /// checksum does not make them current.
     #[test]
     fn entries_of_an_older_format_are_absent() {
         let mut bytes = encode(&header(), b"key", b"payload");

@@ -6,6 +6,7 @@ use super::eviction::Limits;
 use super::shard::Shard;
 use super::{MemoryCache, Weigher};
 use crate::clock::duration_nanos;
+use crate::early::EarlyRefresh;
 use crate::hit_counter::HitCounter;
 use crate::options::{CommonOptions, HasCommonOptions, common_setters};
 
@@ -80,6 +81,8 @@ impl<K, V> MemoryCacheBuilder<K, V> {
             policy,
             clock,
             single_flight,
+            early_refresh,
+            early_refresh_seed,
         } = self.common;
         let shard_count = self
             .shards
@@ -106,6 +109,8 @@ impl<K, V> MemoryCacheBuilder<K, V> {
             ttl: ttl.map_or(0, |d| duration_nanos(d).max(1)),
             refresh,
             single_flight,
+            // Early refresh needs a deadline to be early for.
+            early: (early_refresh && ttl.is_some()).then(|| EarlyRefresh::new(early_refresh_seed)),
             clock,
             weigher,
         }

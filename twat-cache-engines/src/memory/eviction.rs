@@ -5,7 +5,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::store::{COUNTED, MAIN, NIL, Store, WINDOW};
+use super::store::{COUNTED, MAIN, NIL, Stamp, Store, WINDOW};
 use crate::Policy;
 
 /// Per-shard bounds.
@@ -115,11 +115,11 @@ pub(crate) fn insert_new<K: std::hash::Hash, V>(
     store: &mut Store<K, V>,
     env: &Env<'_, K, V>,
     hash: u64,
-    entry: (K, V, u64),
+    entry: (K, V, Stamp),
     now: u64,
     removed: &mut Removed<K, V>,
 ) -> bool {
-    let (key, value, expires) = entry;
+    let (key, value, stamp) = entry;
     let weight = (env.weigh)(&key, &value);
     if weight > env.limits.max_bytes || env.limits.capacity == 0 {
         return false;
@@ -135,7 +135,7 @@ pub(crate) fn insert_new<K: std::hash::Hash, V>(
                 };
                 evict(store, env, victim, &mut removed.evicted);
             }
-            let index = store.push(hash, key, value, expires, env.hash());
+            let index = store.push(hash, key, value, stamp, env.hash());
             store.bytes += weight;
             if env.policy == Policy::Lfu {
                 store.slot(index).set_meta(1);
@@ -146,7 +146,7 @@ pub(crate) fn insert_new<K: std::hash::Hash, V>(
             }
         }
         Policy::TinyLfu => {
-            let index = store.push(hash, key, value, expires, env.hash());
+            let index = store.push(hash, key, value, stamp, env.hash());
             store.bytes += weight;
             if let Some(sketch) = &mut store.sketch {
                 sketch.increment(hash);

@@ -19,7 +19,9 @@ use crossbeam_utils::CachePadded;
 pub use builder::MemoryCacheBuilder;
 use eviction::{Env, Removed};
 use shard::Shard;
+use store::Stamp;
 
+use crate::early::{EarlyRefresh, pack_delta, unpack_delta};
 use crate::engine::{fill_with, fill_with_async, try_fill_with, try_fill_with_async};
 use crate::flight::{self, Flight, Join, Outcome};
 use crate::hit_counter::HitCounter;
@@ -70,8 +72,17 @@ pub struct MemoryCache<K, V> {
     ttl: u64,
     refresh: bool,
     single_flight: bool,
+    /// Probabilistic early refresh (`None`: off; see `early.rs`).
+    early: Option<EarlyRefresh>,
     clock: Clock,
     weigher: Weigher<K, V>,
+}
+
+/// A hit whose early refresh is due: the deadline it was judged by, and the draw.
+#[derive(Clone, Copy)]
+struct Due {
+    deadline: u64,
+    draw: f64,
 }
 
 /// The outcome of [`MemoryCache::entry`]: the cached value, or the right to compute it.
@@ -118,6 +129,11 @@ pub struct VacantEntry<'a, K, V> {
     flight: Option<Arc<Flight>>,
     /// The shard's generation when the computation started.
     generation: u64,
+    /// When the computation started (clock nanoseconds), to record how long it took; 0 when
+    /// the cache does not refresh early.
+    started: u64,
+    /// An early refresh of a live entry: the draw that made it due (see `early.rs`).
+    early: Option<f64>,
     /// What the waiters are told when this is dropped.
     outcome: Outcome,
 }
@@ -260,6 +276,22 @@ where
     where
         Q: ?Sized + Lookup<K>,
     {
+        self.find_or_due::<Q, false>(shard, hash, query)
+            .map(|(value, _)| value)
+    }
+
+    /// [`MemoryCache::find`]; with `EARLY`, a hit whose early refresh is due also comes with
+    /// the deadline it was judged by.
+    #[inline(always)]
+    fn find_or_due<Q, const EARLY: bool>(
+        &self,
+        shard: &Shard<K, V>,
+        hash: u64,
+        query: &Q,
+    ) -> Option<(V, Option<Due>)>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
         if self.plain_hits {
             // No TTL and a policy whose hit is one relaxed atomic: the shortest path.
             let store = shard.store.read();
@@ -268,10 +300,10 @@ where
             let value = slot.value.clone();
             drop(store);
             self.hits.add(1);
-            return Some(value);
+            return Some((value, None));
         }
         if self.policy.reorders_on_hit() {
-            return self.find_exclusive(shard, hash, query);
+            return self.find_exclusive::<Q, EARLY>(shard, hash, query);
         }
         let now = self.now();
         let store = shard.store.read();
@@ -288,14 +320,29 @@ where
                     .store(self.deadline(now), std::sync::atomic::Ordering::Relaxed);
             }
         }
+        let due = if EARLY { self.due(slot, now) } else { None };
         eviction::on_hit_shared(self.policy, slot);
         let value = slot.value.clone();
         drop(store);
         self.hits.add(1);
-        Some(value)
+        Some((value, due))
     }
 
-    fn find_exclusive<Q>(&self, shard: &Shard<K, V>, hash: u64, query: &Q) -> Option<V>
+    /// If `slot`'s early refresh is due at `now`: its deadline, and the draw that made it due.
+    #[inline]
+    fn due(&self, slot: &store::Slot<K, V>, now: u64) -> Option<Due> {
+        let early = self.early.as_ref()?;
+        let deadline = slot.expires.load(std::sync::atomic::Ordering::Relaxed);
+        let draw = early.due(now, deadline, unpack_delta(slot.delta))?;
+        Some(Due { deadline, draw })
+    }
+
+    fn find_exclusive<Q, const EARLY: bool>(
+        &self,
+        shard: &Shard<K, V>,
+        hash: u64,
+        query: &Q,
+    ) -> Option<(V, Option<Due>)>
     where
         Q: ?Sized + Lookup<K>,
     {
@@ -314,11 +361,12 @@ where
             slot.expires
                 .store(self.deadline(now), std::sync::atomic::Ordering::Relaxed);
         }
+        let due = if EARLY { self.due(slot, now) } else { None };
         let value = slot.value.clone();
         eviction::on_hit_exclusive(&mut store, self.policy, index);
         drop(store);
         self.hits.add(1);
-        Some(value)
+        Some((value, due))
     }
 
     /// Removes `query`'s entry if it is (still) expired.
@@ -342,12 +390,13 @@ where
     /// A value heavier than the byte budget is not stored.
     pub fn insert(&self, key: K, value: V) {
         let hash = self.hash(&key);
-        self.insert_hashed(hash, key, value, None, None);
+        self.insert_hashed(hash, key, value, None, None, 0);
     }
 
     /// Stores `key`; with `generation`, only if no removal happened in the shard since then;
     /// with `lifetime`, expiring no later than that many nanoseconds from now (when the cache
-    /// has a TTL). Returns whether it was stored.
+    /// has a TTL); `delta` is how long computing it took (packed). Returns whether it was
+    /// stored.
     fn insert_hashed(
         &self,
         hash: u64,
@@ -355,6 +404,7 @@ where
         value: V,
         generation: Option<u64>,
         lifetime: Option<u64>,
+        delta: u16,
     ) -> bool {
         let shard = self.shard_of(hash);
         let now = self.now();
@@ -375,7 +425,14 @@ where
                 &mut store,
                 &env,
                 hash,
-                (key, value, self.deadline_within(now, lifetime)),
+                (
+                    key,
+                    value,
+                    Stamp {
+                        expires: self.deadline_within(now, lifetime),
+                        delta,
+                    },
+                ),
                 now,
                 &mut removed,
             )
@@ -427,8 +484,11 @@ where
     {
         let hash = self.hash(query);
         let shard = self.shard_of(hash);
-        if let Some(value) = self.find(shard, hash, query) {
-            return Entry::Hit(value);
+        if let Some((value, due)) = self.find_or_due::<Q, true>(shard, hash, query) {
+            return match due {
+                None => Entry::Hit(value),
+                Some(due) => self.early_entry(shard, hash, query, value, due),
+            };
         }
         flight::settle(
             || self.attempt(shard, hash, query),
@@ -461,14 +521,56 @@ where
     {
         let hash = self.hash(query);
         let shard = self.shard_of(hash);
-        if let Some(value) = self.find(shard, hash, query) {
-            return Entry::Hit(value);
+        if let Some((value, due)) = self.find_or_due::<Q, true>(shard, hash, query) {
+            return match due {
+                None => Entry::Hit(value),
+                Some(due) => self.early_entry(shard, hash, query, value, due),
+            };
         }
         flight::settle_async(
             || self.attempt(shard, hash, query),
             || self.vacant(shard, hash, query, None),
         )
         .await
+    }
+
+    /// A hit whose early refresh is due: the duty to recompute it, unless another caller is
+    /// computing the key (or has refreshed it since we looked) — then the hit.
+    #[cold]
+    #[inline(never)]
+    fn early_entry<Q>(
+        &self,
+        shard: &Shard<K, V>,
+        hash: u64,
+        query: &Q,
+        value: V,
+        due: Due,
+    ) -> Entry<'_, K, V>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        let Join::Lead(flight) = shard.flights.join(hash) else {
+            return Entry::Hit(value);
+        };
+        let unchanged = {
+            let store = shard.store.read();
+            store.find(hash, |k| query.matches(k)).is_some_and(|i| {
+                store
+                    .slot(i)
+                    .expires
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    == due.deadline
+            })
+        };
+        if !unchanged {
+            shard.flights.land(&flight, Outcome::Stored);
+            return Entry::Hit(value);
+        }
+        let Entry::Vacant(mut vacant) = self.vacant(shard, hash, query, Some(flight)) else {
+            unreachable!("vacant makes a vacant entry")
+        };
+        vacant.early = Some(due.draw);
+        Entry::Vacant(vacant)
     }
 
     /// One look after a miss: a hit (a leader finished meanwhile), the lead, or a flight.
@@ -531,14 +633,34 @@ where
         Q: ?Sized + Lookup<K>,
     {
         Counters::bump(&shard.counters.misses, 1);
-        Entry::Vacant(VacantEntry {
+        Entry::Vacant(self.vacancy(shard, hash, query, flight))
+    }
+
+    /// The duty to fill `query` (counting nothing), from now.
+    fn vacancy<Q>(
+        &self,
+        shard: &Shard<K, V>,
+        hash: u64,
+        query: &Q,
+        flight: Option<Arc<Flight>>,
+    ) -> VacantEntry<'_, K, V>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        VacantEntry {
             cache: self,
             hash,
             key: Some(query.to_key()),
             flight,
             generation: shard.generation.load(Ordering::Acquire),
+            started: if self.early.is_some() {
+                self.clock.now_nanos()
+            } else {
+                0
+            },
+            early: None,
             outcome: Outcome::Abandoned,
-        })
+        }
     }
 
     /// The duty to store a value for `query` whether or not an entry exists (see
@@ -548,15 +670,7 @@ where
         Q: ?Sized + Lookup<K>,
     {
         let hash = self.hash(query);
-        let shard = self.shard_of(hash);
-        VacantEntry {
-            cache: self,
-            hash,
-            key: Some(query.to_key()),
-            flight: None,
-            generation: shard.generation.load(Ordering::Acquire),
-            outcome: Outcome::Abandoned,
-        }
+        self.vacancy(self.shard_of(hash), hash, query, None)
     }
 
     /// The cached value for `key`, or `make()`'s result, stored (single-flight).
@@ -632,6 +746,17 @@ where
         self.key.as_ref().expect("the key is present until insert")
     }
 
+    /// Whether this recomputes a live entry early (see [`MemoryCacheBuilder::early_refresh`]),
+    /// rather than filling a miss.
+    pub fn is_early_refresh(&self) -> bool {
+        self.early.is_some()
+    }
+
+    /// The draw that made an early refresh due (see `early.rs`).
+    pub(crate) fn early_draw(&self) -> Option<f64> {
+        self.early
+    }
+
     /// Stores the computed value and releases the waiters (who will now hit). If the key was
     /// removed (or the cache cleared) while the value was computed, it is not stored: it may
     /// predate what the removal meant to discard.
@@ -641,13 +766,33 @@ where
 
     /// [`VacantEntry::insert`], expiring no later than `lifetime` from now (when the cache has
     /// a TTL): a copy of an entry held elsewhere must not outlive it.
-    pub fn insert_within(mut self, value: V, lifetime: Option<std::time::Duration>) {
+    pub fn insert_within(self, value: V, lifetime: Option<std::time::Duration>) {
+        self.insert_measured(value, lifetime, None);
+    }
+
+    /// [`VacantEntry::insert_within`], recording that computing the value took `took` (for
+    /// early refresh; `None`: since this entry was handed out).
+    pub(crate) fn insert_measured(
+        mut self,
+        value: V,
+        lifetime: Option<std::time::Duration>,
+        took: Option<u64>,
+    ) {
         let key = self.key.take().expect("insert consumes the entry");
         let lifetime = lifetime.map(crate::clock::duration_nanos);
-        if self
-            .cache
-            .insert_hashed(self.hash, key, value, Some(self.generation), lifetime)
-        {
+        let took = match (took, self.started) {
+            (_, 0) => 0,
+            (Some(took), _) => took,
+            (None, started) => self.cache.clock.now_nanos().saturating_sub(started),
+        };
+        if self.cache.insert_hashed(
+            self.hash,
+            key,
+            value,
+            Some(self.generation),
+            lifetime,
+            pack_delta(took),
+        ) {
             self.outcome = Outcome::Stored;
         } else {
             self.outcome = Outcome::NotStored;

@@ -30,6 +30,9 @@ pub(crate) struct Slot<K, V> {
     /// Policy metadata: pending hits (W-TinyLFU), access count (LFU).
     pub meta: AtomicU32,
     list: ListId,
+    /// How long computing the value took (early refresh; see `early.rs`), packed into the
+    /// two bytes that padding would take anyway.
+    pub delta: u16,
     prev: u32,
     next: u32,
     /// Deadline in clock nanoseconds; 0 = never. Atomic so a hit can slide it (`refresh`).
@@ -52,6 +55,14 @@ impl<K, V> Slot<K, V> {
     pub fn set_meta(&self, value: u32) {
         self.meta.store(value, Ordering::Relaxed)
     }
+}
+
+/// When a new entry expires (clock nanoseconds, 0 = never) and how long computing it took
+/// (packed, see `early.rs`; 0 = not measured).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Stamp {
+    pub expires: u64,
+    pub delta: u16,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -121,14 +132,15 @@ impl<K, V> Store<K, V> {
         hash: u64,
         key: K,
         value: V,
-        expires: u64,
+        stamp: Stamp,
         hasher: impl Fn(&K) -> u64,
     ) -> u32 {
         let index = u32::try_from(self.slots.len()).expect("a shard holds < 2^32 entries");
         self.slots.push(Slot {
             key,
             value,
-            expires: AtomicU64::new(expires),
+            expires: AtomicU64::new(stamp.expires),
+            delta: stamp.delta,
             prev: NIL,
             next: NIL,
             meta: AtomicU32::new(0),
@@ -250,5 +262,16 @@ impl<K, V> Store<K, V> {
             s.clear();
         }
         std::mem::take(&mut self.slots)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// δ (early refresh) lives in the padding after `list`: a slot is no larger for it.
+    #[test]
+    fn a_slot_of_u64_to_u64_is_40_bytes() {
+        assert_eq!(size_of::<Slot<u64, u64>>(), 40);
     }
 }

@@ -146,11 +146,16 @@ impl<S: Backend> DiskCore<S> {
 
     /// Empties the fallback as the storage comes into use: the storage is the truth again,
     /// and what the fallback holds may have been changed there meanwhile (by other processes
-    /// or machines). A local file fallback is emptied on the first attach too, when it may
-    /// hold what processes that died during an outage left.
+    /// or machines). A local file fallback left by processes that died during an outage is
+    /// emptied on the first attach too (and so opened; otherwise it is opened on first need).
     fn empty_fallback(&self) {
-        let files_unopened = self.fallback_files.lock().is_some();
-        if self.fallback.get().is_some() || files_unopened {
+        let left_over = || {
+            self.fallback_files
+                .lock()
+                .as_ref()
+                .is_some_and(|files| files.dir.exists())
+        };
+        if self.fallback.get().is_some() || left_over() {
             self.fallback().clear();
         }
     }

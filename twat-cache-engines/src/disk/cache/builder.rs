@@ -15,6 +15,7 @@ use crate::disk::backend::Backend;
 use crate::disk::private_dir;
 use crate::disk::value_layout::tag;
 use crate::disk::{FileLocation, FileStore};
+use crate::early::EarlyRefresh;
 use crate::flight::FlightTable;
 use crate::options::{CommonOptions, HasCommonOptions, common_setters};
 
@@ -128,12 +129,16 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
     /// typed views ([`DiskCache::from_core`]).
     pub fn build_core(mut self) -> Arc<DiskCore<S>> {
         let fallback_files = self.fallback_files.take().map(|location| {
+            let dir = location.entries.clone();
             let mut files = DiskCache::<FileStore, ()>::builder_at(location)
                 .namespace(self.namespace.clone())
                 .compress(self.compress);
             files.common = self.common.clone();
             files.trusted_root = self.trusted_root.clone();
-            Box::new(move || files.build_core()) as FilesOpener
+            FilesOpener {
+                dir,
+                open: Box::new(move || files.build_core()),
+            }
         });
         let CommonOptions {
             maxsize,
@@ -143,6 +148,8 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
             policy,
             clock,
             single_flight,
+            early_refresh,
+            early_refresh_seed,
         } = self.common;
         let folder = S::folder(&self.location).to_path_buf();
         let (location, trusted_root, checked) = (self.location, self.trusted_root, folder.clone());
@@ -170,6 +177,8 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
             compress: self.compress,
             clock,
             single_flight,
+            // Early refresh needs a deadline to be early for.
+            early: (early_refresh && ttl.is_some()).then(|| EarlyRefresh::new(early_refresh_seed)),
             flights: FlightTable::default(),
             generations: std::array::from_fn(|_| parking_lot::Mutex::new(0)),
             access: dashmap::DashMap::new(),

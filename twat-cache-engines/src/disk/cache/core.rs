@@ -16,6 +16,7 @@ use crate::disk::FileStore;
 use crate::disk::backend::{Backend, EntryId, Stored};
 use crate::disk::error::StoreError;
 use crate::disk::key_bytes::{self, KeyBytes};
+use crate::early::EarlyRefresh;
 use crate::flight::FlightTable;
 use crate::{CacheStats, Clock, MemoryCache, Policy};
 
@@ -28,8 +29,13 @@ const STRIPES: usize = 64;
 const FALLBACK_MAXSIZE: usize = 10_000;
 const FALLBACK_MAX_BYTES: u64 = 256 << 20;
 
-/// Opens the local file cache a storage on another machine falls back to (see `fallback.rs`).
-pub(super) type FilesOpener = Box<dyn FnOnce() -> Arc<DiskCore<FileStore>> + Send>;
+/// The local file cache a storage on another machine falls back to (see `fallback.rs`),
+/// until it is opened.
+pub(super) struct FilesOpener {
+    /// Its entries' directory.
+    pub dir: PathBuf,
+    pub open: Box<dyn FnOnce() -> Arc<DiskCore<FileStore>> + Send>,
+}
 
 /// The untyped part of a disk cache (see the module docs).
 ///
@@ -71,6 +77,8 @@ pub struct DiskCore<S> {
     pub(super) compress: bool,
     pub(super) clock: Clock,
     pub(super) single_flight: bool,
+    /// Probabilistic early refresh (`None`: off; see `early.rs`).
+    pub(super) early: Option<EarlyRefresh>,
     pub(super) flights: FlightTable,
     pub(super) generations: [Mutex<u64>; STRIPES],
     /// Per-entry use, for choosing sampled eviction victims (stores that do not prune).
@@ -141,7 +149,7 @@ impl<S: Backend> DiskCore<S> {
         &**self
             .fallback
             .get_or_init(|| match self.fallback_files.lock().take() {
-                Some(open) => Box::new(FilesFallback(open())),
+                Some(files) => Box::new(FilesFallback((files.open)())),
                 None => Box::new(self.memory_fallback()),
             })
     }

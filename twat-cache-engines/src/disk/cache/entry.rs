@@ -56,6 +56,8 @@ pub struct DiskVacant<'a, S, V> {
     pub(super) flight: Option<Arc<Flight>>,
     /// The key's invalidation generation when the computation started.
     pub(super) generation: u64,
+    /// When the computation started (clock nanoseconds), to record how long it took.
+    pub(super) started: u64,
     pub(super) outcome: Outcome,
     /// The cross-process lock on this entry's computation, released (after the write) on drop.
     pub(super) _entry_lock: Option<crate::disk::EntryLock>,
@@ -70,9 +72,10 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskVacant<'_, S, V>
 
     /// [`DiskVacant::insert`], returning the stored entry's size in bytes (`None`: not stored).
     pub fn store(mut self, value: &V) -> Option<u64> {
+        let took = self.took();
         let stored = self.key.as_ref().and_then(|key| {
             self.cache
-                .write(&self.id, key, value, Some(self.generation))
+                .write(&self.id, key, value, Some(self.generation), took)
         });
         self.outcome = if stored.is_some() {
             Outcome::Stored
@@ -87,7 +90,16 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskVacant<'_, S, V>
     pub(crate) fn encode(&self, value: &V) -> Option<Vec<u8>> {
         self.key
             .as_ref()
-            .and_then(|key| self.cache.encode_record(key, value))
+            .and_then(|key| self.cache.encode_record(key, value, self.took()))
+    }
+
+    /// Nanoseconds since this vacancy was handed out: how long the computation took.
+    fn took(&self) -> u64 {
+        self.cache
+            .core
+            .clock
+            .now_nanos()
+            .saturating_sub(self.started)
     }
 
     /// Stores a record made by [`DiskVacant::encode`] (`None`: nothing to store).

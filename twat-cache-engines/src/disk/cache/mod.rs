@@ -163,7 +163,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
     /// [`DiskCache::insert`], returning the stored entry's size in bytes (`None`: not stored).
     pub fn insert_sized<Q: ?Sized + Serialize>(&self, key: &Q, value: &V) -> Option<u64> {
         let bytes = self.core.key_bytes(key)?;
-        self.write(&self.core.id_of(&bytes), &bytes, value, None)
+        self.write(&self.core.id_of(&bytes), &bytes, value, None, 0)
     }
 
     /// Removes `key`'s entry; `true` if one was there. A computation of `key` in flight
@@ -214,10 +214,87 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         key: &[u8],
         wait: Duration,
     ) -> Result<DiskEntry<'_, S, V>, Arc<Flight>> {
-        match self.read(id, key) {
-            Some(v) => Ok(DiskEntry::Hit(v)),
+        match self.read_with_lifetime(id, key) {
+            Some(hit) => Ok(self.hit_or_refresh(id, key, hit)),
             None => self.join(id, key, wait),
         }
+    }
+
+    /// A hit, or — when its early refresh is due — the duty to recompute it.
+    #[inline]
+    fn hit_or_refresh(&self, id: &EntryId, key: &[u8], hit: DiskHit<V>) -> DiskEntry<'_, S, V> {
+        match self.early_draw(&hit) {
+            None => DiskEntry::Hit(hit.value),
+            Some(draw) => self.early_entry(id, key, hit.value, draw),
+        }
+    }
+
+    /// The draw that makes `hit`'s early refresh due, if it is.
+    fn early_draw(&self, hit: &DiskHit<V>) -> Option<f64> {
+        let early = self.core.early.as_ref()?;
+        let remaining = crate::clock::duration_nanos(hit.lifetime?);
+        early.due(0, remaining, hit.took)
+    }
+
+    /// An early refresh this caller makes if it can take the key's flight and cross-process
+    /// lock without waiting, and the entry has not been refreshed meanwhile; else the hit.
+    #[cold]
+    #[inline(never)]
+    fn early_entry(&self, id: &EntryId, key: &[u8], value: V, draw: f64) -> DiskEntry<'_, S, V> {
+        let Join::Lead(flight) = self.core.flights.join(id_hash(id)) else {
+            return DiskEntry::Hit(value);
+        };
+        match self.claim_refresh(id, draw) {
+            Some(lock) => DiskEntry::Vacant(self.vacancy(Some(key.to_vec()), Some(flight), lock)),
+            None => {
+                self.core.flights.land(&flight, Outcome::Stored);
+                DiskEntry::Hit(value)
+            }
+        }
+    }
+
+    /// The right to refresh `id` early: its cross-process lock, taken without waiting (`None`
+    /// inside: the store is away, or takes no locks), if the stored entry is still due by
+    /// `draw` — not if another process is refreshing it or has refreshed it since.
+    fn claim_refresh(&self, id: &EntryId, draw: f64) -> Option<Option<EntryLock>> {
+        let lock = match self.core.store().map(|s| s.lock_entry(id, Duration::ZERO)) {
+            Some(LockOutcome::Acquired { lock, .. }) => Some(lock),
+            Some(LockOutcome::TimedOut) => return None,
+            None => None,
+        };
+        self.still_due(id, draw).then_some(lock)
+    }
+
+    /// Whether the entry stored under `id` is due by `draw` (read without counting a hit).
+    fn still_due(&self, id: &EntryId, draw: f64) -> bool {
+        let core = &*self.core;
+        let Some(stored) = core.stored(id) else {
+            return false;
+        };
+        let Some(entry) = record::decode(&stored) else {
+            return false;
+        };
+        let header = entry.header;
+        let deadline = record::deadline(header.renewed, header.expires, core.ttl);
+        let remaining = deadline.saturating_sub(core.clock.unix_nanos());
+        deadline != u64::MAX && crate::early::still_due(draw, remaining, header.took)
+    }
+
+    /// For a tier in front of this cache whose copy of `key` is due for an early refresh by
+    /// `draw`: the duty to refresh it (holding the cross-process lock), or — if another process
+    /// is refreshing it or has refreshed it — what the store holds.
+    pub(crate) fn lead_early(
+        &self,
+        bytes: Option<&[u8]>,
+        draw: f64,
+    ) -> Found<DiskHit<V>, DiskVacant<'_, S, V>> {
+        if let Some(bytes) = bytes {
+            let id = self.core.id_of(bytes);
+            if let Some(lock) = self.claim_refresh(&id, draw) {
+                return Found::Vacant(self.vacancy(Some(bytes.to_vec()), None, lock));
+            }
+        }
+        self.lead_serialized(bytes, Duration::ZERO)
     }
 
     /// A miss this caller fills (`key` `None`: the key could not be serialized, nothing will
@@ -258,6 +335,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
             key,
             flight,
             generation,
+            started: self.core.clock.now_nanos(),
             outcome: Outcome::Abandoned,
             _entry_lock: entry_lock,
         }
@@ -273,8 +351,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         if !self.core.single_flight {
             return Ok(self.vacant(Some(key.to_vec()), None, None));
         }
-        let hash = u64::from_le_bytes(id[..8].try_into().expect("8 bytes"));
-        let flight = match self.core.flights.join(hash) {
+        let flight = match self.core.flights.join(id_hash(id)) {
             Join::Wait(flight) => return Err(flight),
             Join::Lead(flight) => flight,
         };
@@ -414,6 +491,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
             value,
             lifetime,
             stored_len: stored.len() as u64,
+            took: entry.header.took,
         })
     }
 
@@ -467,13 +545,21 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
 
     /// Serializes and stores `value`; with `generation`, only if `key` was not invalidated
     /// since. Returns the stored entry's size, if it was stored.
-    fn write(&self, id: &EntryId, key: &[u8], value: &V, generation: Option<u64>) -> Option<u64> {
-        let bytes = self.encode_record(key, value)?;
+    fn write(
+        &self,
+        id: &EntryId,
+        key: &[u8],
+        value: &V,
+        generation: Option<u64>,
+        took: u64,
+    ) -> Option<u64> {
+        let bytes = self.encode_record(key, value, took)?;
         self.write_record(id, bytes, generation)
     }
 
-    /// The entry record of `value` under `key` (`None`: it could not be serialized).
-    pub(super) fn encode_record(&self, key: &[u8], value: &V) -> Option<Vec<u8>> {
+    /// The entry record of `value` under `key`, computed in `took` nanoseconds (`None`: it
+    /// could not be serialized).
+    pub(super) fn encode_record(&self, key: &[u8], value: &V, took: u64) -> Option<Vec<u8>> {
         let core = &*self.core;
         let now = core.clock.unix_nanos();
         let mut header = Header {
@@ -487,6 +573,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
             } else {
                 now.saturating_add(core.ttl)
             },
+            took,
             raw_len: 0,
         };
         let append = |out: &mut Vec<u8>, bytes: &[u8]| {
@@ -574,6 +661,13 @@ pub struct DiskHit<V> {
     pub lifetime: Option<Duration>,
     /// Bytes of the entry as stored (header, key and payload).
     pub stored_len: u64,
+    /// Nanoseconds computing the value took (0: not measured).
+    pub took: u64,
+}
+
+/// The flight-table hash of an entry id.
+fn id_hash(id: &EntryId) -> u64 {
+    u64::from_le_bytes(id[..8].try_into().expect("8 bytes"))
 }
 
 impl<S: Backend, V> std::fmt::Debug for DiskCache<S, V> {
