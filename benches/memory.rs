@@ -182,5 +182,44 @@ fn hit_str(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, hit_u64, hit_str);
+#[mcache(maxsize = 100_000, ttl = "1h")]
+fn mcache_ttl(x: u64) -> u64 {
+    x.wrapping_mul(3)
+}
+
+#[mcache(maxsize = 100_000, ttl = "1h", early_refresh = true)]
+fn mcache_early(x: u64) -> u64 {
+    x.wrapping_mul(3)
+}
+
+/// What `early_refresh` costs a hit far from its expiry (the common case: no draw), against
+/// the same TTL cache without it, and moka with a TTL.
+fn hit_ttl(c: &mut Criterion) {
+    let keys = shuffled_keys();
+    let moka: moka::sync::Cache<u64, u64> = moka::sync::Cache::builder()
+        .max_capacity(100_000)
+        .time_to_live(Duration::from_secs(3600))
+        .build();
+    for k in 0..ENTRIES {
+        mcache_ttl(k);
+        mcache_early(k);
+        moka.insert(k, k * 3);
+    }
+    let mut group = configure(c, "hit u64 ttl 1 thread(s)");
+    let mut bench = |name: &str, get: &dyn Fn(u64) -> u64| {
+        group.bench_function(name, |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) % ORDER;
+                black_box(get(black_box(keys[i])))
+            })
+        });
+    };
+    bench("twat_cache #[mcache(ttl)]", &mcache_ttl);
+    bench("twat_cache #[mcache(ttl, early_refresh)]", &mcache_early);
+    bench("moka::sync::Cache (ttl)", &|k| moka.get(&k).unwrap());
+    group.finish();
+}
+
+criterion_group!(benches, hit_u64, hit_str, hit_ttl);
 criterion_main!(benches);
