@@ -191,23 +191,25 @@ fn check_output(
             .with_span(&cache_none.span),
         );
     }
-    if let Some(refresh) = options.flag("refresh")
-        && refresh.value
-        && options.get("ttl").is_none()
-    {
-        errors.push(
-            Error::custom("`refresh = true` renews an entry's TTL on each hit, but no `ttl` is set; add e.g. `ttl = \"10m\"`")
-                .with_span(&refresh.span),
-        );
-    }
-    if let Some(early) = options.flag("early_refresh")
-        && early.value
-        && options.get("ttl").is_none()
-    {
-        errors.push(
-            Error::custom("`early_refresh = true` recomputes an entry shortly before its TTL ends, but no `ttl` is set; add e.g. `ttl = \"10m\"`")
-                .with_span(&early.span),
-        );
+    // Options that act on an entry's TTL, and so need one.
+    for (name, what) in [
+        ("refresh", "renews an entry's TTL on each hit"),
+        (
+            "early_refresh",
+            "recomputes an entry shortly before its TTL ends",
+        ),
+    ] {
+        if let Some(flag) = options.flag(name)
+            && flag.value
+            && options.get("ttl").is_none()
+        {
+            errors.push(
+                Error::custom(format!(
+                    "`{name} = true` {what}, but no `ttl` is set; add e.g. `ttl = \"10m\"`"
+                ))
+                .with_span(&flag.span),
+            );
+        }
     }
 }
 
