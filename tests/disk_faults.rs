@@ -168,3 +168,47 @@ fn removals_and_clears_made_while_the_disk_was_away_are_applied_on_return() {
     assert_eq!(reader().get("c"), None);
     assert_eq!(reader().get("e").as_deref(), Some("e1"));
 }
+
+/// Found by the reliability suite: an invalidation whose removal fails (or whose check of the
+/// stored entry cannot read it) must not leave the old value readable — the storage is left
+/// until the removal is applied, for sled and files alike.
+#[test]
+fn an_invalidation_whose_removal_fails_never_lets_the_old_value_back() {
+    use std::time::Duration;
+    use twat_cache::Clock;
+
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for op in [Op::Remove, Op::Read] {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual();
+        let files: FileCache<String> = FileCache::builder(dir.path().join("files"))
+            .clock(clock.clone())
+            .build();
+        let sled: SledCache<String> = SledCache::builder(dir.path().join("sled"), "t")
+            .clock(clock.clone())
+            .build();
+        files.insert("k", &"old".to_string());
+        sled.insert("k", &"old".to_string());
+        fault::inject(op, dir.path(), EIO, 2);
+        files.remove("k");
+        sled.remove("k");
+        fault::clear();
+        assert_eq!(
+            files.get("k"),
+            None,
+            "{op:?}: the old value came back (files)"
+        );
+        assert_eq!(
+            sled.get("k"),
+            None,
+            "{op:?}: the old value came back (sled)"
+        );
+        // After the backoff the removal reaches the storage, and it is used again.
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(files.get("k"), None);
+        assert_eq!(sled.get("k"), None);
+        assert!(!files.is_fallback() && !sled.is_fallback(), "{op:?}");
+        let other: FileCache<String> = FileCache::builder(dir.path().join("files")).build();
+        assert_eq!(other.get("k"), None, "{op:?}: removed from the disk too");
+    }
+}

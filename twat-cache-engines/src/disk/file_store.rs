@@ -124,6 +124,7 @@ fn not_an_entry() -> Option<Stored> {
 
 /// Opens an entry for reading without following a symlink or blocking on a FIFO.
 pub(super) fn open_entry(path: &Path) -> std::io::Result<File> {
+    inject_fault!(Read, path);
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -145,6 +146,24 @@ pub const TOUCH_RESOLUTION: Duration = Duration::from_secs(60);
 /// Reads the entry at `path`: `None` if absent, undecodable bytes if it is not a regular file
 /// whose size is what its header declares and at most `max_len`. With `touch`, an entry last
 /// marked used over [`TOUCH_RESOLUTION`] ago is marked used now.
+/// Writes an entry's bytes to its temporary file (with the `fault-injection` feature, an
+/// injected short write stores a prefix and fails).
+fn write_entry(file: &mut File, dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    #[cfg(feature = "fault-injection")]
+    if let Some((len, errno)) = crate::fault::check_write(dir, bytes.len())? {
+        file.write_all(&bytes[..len])?;
+        return Err(std::io::Error::from_raw_os_error(errno));
+    }
+    let _ = dir;
+    file.write_all(bytes)
+}
+
+/// Publishes a temporary file under its entry's name.
+fn renamed(temp: &Path, path: &Path) -> std::io::Result<()> {
+    inject_fault!(Rename, path);
+    fs::rename(temp, path)
+}
+
 fn read_entry(path: &Path, max_len: u64, touch: bool) -> Result<Option<Stored>, StoreError> {
     let mut file = match open_entry(path) {
         Ok(file) => file,
@@ -334,7 +353,6 @@ impl FileStore {
     }
 
     fn write_temp(&self, dir: &Path, id: &EntryId, bytes: &[u8]) -> std::io::Result<PathBuf> {
-        inject_fault!(Write, dir);
         let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
         let temp = dir.join(format!(
             ".{}.{}.{n}.{TEMP_EXTENSION}",
@@ -346,7 +364,7 @@ impl FileStore {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&temp)?;
-        let written = file.write_all(bytes).and_then(|()| {
+        let written = write_entry(&mut file, dir, bytes).and_then(|()| {
             if self.location.durable {
                 file.sync_all()
             } else {
@@ -366,7 +384,7 @@ impl FileStore {
         let temp = self
             .write_temp(dir, id, bytes)
             .map_err(|e| StoreError::io(dir, e))?;
-        if let Err(e) = fs::rename(&temp, &path) {
+        if let Err(e) = renamed(&temp, &path) {
             let _ = fs::remove_file(&temp);
             return Err(StoreError::io(&path, e));
         }

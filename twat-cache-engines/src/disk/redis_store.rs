@@ -156,6 +156,14 @@ impl RedisStore {
         &self,
         op: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Result<T, StoreError> {
+        #[cfg(feature = "fault-injection")]
+        if let Err(e) = crate::fault::check(crate::fault::Op::Redis, &self.location.display) {
+            // An injected fault is a server that stopped answering.
+            return Err(StoreError::Unavailable {
+                server: self.server.clone(),
+                reason: e.to_string(),
+            });
+        }
         let pooled = self.pool.lock().pop();
         let mut connection = match pooled {
             Some(c) => c,

@@ -31,15 +31,16 @@ pub(super) fn in_use_key(namespace: u64) -> [u8; 15] {
     key
 }
 
-impl SledStore {
-    /// The fault seam for writes (a no-op without the `fault-injection` feature).
-    fn writable(&self) -> Result<(), StoreError> {
+/// Fails with an injected fault for `$op` on this store (a no-op without the `fault-injection`
+/// feature).
+macro_rules! seam {
+    ($store:ident, $op:ident) => {{
         let check = || -> std::io::Result<()> {
-            inject_fault!(Write, &self.folder);
+            inject_fault!($op, &$store.folder);
             Ok(())
         };
-        check().map_err(|e| StoreError::io(&self.folder, e))
-    }
+        check().map_err(|e| StoreError::io(&$store.folder, e))
+    }};
 }
 
 impl Backend for SledStore {
@@ -62,27 +63,24 @@ impl Backend for SledStore {
     }
 
     fn get(&self, id: &EntryId, _max_len: u64) -> Result<Option<Stored>, StoreError> {
+        seam!(self, Read)?;
         Ok(guarded(|| self.tree.get(id))?
             .map(|bytes| Stored::Shared(SharedBytes::from_sled(bytes))))
     }
 
     fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, StoreError> {
-        self.writable()?;
+        seam!(self, Write)?;
         Ok(guarded(|| self.tree.insert(id, bytes))?.map(|old| old.len() as u64))
     }
 
     fn replace(&self, id: &EntryId, expected: &[u8], new: &[u8]) -> Result<bool, StoreError> {
-        self.writable()?;
+        seam!(self, Write)?;
         let swapped = guarded(|| self.tree.compare_and_swap(id, Some(expected), Some(new)))?;
         Ok(swapped.is_ok())
     }
 
     fn remove(&self, id: &EntryId) -> Result<Option<u64>, StoreError> {
-        let check = || -> std::io::Result<()> {
-            inject_fault!(Remove, &self.folder);
-            Ok(())
-        };
-        check().map_err(|e| StoreError::io(&self.folder, e))?;
+        seam!(self, Remove)?;
         Ok(guarded(|| self.tree.remove(id))?.map(|old| old.len() as u64))
     }
 

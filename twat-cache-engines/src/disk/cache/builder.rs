@@ -83,7 +83,10 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
         self
     }
 
-    /// zstd-compress stored values (level 1; kept raw when that saves under 10%).
+    /// zstd-compress stored values (level 1; kept raw when that saves under 10%). With
+    /// `max_bytes`, a value whose uncompressed size exceeds it is not stored either, so reading
+    /// an entry never takes more memory than the bound (a damaged or hostile entry that
+    /// declares more is refused before it is decompressed).
     pub fn compress(mut self, compress: bool) -> Self {
         self.compress = compress;
         self

@@ -254,7 +254,10 @@ impl<S: Backend> DiskCore<S> {
             }
             Ok(None) => false,
             Err(why) => {
-                self.fault("removing a cache entry", &why);
+                // The entry may still be there: the storage must not be read again before
+                // the removal is (the reliability suite's fault injection found stale values
+                // read back after an invalidation whose removal had failed).
+                self.go_offline("removing a cache entry", &why, Missed::Entry(*id));
                 false
             }
         }
@@ -302,15 +305,23 @@ impl<S: Backend> DiskCore<S> {
         let mut generation = self.stripe(&id);
         *generation += 1;
         let in_fallback = self.fallback.get().is_some_and(|f| f.remove(&id));
-        if self.store_or_record(Missed::Entry(id)).is_none() {
+        let Some(store) = self.store_or_record(Missed::Entry(id)) else {
             // The storage is away: the removal is recorded and applied when it returns (its
             // entry cannot be checked now; an id is a 256-bit keyed hash of this key).
             return in_fallback;
-        }
-        // Only remove a disk entry that is really ours (same key), never a colliding one.
-        let ours = self.stored(&id).is_some_and(|stored| {
-            crate::disk::record::decode(&stored).is_some_and(|r| r.key == key)
-        });
+        };
+        // Only remove a disk entry that is really ours (same key), never a colliding one. If
+        // it cannot be read, it cannot be told apart: the storage is left until the removal
+        // is applied (as when it was away).
+        let ours = match store.get(&id, self.max_entry()) {
+            Ok(stored) => stored.is_some_and(|stored| {
+                crate::disk::record::decode(&stored).is_some_and(|r| r.key == key)
+            }),
+            Err(why) => {
+                self.go_offline("reading the cache storage", &why, Missed::Entry(id));
+                return in_fallback;
+            }
+        };
         (ours && self.delete(&id)) || in_fallback
     }
 

@@ -537,6 +537,11 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
     /// bytes are left over after it.
     fn decode_payload(&self, entry: &record::Record<'_>) -> Option<V> {
         if entry.header.flags & COMPRESSED != 0 {
+            // Writes never compress more than an entry may hold (see `encode_record`): a larger
+            // declared size is damage or a decompression bomb, refused before decompressing.
+            if entry.header.raw_len > self.core.max_entry() {
+                return None;
+            }
             payload::decode(&decompress(entry.payload, entry.header.raw_len)?)
         } else {
             payload::decode(entry.payload)
@@ -581,13 +586,16 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
             Ok::<(), postcard::Error>(())
         };
         let encoded = if core.compress {
+            // A value larger than an entry may be is not compressed (and so, too large, not
+            // stored): decoding an entry never needs more memory than the cache's bound.
+            let fits = |raw: &[u8]| raw.len() as u64 <= core.max_entry();
             payload::encode_into(value, Vec::new()).and_then(|raw| match compress(&raw) {
-                Some(packed) => {
+                Some(packed) if fits(&raw) => {
                     header.flags = COMPRESSED;
                     header.raw_len = raw.len() as u64;
                     record::encode_with(&header, key, packed.len(), |out| append(out, &packed))
                 }
-                None => record::encode_with(&header, key, raw.len(), |out| append(out, &raw)),
+                _ => record::encode_with(&header, key, raw.len(), |out| append(out, &raw)),
             })
         } else {
             // Serialized straight into the entry's buffer: one copy of a large value, not three.
