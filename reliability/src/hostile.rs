@@ -119,7 +119,7 @@ const FIXED: usize = 74;
 const COMPRESSED: u8 = 1;
 
 /// Rewrites the trailing CRC-32 so the record passes its checksum.
-fn fix_checksum(record: &mut Vec<u8>) {
+fn fix_checksum(record: &mut [u8]) {
     if record.len() < 4 {
         return;
     }

@@ -1,7 +1,7 @@
 //! `twat-cache-reliability`: runs twat-cache's reliability suites — hostile input, crash loops,
 //! fault injection, concurrency stress, model checks — prints their figures, and with
 //! `--out FILE` writes the report (RELIABILITY.md is this command's output:
-//! `cargo run --release -p twat-cache-reliability -- --out RELIABILITY.md`).
+//! `cargo run -p twat-cache-reliability -- --out RELIABILITY.md`).
 //!
 //! Counts are the CI's by default (the whole run takes a few minutes on two cores);
 //! `TWAT_CACHE_RELIABILITY_SCALE=N` (or `--scale N`) multiplies them. Exits 1 if any suite
@@ -61,7 +61,7 @@ const CRASHES_PER_VARIANT: u64 = 100;
 const FAULT_OPS_PER_THREAD: u64 = 20_000;
 const STRESS_OPS_PER_THREAD: u64 = 50_000;
 const ASYNC_TASKS: u64 = 4_000;
-const MODEL_CASES: u32 = 200;
+const MODEL_CASES: u32 = 500;
 
 fn main() {
     let args = Args::parse();

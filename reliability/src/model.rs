@@ -171,6 +171,9 @@ fn check(kind: Kind, ttl_ms: Option<u64>, steps: &[Step]) -> Result<(), TestCase
     let mut model: HashMap<u8, Known> = HashMap::new();
     let mut now = 0u64; // ms since the start
     let mut faults = false;
+    // Since faults were last on, the storage may be away (the cache works from memory, and a
+    // stored entry may read as a miss) until a reopen waits out the backoff.
+    let mut degraded = false;
     let live = |model: &HashMap<u8, Known>, k: u8, now: u64| {
         model
             .get(&k)
@@ -184,14 +187,14 @@ fn check(kind: Kind, ttl_ms: Option<u64>, steps: &[Step]) -> Result<(), TestCase
             Step::Call(k, v) => {
                 let got = engine.call(k, v);
                 match live(&model, k, now) {
-                    Some(e) if e.certain && !faults => {
+                    Some(e) if e.certain && !degraded => {
                         prop_assert_eq!(got, e.value, "a stored value: {}", at())
                     }
                     Some(e) => prop_assert!(got == e.value || got == v, "{got}: {}", at()),
                     None => prop_assert_eq!(got, v, "nothing live to return: {}", at()),
                 }
                 if got == v && live(&model, k, now).is_none_or(|e| e.value != v) {
-                    let certain = !faults && !engine.is_fallback();
+                    let certain = !degraded && !engine.is_fallback();
                     model.insert(
                         k,
                         Known {
@@ -205,7 +208,7 @@ fn check(kind: Kind, ttl_ms: Option<u64>, steps: &[Step]) -> Result<(), TestCase
             Step::Get(k) => {
                 let got = engine.get(k);
                 match live(&model, k, now) {
-                    Some(e) if e.certain && !faults => {
+                    Some(e) if e.certain && !degraded => {
                         prop_assert_eq!(got, Some(e.value), "a stored value: {}", at())
                     }
                     Some(e) => prop_assert!(got.is_none() || got == Some(e.value), "{}", at()),
@@ -236,6 +239,7 @@ fn check(kind: Kind, ttl_ms: Option<u64>, steps: &[Step]) -> Result<(), TestCase
                         fault::inject_random(op, dir.path(), Fault::Error(5), 0.3, i as u64);
                     }
                     faults = true;
+                    degraded = true;
                 }
             }
             Step::FaultsOff => {
@@ -252,14 +256,14 @@ fn check(kind: Kind, ttl_ms: Option<u64>, steps: &[Step]) -> Result<(), TestCase
                 for _ in 0..3 {
                     let _ = engine.get(255);
                 }
-                prop_assert!(!engine.is_fallback(), "storage not back: {}", at());
                 drop(engine);
                 engine = Engine::open(kind, dir.path(), &clock, ttl);
+                degraded = false;
                 if !kind.persists() {
                     model.clear();
                 }
-                // What only the fallback held is gone with the old engine.
-                model.retain(|_, e| e.certain);
+                // What was stored while faults were on may be on disk or may have been only in
+                // the old engine's fallback: it stays uncertain.
             }
         }
     }
