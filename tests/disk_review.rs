@@ -533,3 +533,35 @@ fn ffib_uncached_iterative(n: u64) -> u64 {
     }
     a
 }
+
+/// Found by the reliability suite's decompression bombs: an entry's declared decompressed size
+/// bounds what reading it allocates, so it must be within the cache's `max_bytes` — larger is
+/// refused before decompressing, and such a value is not stored compressed in the first place.
+#[test]
+fn compressed_entries_never_expand_beyond_max_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let zeros = vec![0u8; 4 << 20]; // compresses to a few hundred bytes
+    let bounded: FileCache<Vec<u8>> = FileCache::builder(dir.path().join("bounded"))
+        .compress(true)
+        .max_bytes(1 << 20)
+        .build();
+    bounded.insert("zeros", &zeros);
+    assert_eq!(
+        bounded.get("zeros"),
+        None,
+        "4 MiB uncompressed exceeds the 1 MiB bound"
+    );
+    assert_eq!(bounded.len(), 0);
+    // Written by a cache with a larger bound, read by one with a smaller: refused.
+    let roomy: FileCache<Vec<u8>> = FileCache::builder(dir.path().join("shared"))
+        .compress(true)
+        .max_bytes(64 << 20)
+        .build();
+    roomy.insert("zeros", &zeros);
+    assert_eq!(roomy.get("zeros").map(|v| v.len()), Some(4 << 20));
+    let small: FileCache<Vec<u8>> = FileCache::builder(dir.path().join("shared"))
+        .compress(true)
+        .max_bytes(1 << 20)
+        .build();
+    assert_eq!(small.get("zeros"), None, "declares 4 MiB: not decompressed");
+}

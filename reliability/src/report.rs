@@ -83,7 +83,14 @@ pub fn render(all: &[Figures], scale: u64, seed: u64, took: Duration) -> String 
          - A compressed entry declaring a decompressed size beyond the cache's `max_bytes` was \
          decompressed anyway (memory bounded only by the declared size): the hostile-input \
          suite's bombs. Now such an entry is refused before decompression, and a value larger \
-         than `max_bytes` uncompressed is not stored compressed.\n",
+         than `max_bytes` uncompressed is not stored compressed \
+         (`tests/disk_review.rs`).\n\
+         - An invalidation whose removal failed (or whose check of the stored entry could not \
+         read it) left the old entry on disk and readable: the fault-injection suite read values \
+         back after their invalidation (sled, files, memory + files). Now the cache leaves the \
+         storage until the removal is applied, as when the storage is away \
+         (`tests/disk_faults.rs`).\n\
+",
     );
     out
 }
