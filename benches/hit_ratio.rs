@@ -11,75 +11,9 @@
 use std::time::Instant;
 
 use twat_cache::{MemoryCache, Policy};
+use twat_cache_bench_report::traces;
 
 const CAPACITY: usize = 10_000;
-
-/// splitmix64: a small, seeded, reproducible generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// Samples ranks 0..n with probability ∝ 1/(rank+1)^s, by binary search in the CDF.
-struct Zipf {
-    cdf: Vec<f64>,
-}
-
-impl Zipf {
-    fn new(n: usize, s: f64) -> Self {
-        let mut cdf = Vec::with_capacity(n);
-        let mut total = 0.0;
-        for rank in 1..=n {
-            total += 1.0 / (rank as f64).powf(s);
-            cdf.push(total);
-        }
-        for c in &mut cdf {
-            *c /= total;
-        }
-        Self { cdf }
-    }
-
-    fn sample(&self, rng: &mut Rng) -> u64 {
-        let u = rng.next_f64();
-        self.cdf.partition_point(|&c| c < u) as u64
-    }
-}
-
-/// Scatters ranks over the key space so that popular keys are not numerically adjacent.
-fn scatter(rank: u64) -> u64 {
-    rank.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 8
-}
-
-fn zipf_trace(seed: u64, scans: bool) -> Vec<u64> {
-    let zipf = Zipf::new(1_000_000, 0.99);
-    let mut rng = Rng(seed);
-    let mut trace = Vec::with_capacity(2_500_000);
-    let mut scan_base = 1u64 << 60;
-    for i in 0..2_000_000u64 {
-        trace.push(scatter(zipf.sample(&mut rng)));
-        if scans && i % 100_000 == 99_999 {
-            trace.extend(scan_base..scan_base + 20_000);
-            scan_base += 20_000;
-        }
-    }
-    trace
-}
-
-fn loop_trace() -> Vec<u64> {
-    let n = (CAPACITY as u64) * 12 / 10;
-    (0..100).flat_map(|_| 0..n).collect()
-}
 
 /// One cache under test: `access` returns whether the request hit.
 struct Contender {
@@ -145,9 +79,9 @@ fn main() {
     // `cargo bench` passes `--bench`; a filter argument, if any, selects contenders by name.
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let traces: Vec<(&str, Vec<u64>)> = vec![
-        ("zipf", zipf_trace(42, false)),
-        ("zipf+scans", zipf_trace(42, true)),
-        ("loop 1.2x", loop_trace()),
+        ("zipf", traces::zipf(42, false)),
+        ("zipf+scans", traces::zipf(42, true)),
+        ("loop 1.2x", traces::looping(CAPACITY)),
     ];
     println!("hit ratio (%) at capacity {CAPACITY}");
     print!("{:<26}", "cache");

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use twat_cache::DiskCache;
-use twat_cache::disk::{Backend, EntryId, StoreError, Stored};
+use twat_cache::disk::{Backend, EntryId, SledStore, StoreError, Stored};
 
 use crate::figures::{Figures, Tally};
 use crate::rng::Rng;
@@ -287,32 +287,84 @@ pub fn peak_rss() -> u64 {
         .map_or(0, |kib| kib * 1024)
 }
 
-/// The genuine records of keys `0..keys` in a fresh planted cache.
-fn genuine_records(
-    cache: &DiskCache<Planted, Doc>,
-    map: &Map,
+/// A cache's genuine entries: for each key, where its entry is stored and its bytes.
+type Genuine<Spot> = Vec<(u64, Spot, Vec<u8>)>;
+
+/// Inserts keys `0..keys` one at a time and finds where each one's entry appeared: `spots`
+/// lists where the store holds entries, `read` reads one.
+fn genuine_entries<Spot: PartialEq>(
     keys: u64,
-) -> Vec<(u64, EntryId, Vec<u8>)> {
+    insert: impl Fn(u64),
+    spots: impl Fn() -> Vec<Spot>,
+    read: impl Fn(&Spot) -> Vec<u8>,
+) -> Genuine<Spot> {
     (0..keys)
         .map(|k| {
-            let before: Vec<EntryId> = map.lock().unwrap().keys().copied().collect();
-            cache.insert(&k, &doc(k));
-            let map = map.lock().unwrap();
-            let (id, bytes) = map
-                .iter()
-                .find(|(id, _)| !before.contains(id))
-                .expect("one new entry");
-            (k, *id, bytes.clone())
+            let before = spots();
+            insert(k);
+            let spot = spots()
+                .into_iter()
+                .find(|s| !before.contains(s))
+                .expect("one new entry per key");
+            let bytes = read(&spot);
+            (k, spot, bytes)
         })
         .collect()
+}
+
+/// `count` rounds of: plant a hostile version of a random key's entry where it is stored, read
+/// the key through the cache, check what came back. Returns how many forgeries read as the
+/// value they carry.
+fn plant_and_read<Spot>(
+    genuine: &Genuine<Spot>,
+    count: u64,
+    rng: &mut Rng,
+    mut plant: impl FnMut(&Spot, Vec<u8>),
+    get: impl Fn(&u64) -> Option<Doc>,
+    tally: &Tally,
+    what: &str,
+) -> u64 {
+    let others: Vec<Vec<u8>> = genuine.iter().map(|(_, _, r)| r.clone()).collect();
+    let mut forged_read = 0u64;
+    for _ in 0..count {
+        let (k, spot, record) = &genuine[rng.below(genuine.len() as u64) as usize];
+        let (hostile, kind) = mutate(rng, record, &others);
+        plant(spot, hostile);
+        match (kind, get(k)) {
+            (_, None) => tally.op(),
+            (Kind::Checked, Some(v)) => tally.check(&v, &doc(*k), what),
+            (Kind::Forged, Some(v)) => {
+                tally.op();
+                forged_read += u64::from(v != doc(*k));
+            }
+        }
+    }
+    forged_read
+}
+
+/// A planting suite's figures.
+fn planted_figures(
+    engine: &'static str,
+    count: u64,
+    forged_read: u64,
+    errors: u64,
+    tally: Tally,
+    start: Instant,
+) -> Figures {
+    let mut figures = Figures::new("hostile input", engine);
+    figures.hostile = count;
+    figures.errors_counted = errors;
+    figures.notes = format!("{forged_read} forgeries read as their value, by design");
+    figures = tally.into_figures(figures);
+    figures.elapsed = start.elapsed();
+    figures
 }
 
 /// `count` hostile reads through a planted cache (half of them compressing its values).
 pub fn planted(count: u64, seed: u64) -> Figures {
     let start = Instant::now();
-    let mut figures = Figures::new("hostile input", "records in memory");
     let tally = Tally::default();
-    let mut forged_read = 0u64;
+    let (mut forged_read, mut errors) = (0, 0);
     std::sync::LazyLock::force(&BOMB);
     let rss_before = peak_rss();
     for (half, compress) in [(0, false), (1, true)] {
@@ -326,27 +378,34 @@ pub fn planted(count: u64, seed: u64) -> Figures {
             .max_bytes(1 << 20)
             .compress(compress)
             .build();
-        let genuine = genuine_records(&cache, &map, 64);
-        let others: Vec<Vec<u8>> = genuine.iter().map(|(_, _, r)| r.clone()).collect();
-        let mut rng = Rng::new(seed ^ half);
-        for _ in 0..count / 2 {
-            let (k, id, record) = &genuine[rng.below(genuine.len() as u64) as usize];
-            let (hostile, kind) = mutate(&mut rng, record, &others);
-            map.lock().unwrap().insert(*id, hostile);
-            let got = cache.get(k);
-            match (kind, got) {
-                (_, None) => tally.op(),
-                (Kind::Checked, Some(v)) => tally.check(&v, &doc(*k), "planted record"),
-                (Kind::Forged, Some(v)) => {
-                    tally.op();
-                    forged_read += u64::from(v != doc(*k));
-                }
-            }
-        }
-        figures.errors_counted += cache.stats().errors;
+        let genuine = genuine_entries(
+            64,
+            |k| cache.insert(&k, &doc(k)),
+            || map.lock().unwrap().keys().copied().collect(),
+            |id| map.lock().unwrap()[id].clone(),
+        );
+        forged_read += plant_and_read(
+            &genuine,
+            count / 2,
+            &mut Rng::new(seed ^ half),
+            |id, bytes| {
+                map.lock().unwrap().insert(*id, bytes);
+            },
+            |k| cache.get(k),
+            &tally,
+            "planted record",
+        );
+        errors += cache.stats().errors;
     }
     let grew = peak_rss().saturating_sub(rss_before);
-    figures.hostile = count;
+    let mut figures = planted_figures(
+        "records in memory",
+        count,
+        forged_read,
+        errors,
+        tally,
+        start,
+    );
     figures.notes = format!(
         "peak memory grew {} MiB (bound: 64 MiB); {forged_read} forgeries (another value's payload under a fixed checksum) read as that value, by design",
         grew >> 20
@@ -354,107 +413,119 @@ pub fn planted(count: u64, seed: u64) -> Figures {
     if grew > 64 << 20 {
         figures.fail(format!("memory grew by {} MiB", grew >> 20));
     }
-    figures = tally.into_figures(figures);
-    figures.elapsed = start.elapsed();
     figures
 }
 
 /// The same mutations planted in real entry files (`#[fcache]`'s store) and read back.
 pub fn files(count: u64, seed: u64) -> Figures {
     let start = Instant::now();
-    let mut figures = Figures::new("hostile input", "entry files");
     let tally = Tally::default();
     let dir = tempfile::tempdir().expect("a temp dir");
     let cache: twat_cache::FileCache<Doc> = twat_cache::FileCache::builder(dir.path().join("f"))
         .max_bytes(1 << 20)
         .compress(true)
         .build();
-    // Each key's file: the one that appears when it is inserted.
-    let mut genuine = Vec::new();
-    for k in 0..32u64 {
-        let before = twat_cache_tests::entry_files(dir.path());
-        cache.insert(&k, &doc(k));
-        let path = twat_cache_tests::entry_files(dir.path())
-            .into_iter()
-            .find(|p| !before.contains(p))
-            .expect("one new file");
-        let bytes = std::fs::read(&path).expect("the entry");
-        genuine.push((k, path, bytes));
-    }
-    let others: Vec<Vec<u8>> = genuine.iter().map(|(_, _, r)| r.clone()).collect();
-    let mut rng = Rng::new(seed);
-    let mut forged_read = 0u64;
-    for _ in 0..count {
-        let (k, path, record) = &genuine[rng.below(genuine.len() as u64) as usize];
-        let (hostile, kind) = mutate(&mut rng, record, &others);
-        std::fs::write(path, &hostile).expect("planting an entry");
-        match (kind, cache.get(k)) {
-            (_, None) => tally.op(),
-            (Kind::Checked, Some(v)) => tally.check(&v, &doc(*k), "planted file"),
-            (Kind::Forged, Some(v)) => {
-                tally.op();
-                forged_read += u64::from(v != doc(*k));
-            }
-        }
-    }
-    figures.hostile = count;
-    figures.errors_counted = cache.stats().errors;
-    figures.notes = format!("{forged_read} forgeries read as their value, by design");
-    figures = tally.into_figures(figures);
-    figures.elapsed = start.elapsed();
-    figures
+    let genuine = genuine_entries(
+        32,
+        |k| cache.insert(&k, &doc(k)),
+        || twat_cache_tests::entry_files(dir.path()),
+        |path| std::fs::read(path).expect("the entry"),
+    );
+    let forged_read = plant_and_read(
+        &genuine,
+        count,
+        &mut Rng::new(seed),
+        |path, bytes| std::fs::write(path, bytes).expect("planting an entry"),
+        |k| cache.get(k),
+        &tally,
+        "planted file",
+    );
+    let errors = cache.stats().errors;
+    planted_figures("entry files", count, forged_read, errors, tally, start)
+}
+
+/// The same mutations planted as raw values in `#[bcache]`'s sled tree (written through a
+/// second handle on the same database) and read back.
+pub fn sled(count: u64, seed: u64) -> Figures {
+    let start = Instant::now();
+    let tally = Tally::default();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let location = (dir.path().join("db"), "hostile".to_string());
+    let cache: twat_cache::SledCache<Doc> =
+        twat_cache::SledCache::builder(&location.0, &location.1)
+            .max_bytes(1 << 20)
+            .compress(true)
+            .build();
+    let raw = SledStore::open(&location).expect("the cache's sled tree");
+    let ids = || {
+        let mut ids = Vec::new();
+        raw.for_each(&mut |id, _| ids.push(id))
+            .expect("listing the tree");
+        ids
+    };
+    let read = |id: &EntryId| match raw.get(id, u64::MAX).expect("reading the tree") {
+        Some(stored) => stored.to_vec(),
+        None => panic!("the entry just listed"),
+    };
+    let genuine = genuine_entries(32, |k| cache.insert(&k, &doc(k)), ids, read);
+    let forged_read = plant_and_read(
+        &genuine,
+        count,
+        &mut Rng::new(seed),
+        |id, bytes| {
+            raw.put(id, &bytes).expect("planting a value");
+        },
+        |k| cache.get(k),
+        &tally,
+        "planted sled value",
+    );
+    let errors = cache.stats().errors;
+    planted_figures("sled values", count, forged_read, errors, tally, start)
 }
 
 /// The same mutations planted under real Redis keys (`None`: no server to start).
 pub fn redis(count: u64, seed: u64) -> Option<Figures> {
     let server = twat_cache_tests::RedisServer::start("reliability hostile")?;
     let start = Instant::now();
-    let mut figures = Figures::new("hostile input", "Redis values");
     let tally = Tally::default();
     let prefix = "twat-cache:reliability:hostile";
     let cache: twat_cache::RedisCache<Doc> = twat_cache::RedisCache::builder(&server.url(), prefix)
         .max_bytes(1 << 20)
         .build();
-    let mut connection = server.connection();
-    let mut genuine = Vec::new();
-    for k in 0..32u64 {
-        let before = server.keys(&format!("{prefix}:*"));
-        cache.insert(&k, &doc(k));
-        let key = server
-            .keys(&format!("{prefix}:*"))
-            .into_iter()
-            .find(|key| !before.contains(key))
-            .expect("one new key");
-        let bytes: Vec<u8> = redis::cmd("GET")
-            .arg(&key)
-            .query(&mut connection)
-            .expect("the entry");
-        genuine.push((k, key, bytes));
-    }
-    let others: Vec<Vec<u8>> = genuine.iter().map(|(_, _, r)| r.clone()).collect();
-    let mut rng = Rng::new(seed);
-    let mut forged_read = 0u64;
-    for _ in 0..count {
-        let (k, key, record) = &genuine[rng.below(genuine.len() as u64) as usize];
-        let (hostile, kind) = mutate(&mut rng, record, &others);
-        let _: () = redis::cmd("SET")
-            .arg(key)
-            .arg(hostile.as_slice())
-            .query(&mut connection)
-            .expect("planting a value");
-        match (kind, cache.get(k)) {
-            (_, None) => tally.op(),
-            (Kind::Checked, Some(v)) => tally.check(&v, &doc(*k), "planted Redis value"),
-            (Kind::Forged, Some(v)) => {
-                tally.op();
-                forged_read += u64::from(v != doc(*k));
-            }
-        }
-    }
-    figures.hostile = count;
-    figures.errors_counted = cache.stats().errors;
-    figures.notes = format!("{forged_read} forgeries read as their value, by design");
-    figures = tally.into_figures(figures);
-    figures.elapsed = start.elapsed();
-    Some(figures)
+    let connection = std::cell::RefCell::new(server.connection());
+    let genuine = genuine_entries(
+        32,
+        |k| cache.insert(&k, &doc(k)),
+        || server.keys(&format!("{prefix}:*")),
+        |key| {
+            redis::cmd("GET")
+                .arg(key)
+                .query(&mut *connection.borrow_mut())
+                .expect("the entry")
+        },
+    );
+    let forged_read = plant_and_read(
+        &genuine,
+        count,
+        &mut Rng::new(seed),
+        |key, bytes| {
+            let _: () = redis::cmd("SET")
+                .arg(key)
+                .arg(bytes.as_slice())
+                .query(&mut *connection.borrow_mut())
+                .expect("planting a value");
+        },
+        |k| cache.get(k),
+        &tally,
+        "planted Redis value",
+    );
+    let errors = cache.stats().errors;
+    Some(planted_figures(
+        "Redis values",
+        count,
+        forged_read,
+        errors,
+        tally,
+        start,
+    ))
 }

@@ -9,6 +9,7 @@
 //! Needs `redis-server` for the Redis parts (SKIPPED without it, a failure with
 //! `TWAT_CACHE_REQUIRE_SERVERS=1`).
 
+mod budget;
 mod crash;
 mod faults;
 mod figures;
@@ -19,7 +20,7 @@ mod rng;
 mod stress;
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
@@ -56,6 +57,7 @@ enum Role {
 /// The CI's counts (scaled by `--scale`).
 const HOSTILE_IN_MEMORY: u64 = 1_000_000;
 const HOSTILE_FILES: u64 = 20_000;
+const HOSTILE_SLED: u64 = 20_000;
 const HOSTILE_REDIS: u64 = 5_000;
 const CRASHES_PER_VARIANT: u64 = 100;
 const FAULT_OPS_PER_THREAD: u64 = 20_000;
@@ -84,29 +86,47 @@ fn main() {
     let seed = args.seed;
     let started = Instant::now();
     let mut all: Vec<Figures> = Vec::new();
-    let mut run = |name: &str, suite: &mut dyn FnMut() -> Vec<Figures>| {
-        if wanted(name) {
-            eprintln!("== {name}");
-            let figures = suite();
-            for f in &figures {
-                eprintln!(
-                    "   {} / {}: {} ops, {} wrong, {} lost, {:.1} s; {}",
-                    f.suite,
-                    f.engine,
-                    f.operations,
-                    f.wrong,
-                    f.lost,
-                    f.elapsed.as_secs_f64(),
-                    f.notes
-                );
-            }
-            all.extend(figures);
+    // (suite, budget, took) of each suite run, for the report.
+    let mut timings: Vec<(&'static str, Duration, Duration)> = Vec::new();
+    let mut run = |name: &'static str, suite: &mut dyn FnMut() -> Vec<Figures>| {
+        if !wanted(name) {
+            return;
         }
+        eprintln!("== {name}");
+        let budget = budget::of(name, scale);
+        let watchdog = budget::Watchdog::start(name, budget);
+        let mut figures = suite();
+        let took = watchdog.elapsed();
+        drop(watchdog);
+        for f in &figures {
+            eprintln!(
+                "   {} / {}: {} ops, {} wrong, {} lost, {:.1} s; {}",
+                f.suite,
+                f.engine,
+                f.operations,
+                f.wrong,
+                f.lost,
+                f.elapsed.as_secs_f64(),
+                f.notes
+            );
+        }
+        if took > budget
+            && let Some(last) = figures.last_mut()
+        {
+            last.fail(format!(
+                "the {name} suites took {:.0} s, over their budget of {} s",
+                took.as_secs_f64(),
+                budget.as_secs()
+            ));
+        }
+        timings.push((name, budget, took));
+        all.extend(figures);
     };
     run("hostile", &mut || {
         let mut v = vec![
             hostile::planted(HOSTILE_IN_MEMORY * scale, seed),
             hostile::files(HOSTILE_FILES * scale, seed),
+            hostile::sled(HOSTILE_SLED * scale, seed),
         ];
         v.extend(redis_or_skip(
             "hostile",
@@ -133,7 +153,7 @@ fn main() {
     print!("{}", figures::table(&all));
     let passed = all.iter().all(Figures::passed);
     if let Some(out) = &args.out {
-        let text = report::render(&all, scale, seed, started.elapsed());
+        let text = report::render(&all, &timings, scale, seed, started.elapsed());
         std::fs::write(out, text).expect("writing the report");
         eprintln!("wrote {}", out.display());
     }

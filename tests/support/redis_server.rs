@@ -1,5 +1,6 @@
 //! A `redis-server` of a test's own: on a free loopback port, no persistence, in a temporary
-//! directory, stopped (SIGKILL) when dropped.
+//! directory, stopped (SIGKILL) when dropped — or, for a server held in a `static` (never
+//! dropped), when the test process exits.
 //!
 //! Where `redis-server` is not installed, [`RedisServer::start`] prints a loud SKIPPED line and
 //! returns `None` — unless `TWAT_CACHE_REQUIRE_SERVERS` is set (`.ci/run` sets it and installs
@@ -8,7 +9,38 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
+
+/// The pids of the servers running now, killed at process exit (see [`kill_live_servers`]).
+static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Kills the servers still running when the process exits: statics are never dropped, and a
+/// server a test binary kept in one outlived the run (found as stray servers after CI).
+extern "C" fn kill_live_servers() {
+    let live = LIVE.lock().map(|l| l.clone()).unwrap_or_default();
+    for pid in live {
+        // SAFETY: signals our own children; SIGCONT first, since a stopped one ignores SIGKILL
+        // until continued.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGCONT);
+            libc::kill(pid as libc::pid_t, libc::SIGKILL);
+        }
+    }
+}
+
+fn track(pid: u32, running: bool) {
+    static AT_EXIT: Once = Once::new();
+    // SAFETY: registers a plain function without captures, once.
+    AT_EXIT.call_once(|| unsafe {
+        libc::atexit(kill_live_servers);
+    });
+    let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    live.retain(|&p| p != pid);
+    if running {
+        live.push(pid);
+    }
+}
 
 /// A running test server.
 pub struct RedisServer {
@@ -57,6 +89,7 @@ impl RedisServer {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            track(child.id(), false);
         }
     }
 
@@ -90,6 +123,7 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server starts");
+        track(child.id(), true);
         self.child = Some(child);
         let start = Instant::now();
         while !self.answers() {
