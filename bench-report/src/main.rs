@@ -11,6 +11,7 @@ mod figure;
 mod footprint;
 mod memory;
 mod plot;
+mod probe;
 mod ratio;
 mod results;
 mod tiers;
@@ -46,6 +47,15 @@ fn args() -> Args {
 }
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("probe") {
+        let mut it = std::env::args().skip(2);
+        let name = it.next().expect("probe NAME OPS");
+        let ops = it
+            .next()
+            .and_then(|o| o.parse().ok())
+            .expect("probe NAME OPS");
+        return probe::run(&name, ops);
+    }
     let args = args();
     let started = Instant::now();
     let root = tempfile::tempdir().expect("a temp dir");

@@ -267,7 +267,7 @@ where
         let store = self.shard_of(hash).store.read();
         store
             .find(hash, |k| query.matches(k))
-            .is_some_and(|i| !store.slot(i).is_expired(now))
+            .is_some_and(|i| !store.is_expired(i, now))
     }
 
     /// Hit path: counts hits only, so callers decide what a miss is.
@@ -310,17 +310,20 @@ where
         let index = store.find(hash, |k| query.matches(k))?;
         let slot = store.slot(index);
         if self.ttl != 0 {
-            if slot.is_expired(now) {
+            if store.is_expired(index, now) {
                 drop(store);
                 self.expire(shard, hash, query, now);
                 return None;
             }
             if self.refresh {
-                slot.expires
-                    .store(self.deadline(now), std::sync::atomic::Ordering::Relaxed);
+                store.slide_deadline(index, self.deadline(now));
             }
         }
-        let due = if EARLY { self.due(slot, now) } else { None };
+        let due = if EARLY {
+            self.due(&store, index, now)
+        } else {
+            None
+        };
         eviction::on_hit_shared(self.policy, slot);
         let value = slot.value.clone();
         drop(store);
@@ -328,12 +331,13 @@ where
         Some((value, due))
     }
 
-    /// If `slot`'s early refresh is due at `now`: its deadline, and the draw that made it due.
+    /// If the early refresh of the entry at `index` is due at `now`: its deadline, and the
+    /// draw that made it due.
     #[inline]
-    fn due(&self, slot: &store::Slot<K, V>, now: u64) -> Option<Due> {
+    fn due(&self, store: &store::Store<K, V>, index: u32, now: u64) -> Option<Due> {
         let early = self.early.as_ref()?;
-        let deadline = slot.expires.load(std::sync::atomic::Ordering::Relaxed);
-        let draw = early.due(now, deadline, unpack_delta(slot.delta))?;
+        let deadline = store.deadline(index);
+        let draw = early.due(now, deadline, unpack_delta(store.slot(index).delta))?;
         Some(Due { deadline, draw })
     }
 
@@ -349,8 +353,7 @@ where
         let now = self.now();
         let mut store = shard.store.write();
         let index = store.find(hash, |k| query.matches(k))?;
-        let slot = store.slot(index);
-        if slot.is_expired(now) {
+        if store.is_expired(index, now) {
             let removed = self.env(shard).take(&mut store, index);
             drop(store);
             drop(removed); // the value is dropped outside the lock
@@ -358,11 +361,14 @@ where
             return None;
         }
         if self.refresh && self.ttl != 0 {
-            slot.expires
-                .store(self.deadline(now), std::sync::atomic::Ordering::Relaxed);
+            store.slide_deadline(index, self.deadline(now));
         }
-        let due = if EARLY { self.due(slot, now) } else { None };
-        let value = slot.value.clone();
+        let due = if EARLY {
+            self.due(&store, index, now)
+        } else {
+            None
+        };
+        let value = store.slot(index).value.clone();
         eviction::on_hit_exclusive(&mut store, self.policy, index);
         drop(store);
         self.hits.add(1);
@@ -377,7 +383,7 @@ where
     {
         let mut store = shard.store.write();
         if let Some(index) = store.find(hash, |k| query.matches(k))
-            && store.slot(index).is_expired(now)
+            && store.is_expired(index, now)
         {
             let removed = self.env(shard).take(&mut store, index);
             drop(store);
@@ -464,7 +470,7 @@ where
         let Some(index) = store.find(hash, matches) else {
             return false;
         };
-        let expired = store.slot(index).is_expired(now);
+        let expired = store.is_expired(index, now);
         let removed = self.env(shard).take(&mut store, index);
         drop(store);
         drop(removed); // the value is dropped outside the lock
@@ -554,13 +560,9 @@ where
         };
         let unchanged = {
             let store = shard.store.read();
-            store.find(hash, |k| query.matches(k)).is_some_and(|i| {
-                store
-                    .slot(i)
-                    .expires
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                    == due.deadline
-            })
+            store
+                .find(hash, |k| query.matches(k))
+                .is_some_and(|i| store.deadline(i) == due.deadline)
         };
         if !unchanged {
             shard.flights.land(&flight, Outcome::Stored);

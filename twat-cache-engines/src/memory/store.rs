@@ -3,8 +3,12 @@
 //! Entries live in `slots` (no per-entry allocation, no `Option` tag: removal swaps the last slot
 //! into the hole and patches its neighbours). `table` maps a key's hash to its slot index. Each
 //! slot is on exactly one list — which one is the policy's business (`ListId`) — linked through
-//! `prev`/`next` indices. All of this is mutated only under the shard's write lock; the two atomics
-//! in a slot are what a reader holding the read lock may touch.
+//! `prev`/`next` indices. All of this is mutated only under the shard's write lock; the atomics
+//! (a slot's `meta`, an entry's deadline) are what a reader holding the read lock may touch.
+//!
+//! Deadlines live beside the slots (`deadlines`, index for index), not in them, and only once an
+//! entry has one: a cache without TTLs keeps 32-byte slots for `u64 → u64` — two per cache line,
+//! none straddling two (a 40-byte slot made one hit in four touch a second line).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -35,17 +39,9 @@ pub(crate) struct Slot<K, V> {
     pub delta: u16,
     prev: u32,
     next: u32,
-    /// Deadline in clock nanoseconds; 0 = never. Atomic so a hit can slide it (`refresh`).
-    pub expires: AtomicU64,
 }
 
 impl<K, V> Slot<K, V> {
-    #[inline]
-    pub fn is_expired(&self, now: u64) -> bool {
-        let deadline = self.expires.load(Ordering::Relaxed);
-        deadline != 0 && now >= deadline
-    }
-
     #[inline]
     pub fn meta(&self) -> u32 {
         self.meta.load(Ordering::Relaxed)
@@ -86,6 +82,9 @@ impl Default for List {
 
 pub(crate) struct Store<K, V> {
     pub slots: Vec<Slot<K, V>>,
+    /// Each slot's deadline in clock nanoseconds (0 = never), atomic so a hit can slide it
+    /// (`refresh`); empty until an entry with a deadline arrives, then as long as `slots`.
+    deadlines: Vec<AtomicU64>,
     table: HashTable<u32>,
     pub fixed: [List; 2],
     /// LFU buckets by access count (empty for other policies).
@@ -100,7 +99,8 @@ impl<K, V> Store<K, V> {
     pub fn with_capacity(entries: usize, sketch: Option<FrequencySketch>) -> Self {
         Self {
             slots: Vec::with_capacity(entries),
-            table: HashTable::with_capacity(entries),
+            deadlines: Vec::new(),
+            table: HashTable::new(),
             fixed: [List::default(); 2],
             counted: Default::default(),
             lfu_min: 0,
@@ -126,6 +126,29 @@ impl<K, V> Store<K, V> {
         &self.slots[index as usize]
     }
 
+    /// The entry's deadline in clock nanoseconds; 0 = never.
+    #[inline]
+    pub fn deadline(&self, index: u32) -> u64 {
+        self.deadlines
+            .get(index as usize)
+            .map_or(0, |d| d.load(Ordering::Relaxed))
+    }
+
+    #[inline]
+    pub fn is_expired(&self, index: u32, now: u64) -> bool {
+        let deadline = self.deadline(index);
+        deadline != 0 && now >= deadline
+    }
+
+    /// Slides the entry's deadline (`refresh`), under the read lock. An entry that had none
+    /// keeps none: `refresh` comes with a TTL, so every entry of that cache has one.
+    #[inline]
+    pub fn slide_deadline(&self, index: u32, deadline: u64) {
+        if let Some(d) = self.deadlines.get(index as usize) {
+            d.store(deadline, Ordering::Relaxed);
+        }
+    }
+
     /// Adds an entry that is on no list yet; the caller links it.
     pub fn push(
         &mut self,
@@ -136,10 +159,15 @@ impl<K, V> Store<K, V> {
         hasher: impl Fn(&K) -> u64,
     ) -> u32 {
         let index = u32::try_from(self.slots.len()).expect("a shard holds < 2^32 entries");
+        if stamp.expires != 0 || !self.deadlines.is_empty() {
+            // The first deadline gives every earlier entry one of "never".
+            self.deadlines
+                .resize_with(self.slots.len(), || AtomicU64::new(0));
+            self.deadlines.push(AtomicU64::new(stamp.expires));
+        }
         self.slots.push(Slot {
             key,
             value,
-            expires: AtomicU64::new(stamp.expires),
             delta: stamp.delta,
             prev: NIL,
             next: NIL,
@@ -164,6 +192,9 @@ impl<K, V> Store<K, V> {
         }
         let last = (self.slots.len() - 1) as u32;
         let removed = self.slots.swap_remove(index as usize);
+        if !self.deadlines.is_empty() {
+            self.deadlines.swap_remove(index as usize);
+        }
         if index != last {
             self.relocated(last, index, &hasher);
         }
@@ -261,6 +292,7 @@ impl<K, V> Store<K, V> {
         if let Some(s) = &mut self.sketch {
             s.clear();
         }
+        self.deadlines.clear();
         std::mem::take(&mut self.slots)
     }
 }
@@ -269,9 +301,36 @@ impl<K, V> Store<K, V> {
 mod tests {
     use super::*;
 
-    /// δ (early refresh) lives in the padding after `list`: a slot is no larger for it.
+    /// δ (early refresh) lives in the padding after `list` and deadlines beside the slots: a
+    /// `u64 → u64` slot is half a cache line.
     #[test]
-    fn a_slot_of_u64_to_u64_is_40_bytes() {
-        assert_eq!(size_of::<Slot<u64, u64>>(), 40);
+    fn a_slot_of_u64_to_u64_is_32_bytes() {
+        assert_eq!(size_of::<Slot<u64, u64>>(), 32);
+    }
+
+    #[test]
+    fn deadlines_follow_their_slots() {
+        let mut store: Store<u64, u64> = Store::with_capacity(4, None);
+        let hash = |k: &u64| k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for (k, expires) in [(1, 0), (2, 0), (3, 300), (4, 0)] {
+            let stamp = Stamp { expires, delta: 0 };
+            let i = store.push(hash(&k), k, k, stamp, hash);
+            store.link_head(i, WINDOW);
+        }
+        let deadline_of = |store: &Store<u64, u64>, k: u64| {
+            store.deadline(store.find(hash(&k), |x| *x == k).unwrap())
+        };
+        assert_eq!(
+            (1..=4).map(|k| deadline_of(&store, k)).collect::<Vec<_>>(),
+            [0, 0, 300, 0]
+        );
+        // Removing key 1 moves the last slot (key 4) into its place.
+        store.remove(store.find(hash(&1), |x| *x == 1).unwrap(), hash);
+        assert_eq!(deadline_of(&store, 3), 300);
+        assert_eq!(deadline_of(&store, 4), 0);
+        let three = store.find(hash(&3), |x| *x == 3).unwrap();
+        assert!(store.is_expired(three, 300) && !store.is_expired(three, 299));
+        store.slide_deadline(three, 900);
+        assert_eq!(deadline_of(&store, 3), 900);
     }
 }

@@ -1,0 +1,75 @@
+//! `twat-cache-bench-report probe NAME OPS`: `OPS` `u64` hits of one contender (`ours`,
+//! `mcache`, `quick`, `hashmap`; `ours-insert`, `quick-insert`: inserts of new keys into a full cache of 10k) over the hit figure's 10k entries, in a function callgrind can
+//! count alone: `valgrind --tool=callgrind --cache-sim=yes --collect-atstart=no
+//! --toggle-collect='*probe::hits*' target/release/twat-cache-bench-report probe ours 100000`
+//! — instruction and cache-miss counts are stable on a noisy machine, unlike times.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+
+use twat_cache::{MemoryCache, mcache};
+use twat_cache_bench_report::traces::Rng;
+
+#[mcache(maxsize = 100_000)]
+fn probe_mcache(x: u64) -> u64 {
+    x.wrapping_mul(3)
+}
+
+#[inline(never)]
+fn hits(keys: &[u64], ops: u64, get: &dyn Fn(u64) -> u64) {
+    for i in 0..ops as usize {
+        black_box(get(black_box(keys[i & (keys.len() - 1)])));
+    }
+}
+
+/// `ops` inserts of new keys into a full cache.
+#[inline(never)]
+fn hits_inserts(ops: u64, insert: &dyn Fn(u64)) {
+    for k in 0..ops {
+        insert(black_box(1_000_000 + k));
+    }
+}
+
+fn inserts(ops: u64, insert: &dyn Fn(u64)) {
+    hits_inserts(ops, insert);
+}
+
+pub fn run(name: &str, ops: u64) {
+    let mut rng = Rng(1);
+    let keys: Vec<u64> = (0..4096).map(|_| rng.next_u64() % 10_000).collect();
+    match name {
+        "ours" => {
+            let cache: MemoryCache<u64, u64> = MemoryCache::builder().maxsize(100_000).build();
+            (0..10_000).for_each(|k| cache.insert(k, k * 3));
+            hits(&keys, ops, &|k| cache.get(&k).unwrap());
+        }
+        "mcache" => {
+            (0..10_000).for_each(|k| {
+                probe_mcache(k);
+            });
+            hits(&keys, ops, &probe_mcache);
+        }
+        "quick" => {
+            let cache: quick_cache::sync::Cache<u64, u64> = quick_cache::sync::Cache::new(100_000);
+            (0..10_000).for_each(|k| cache.insert(k, k * 3));
+            hits(&keys, ops, &|k| cache.get(&k).unwrap());
+        }
+        "hashmap" => {
+            let map: HashMap<u64, u64> = (0..10_000).map(|k| (k, k * 3)).collect();
+            hits(&keys, ops, &|k| map[&k]);
+        }
+        "ours-insert" => {
+            let cache: MemoryCache<u64, u64> = MemoryCache::builder().maxsize(10_000).build();
+            (0..20_000).for_each(|k| cache.insert(k, k));
+            inserts(ops, &|k| cache.insert(k, k));
+        }
+        "quick-insert" => {
+            let cache: quick_cache::sync::Cache<u64, u64> = quick_cache::sync::Cache::new(10_000);
+            (0..20_000).for_each(|k| cache.insert(k, k));
+            inserts(ops, &|k| cache.insert(k, k));
+        }
+        other => panic!(
+            "unknown probe {other} (ours, mcache, quick, hashmap, ours-insert, quick-insert)"
+        ),
+    }
+}
