@@ -1,5 +1,6 @@
 //! `twat-cache-bench-report probe NAME OPS`: `OPS` `u64` hits of one contender (`ours`,
-//! `mcache`, `quick`, `hashmap`; `ours-insert`, `quick-insert`: inserts of new keys into a full cache of 10k) over the hit figure's 10k entries, in a function callgrind can
+//! `mcache`, `quick`, `hashmap`; `ours-insert`, `quick-insert`: inserts of new keys into a full cache of 10k; `files`: hits of
+//! 100-byte values in a `FileCache`; `fs-read`: its floor) over the hit figure's 10k entries, in a function callgrind can
 //! count alone: `valgrind --tool=callgrind --cache-sim=yes --collect-atstart=no
 //! --toggle-collect='*probe::hits*' target/release/twat-cache-bench-report probe ours 100000`
 //! — instruction and cache-miss counts are stable on a noisy machine, unlike times.
@@ -7,7 +8,7 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 
-use twat_cache::{MemoryCache, mcache};
+use twat_cache::{FileCache, MemoryCache, mcache};
 use twat_cache_bench_report::traces::Rng;
 
 #[mcache(maxsize = 100_000)]
@@ -68,8 +69,28 @@ pub fn run(name: &str, ops: u64) {
             (0..20_000).for_each(|k| cache.insert(k, k));
             inserts(ops, &|k| cache.insert(k, k));
         }
+        "files" => {
+            // 100-byte values in a `FileCache` (as the disk-hit figure): for `strace -c`.
+            let dir = tempfile::tempdir().unwrap();
+            let cache: FileCache<Vec<u8>> = FileCache::builder(dir.path().join("f")).build();
+            (0..1_000u64).for_each(|k| cache.insert(&k, &vec![7u8; 100]));
+            hits(&keys, ops, &|k| {
+                cache.get(&(k % 1_000)).unwrap().len() as u64
+            });
+        }
+        "fs-read" => {
+            // The floor of `files`: `std::fs::read` of 1000 plain 188-byte files.
+            let dir = tempfile::tempdir().unwrap();
+            let paths: Vec<_> = (0..1_000).map(|k| dir.path().join(k.to_string())).collect();
+            paths
+                .iter()
+                .for_each(|p| std::fs::write(p, [7u8; 188]).unwrap());
+            hits(&keys, ops, &|k| {
+                std::fs::read(&paths[k as usize % 1_000]).unwrap().len() as u64
+            });
+        }
         other => panic!(
-            "unknown probe {other} (ours, mcache, quick, hashmap, ours-insert, quick-insert)"
+            "unknown probe {other} (ours, mcache, quick, hashmap, ours-insert, quick-insert, files, fs-read)"
         ),
     }
 }

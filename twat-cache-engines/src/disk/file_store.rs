@@ -32,6 +32,7 @@ use super::backend::{
     Backend, EntryId, EntryLock, EvictionOrder, LockOutcome, PruneReport, PruneRequest, Stored,
 };
 use super::error::StoreError;
+use super::hex;
 use super::private_dir;
 use super::record;
 
@@ -98,10 +99,6 @@ pub struct FileStore {
     verified: [AtomicU64; 4],
     /// Whether the lock directory was checked against the directory rule in this process.
     locks_verified: AtomicBool,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(super) fn parse_id(name: &str) -> Option<EntryId> {
@@ -227,8 +224,20 @@ impl FileStore {
         self.location.entries.join(hex(&id[..1]))
     }
 
+    /// `<entries>/<first byte in hex>/<id in hex>.twc`, built in one buffer (this runs on every
+    /// hit).
     fn path(&self, id: &EntryId) -> PathBuf {
-        self.shard_dir(id).join(format!("{}.{EXTENSION}", hex(id)))
+        let name = hex(id);
+        let entries = self.location.entries.as_os_str();
+        let mut path = std::ffi::OsString::with_capacity(entries.len() + name.len() + 8);
+        path.push(entries);
+        path.push(std::path::MAIN_SEPARATOR_STR);
+        path.push(&name[..2]);
+        path.push(std::path::MAIN_SEPARATOR_STR);
+        path.push(&name);
+        path.push(".");
+        path.push(EXTENSION);
+        PathBuf::from(path)
     }
 
     /// Makes sure `id`'s shard directory passes the directory rule (creating it when
@@ -723,5 +732,25 @@ fn low_water(bound: u64) -> u64 {
         bound
     } else {
         bound - bound / 10
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hit path builds entry paths by hand: they must be `<shard dir>/<hex id>.twc`, and
+    /// the scan (`parse_id`) must read the id back.
+    #[test]
+    fn entry_paths_are_the_shard_dir_and_the_hex_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(&FileLocation::new(dir.path().join("c"))).unwrap();
+        let id: EntryId = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0xa5);
+        let path = store.path(&id);
+        assert_eq!(path.parent().unwrap(), store.shard_dir(&id));
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert_eq!(parse_id(name), Some(id));
+        assert_eq!(&name[..2], "a5");
+        assert_eq!(hex(&[0x00, 0x0f, 0xf0, 0xff]), "000ff0ff");
     }
 }

@@ -42,6 +42,18 @@ pub use redis_store::{
 pub use sled_db::{CORRUPT_GRACE, EXIT_FLUSH_LIMIT, FLUSH_EVERY_MS};
 pub use sled_store::SledStore;
 
+/// `bytes` in lower-case hex. Entry paths and Redis keys are built on every lookup, so this
+/// fills one pre-sized string (a `format!` per byte cost 23k instructions per file hit).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = vec![0; bytes.len() * 2];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
+    }
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
+
 /// A persistent cache in a sled database: [`DiskCache`] over [`SledStore`].
 ///
 /// One database per folder, shared by every cache in it, one tree per cache; one process at a

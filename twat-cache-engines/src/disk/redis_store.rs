@@ -26,6 +26,7 @@ use parking_lot::Mutex;
 use super::backend::{Backend, EntryId, EntryLock, LockOutcome, PruneReport, PruneRequest, Stored};
 use super::error::StoreError;
 use super::file_store::{FileLocation, FileStore};
+use super::hex;
 use super::paths::{FunctionStore, function_dir, namespace_dir};
 use super::record;
 
@@ -454,10 +455,6 @@ impl Backend for RedisStore {
         })?;
         Ok(report)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The entry id of an entry key (`…:{<64 hex>}`); `None` for a lock or anything else.
