@@ -1,12 +1,14 @@
 //! `twat-cache-bench-report probe NAME OPS`: `OPS` `u64` hits of one contender (`ours`,
 //! `mcache`, `quick`, `hashmap`; `ours-insert`, `quick-insert`: inserts of new keys into a full cache of 10k; `files`: hits of
-//! 100-byte values in a `FileCache`; `fs-read`: its floor) over the hit figure's 10k entries, in a function callgrind can
+//! 100-byte values in a `FileCache`; `fs-read`: its floor; `ours-str`, `mcache-str`,
+//! `quick-str`: hits of the `&str` figure's keys) over the hit figure's 10k entries, in a function callgrind can
 //! count alone: `valgrind --tool=callgrind --cache-sim=yes --collect-atstart=no
 //! --toggle-collect='*probe::hits*' target/release/twat-cache-bench-report probe ours 100000`
 //! — instruction and cache-miss counts are stable on a noisy machine, unlike times.
 
 use std::collections::HashMap;
 use std::hint::black_box;
+use std::sync::Arc;
 
 use twat_cache::{FileCache, MemoryCache, mcache};
 use twat_cache_bench_report::traces::Rng;
@@ -14,6 +16,33 @@ use twat_cache_bench_report::traces::Rng;
 #[mcache(maxsize = 100_000)]
 fn probe_mcache(x: u64) -> u64 {
     x.wrapping_mul(3)
+}
+
+#[mcache(maxsize = 100_000)]
+fn probe_mcache_str(s: &str) -> Arc<String> {
+    Arc::new(s.to_uppercase())
+}
+
+/// 10k keys of 32–64 bytes, as the `&str` hit figure.
+fn names() -> Vec<String> {
+    (0..10_000)
+        .map(|i| {
+            format!(
+                "user-{i:08}-{}",
+                "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq"
+            )
+            .chars()
+            .take(32 + (i * 7) % 33)
+            .collect()
+        })
+        .collect()
+}
+
+#[inline(never)]
+fn hits_str(names: &[String], keys: &[u64], ops: u64, get: &dyn Fn(&str) -> Arc<String>) {
+    for i in 0..ops as usize {
+        black_box(get(black_box(&names[keys[i & (keys.len() - 1)] as usize])));
+    }
 }
 
 #[inline(never)]
@@ -78,6 +107,31 @@ pub fn run(name: &str, ops: u64) {
                 cache.get(&(k % 1_000)).unwrap().len() as u64
             });
         }
+        "ours-str" => {
+            let names = names();
+            let cache: MemoryCache<String, Arc<String>> =
+                MemoryCache::builder().maxsize(100_000).build();
+            names
+                .iter()
+                .for_each(|n| cache.insert(n.clone(), Arc::new(n.to_uppercase())));
+            hits_str(&names, &keys, ops, &|k| cache.get(k).unwrap());
+        }
+        "mcache-str" => {
+            let names = names();
+            names.iter().for_each(|n| {
+                probe_mcache_str(n);
+            });
+            hits_str(&names, &keys, ops, &probe_mcache_str);
+        }
+        "quick-str" => {
+            let names = names();
+            let cache: quick_cache::sync::Cache<String, Arc<String>> =
+                quick_cache::sync::Cache::new(100_000);
+            names
+                .iter()
+                .for_each(|n| cache.insert(n.clone(), Arc::new(n.to_uppercase())));
+            hits_str(&names, &keys, ops, &|k| cache.get(k).unwrap());
+        }
         "fs-read" => {
             // The floor of `files`: `std::fs::read` of 1000 plain 188-byte files.
             let dir = tempfile::tempdir().unwrap();
@@ -90,7 +144,7 @@ pub fn run(name: &str, ops: u64) {
             });
         }
         other => panic!(
-            "unknown probe {other} (ours, mcache, quick, hashmap, ours-insert, quick-insert, files, fs-read)"
+            "unknown probe {other} (ours, mcache, quick, hashmap, ours-insert, quick-insert, files, fs-read, ours-str, mcache-str, quick-str)"
         ),
     }
 }

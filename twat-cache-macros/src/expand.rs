@@ -615,6 +615,20 @@ impl<'a> Context<'a> {
         };
         let query = self.query();
         let block = self.body_block();
+        // `#[mcache]` tries the read-only hit first: an `Option` returns in registers, where a
+        // `Step` goes through memory (see `MemoryCache::quick_hit`).
+        let quick = self.kind == Kind::Mcache && self.options.shared().is_none();
+        let quick_hit = if quick {
+            let quick_hit = self.engine_call("quick_hit", quote!(__twat_site), true);
+            let from_engine = self.engine_value(quote!(__twat_value));
+            quote! {
+                if let ::core::option::Option::Some(__twat_value) = #quick_hit {
+                    return #adapter::from_stored(#from_engine);
+                }
+            }
+        } else {
+            quote!()
+        };
         let (lookup, body) = if asyncness.is_some() {
             let lookup = self.engine_call("lookup_async", quote!(__twat_site), true);
             (
@@ -622,8 +636,13 @@ impl<'a> Context<'a> {
                 quote!(::twat_cache::__private::run_body_async::<#ret, _>(async move #block).await),
             )
         } else {
+            let lookup = if quick {
+                "lookup_after_quick_hit"
+            } else {
+                "lookup"
+            };
             (
-                self.engine_call("lookup", quote!(__twat_site), true),
+                self.engine_call(lookup, quote!(__twat_site), true),
                 quote!(::twat_cache::__private::run_body::<#ret, _>(move || -> #ret #block)),
             )
         };
@@ -649,6 +668,7 @@ impl<'a> Context<'a> {
                 #site
                 let __twat_ticket = {
                     #query
+                    #quick_hit
                     match #lookup {
                         ::twat_cache::__private::Step::Hit(__twat_value) => {
                             return #adapter::from_stored(#from_engine);

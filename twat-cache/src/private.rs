@@ -326,6 +326,23 @@ pub trait MemoryCall<V: 'static> {
         _: StoredType<V>,
     ) -> Step<V, Ticket<VacantEntry<'static, Self::Key, V>>>;
 
+    /// The value if the call hits on the read-only path (see `MemoryCache::quick_hit`); the
+    /// wrapper tries this first, so that a hit returns without building a [`Step`].
+    fn quick_hit(
+        site: &'static Site,
+        query: &Self,
+        weigh: Option<fn(&Self::Key, &V) -> u64>,
+        _: StoredType<V>,
+    ) -> Option<V>;
+
+    /// [`MemoryCall::lookup`] after [`MemoryCall::quick_hit`] returned `None`.
+    fn lookup_after_quick_hit(
+        site: &'static Site,
+        query: &Self,
+        weigh: Option<fn(&Self::Key, &V) -> u64>,
+        _: StoredType<V>,
+    ) -> Step<V, Ticket<VacantEntry<'static, Self::Key, V>>>;
+
     fn lookup_async<'q>(
         site: &'static Site,
         query: &'q Self,
@@ -361,6 +378,29 @@ where
         _: StoredType<V>,
     ) -> Step<V, Ticket<VacantEntry<'static, Q::Owned, V>>> {
         through(memory_engine::<Q, V>(site, weigh), query)
+    }
+
+    #[inline(always)]
+    fn quick_hit(
+        site: &'static Site,
+        query: &Q,
+        weigh: Option<fn(&Q::Owned, &V) -> u64>,
+        _: StoredType<V>,
+    ) -> Option<V> {
+        memory_engine::<Q, V>(site, weigh)?.quick_hit(query)
+    }
+
+    #[inline]
+    fn lookup_after_quick_hit(
+        site: &'static Site,
+        query: &Q,
+        weigh: Option<fn(&Q::Owned, &V) -> u64>,
+        _: StoredType<V>,
+    ) -> Step<V, Ticket<VacantEntry<'static, Q::Owned, V>>> {
+        match memory_engine::<Q, V>(site, weigh) {
+            Some(cache) => step(cache.entry_after_quick_hit(query).into()),
+            None => disabled(),
+        }
     }
 
     async fn lookup_async(

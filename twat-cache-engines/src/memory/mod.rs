@@ -242,7 +242,7 @@ where
     }
 
     /// The value for `query`, counting a hit or a miss.
-    #[inline]
+    #[inline(always)]
     pub fn get<Q>(&self, query: &Q) -> Option<V>
     where
         Q: ?Sized + Lookup<K>,
@@ -496,10 +496,53 @@ where
                 Some(due) => self.early_entry(shard, hash, query, value, due),
             };
         }
+        self.settle(shard, hash, query)
+    }
+
+    /// After a miss: the single-flight protocol (which looks again under the flight).
+    fn settle<Q>(&self, shard: &Shard<K, V>, hash: u64, query: &Q) -> Entry<'_, K, V>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
         flight::settle(
             || self.attempt(shard, hash, query),
             || self.vacant(shard, hash, query, None),
         )
+    }
+
+    /// The value of a hit that needs nothing but the read lock (no TTL, no early refresh, a
+    /// policy that does not reorder on a hit), counted as a hit; `None` for anything else —
+    /// a miss, or a cache whose hits need more — counting nothing: call
+    /// [`MemoryCache::entry_after_quick_hit`] then.
+    ///
+    /// Generated wrappers try this first: an `Option<V>` comes back in registers, where the
+    /// larger [`Entry`] went through memory (a few store-to-load round trips on every hit).
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn quick_hit<Q>(&self, query: &Q) -> Option<V>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        if !self.plain_hits {
+            return None;
+        }
+        let hash = self.hash(query);
+        self.find_or_due::<Q, false>(self.shard_of(hash), hash, query)
+            .map(|(value, _)| value)
+    }
+
+    /// [`MemoryCache::entry`] after [`MemoryCache::quick_hit`] returned `None`: a cache whose
+    /// hits are all quick goes straight to the miss path.
+    #[doc(hidden)]
+    pub fn entry_after_quick_hit<Q>(&self, query: &Q) -> Entry<'_, K, V>
+    where
+        Q: ?Sized + Lookup<K>,
+    {
+        if !self.plain_hits {
+            return self.entry(query);
+        }
+        let hash = self.hash(query);
+        self.settle(self.shard_of(hash), hash, query)
     }
 
     /// [`MemoryCache::entry`] for async code: waiting for another caller's computation is a future

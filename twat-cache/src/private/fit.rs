@@ -142,6 +142,15 @@ fit_check! {
 /// engine's value type is the checked one.
 pub struct StoredType<U>(PhantomData<fn() -> U>);
 
+// By hand: a derive would ask `U: Copy`. The wrapper passes it to two calls (`quick_hit`, then
+// the lookup).
+impl<U> Clone for StoredType<U> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<U> Copy for StoredType<U> {}
+
 // The checks generated code calls, on the user's spans. Written out (not by a macro) so that
 // the compiler's "required by a bound in …" note shows a plain signature.
 
