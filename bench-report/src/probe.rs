@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use twat_cache::{FileCache, MemoryCache, mcache};
+use twat_cache::{FileCache, MemoryCache, SledCache, bcache, mcache};
 use twat_cache_bench_report::traces::Rng;
 
 #[mcache(maxsize = 100_000)]
@@ -21,6 +21,11 @@ fn probe_mcache(x: u64) -> u64 {
 #[mcache(maxsize = 100_000)]
 fn probe_mcache_str(s: &str) -> Arc<String> {
     Arc::new(s.to_uppercase())
+}
+
+#[bcache(maxsize = 100_000, folder = "probe-bcache")]
+fn probe_bcache(n: u64) -> [u8; 32] {
+    [n as u8; 32]
 }
 
 /// 10k keys of 32–64 bytes, as the `&str` hit figure.
@@ -131,6 +136,22 @@ pub fn run(name: &str, ops: u64) {
                 .iter()
                 .for_each(|n| cache.insert(n.clone(), Arc::new(n.to_uppercase())));
             hits_str(&names, &keys, ops, &|k| cache.get(k).unwrap());
+        }
+        "bcache" => {
+            let dir = tempfile::tempdir().unwrap();
+            // SAFETY-free: set before the first cached call reads it.
+            unsafe { std::env::set_var("TWAT_CACHE_DIR", dir.path()) };
+            (0..10_000).for_each(|k| {
+                probe_bcache(k);
+            });
+            hits(&keys, ops, &|k| probe_bcache(k)[0] as u64);
+        }
+        "sled-cache" => {
+            let dir = tempfile::tempdir().unwrap();
+            let cache: SledCache<[u8; 32]> =
+                SledCache::builder(dir.path().join("s"), "hits").build();
+            (0..10_000u64).for_each(|k| cache.insert(&k, &[k as u8; 32]));
+            hits(&keys, ops, &|k| cache.get(&k).unwrap()[0] as u64);
         }
         "fs-read" => {
             // The floor of `files`: `std::fs::read` of 1000 plain 188-byte files.

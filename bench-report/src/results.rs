@@ -133,9 +133,12 @@ pub fn render(bars: &[Bars], curves: &[Curves], context: &Context) -> String {
         out,
         "Produced by `cargo run --release -p twat-cache-bench-report` (this file and `plots/`; \
          do not edit by hand) on {}, in {:.0} s. Every contender is measured in the same run, \
-         taking turns round by round; each figure is the median of 11 rounds. The machine is \
-         shared and noisy: the ratios are what count, not the absolute times.\n",
-        context.machine, context.took_s
+         taking turns round by round; each figure is the fastest of {} rounds (noise only adds \
+         time). The machine is shared and noisy: the ratios are what count, not the absolute \
+         times.\n",
+        context.machine,
+        context.took_s,
+        crate::timing::ROUNDS
     );
     for skipped in &context.skipped {
         let _ = writeln!(out, "- SKIPPED: {skipped}");

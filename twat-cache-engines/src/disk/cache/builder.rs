@@ -184,7 +184,7 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
             early: (early_refresh && ttl.is_some()).then(|| EarlyRefresh::new(early_refresh_seed)),
             flights: FlightTable::default(),
             generations: std::array::from_fn(|_| parking_lot::Mutex::new(0)),
-            access: dashmap::DashMap::new(),
+            access: dashmap::DashMap::default(),
             counters: DiskCounters::default(),
             ledger: Default::default(),
             warned: AtomicBool::new(false),

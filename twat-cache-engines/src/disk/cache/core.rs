@@ -13,7 +13,7 @@ use super::attach::{Attach, Missed};
 use super::fallback::{Fallback, FilesFallback, MemoryFallback};
 use super::ledger::PruneLedger;
 use crate::disk::FileStore;
-use crate::disk::backend::{Backend, EntryId, Stored};
+use crate::disk::backend::{Backend, EntryId, IdHasher, Stored};
 use crate::disk::error::StoreError;
 use crate::disk::key_bytes::{self, KeyBytes};
 use crate::early::EarlyRefresh;
@@ -82,7 +82,7 @@ pub struct DiskCore<S> {
     pub(super) flights: FlightTable,
     pub(super) generations: [Mutex<u64>; STRIPES],
     /// Per-entry use, for choosing sampled eviction victims (stores that do not prune).
-    pub(super) access: dashmap::DashMap<EntryId, Access>,
+    pub(super) access: dashmap::DashMap<EntryId, Access, IdHasher>,
     pub(super) counters: DiskCounters,
     /// This process's writes during a prune (see `ledger.rs`).
     pub(super) ledger: PruneLedger,

@@ -13,14 +13,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::disk::backend::EntryId;
+use crate::disk::backend::{EntryId, IdHasher};
 
 /// See the module docs.
 #[derive(Default)]
 pub(super) struct PruneLedger {
     /// Whether a prune is counting (checked without the lock on every write).
     active: AtomicBool,
-    changes: Mutex<HashMap<EntryId, Change>>,
+    changes: Mutex<HashMap<EntryId, Change, IdHasher>>,
 }
 
 /// One entry's story during a prune.
