@@ -9,6 +9,7 @@
 mod disk;
 mod figure;
 mod footprint;
+mod instructions;
 mod memory;
 mod plot;
 mod probe;
@@ -87,6 +88,13 @@ fn main() {
     });
     section("footprint", &mut |b, _| {
         b.push(footprint::bytes_per_entry())
+    });
+    section("instructions", &mut |b, _| {
+        if instructions::available() {
+            b.extend(instructions::figures());
+        } else {
+            skipped.push("instruction counts (no valgrind on PATH)".to_string());
+        }
     });
     section("hit-ratio", &mut |_, c| c.extend(ratio::curves()));
     section("disk", &mut |b, _| {

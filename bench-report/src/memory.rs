@@ -143,13 +143,20 @@ pub fn hit_str() -> Vec<Bars> {
     let quick: quick_cache::sync::Cache<String, Arc<String>> =
         quick_cache::sync::Cache::new(100_000);
     let engine: MemoryCache<String, Arc<String>> = MemoryCache::builder().maxsize(100_000).build();
-    for n in &names {
-        engine.insert(n.clone(), Arc::new(n.to_uppercase()));
-        mcache_str(n);
-        cached_str(n);
-        moka.insert(n.clone(), Arc::new(n.to_uppercase()));
-        quick.insert(n.clone(), Arc::new(n.to_uppercase()));
-    }
+    // One contender at a time, so that each one's keys and values lie together in memory as
+    // in a process with one cache (interleaved fills spread every key set over five times the
+    // pages, and made the figures depend on allocation order).
+    names
+        .iter()
+        .for_each(|n| engine.insert(n.clone(), Arc::new(n.to_uppercase())));
+    names.iter().for_each(|n| drop(mcache_str(n)));
+    names.iter().for_each(|n| drop(cached_str(n)));
+    names
+        .iter()
+        .for_each(|n| moka.insert(n.clone(), Arc::new(n.to_uppercase())));
+    names
+        .iter()
+        .for_each(|n| quick.insert(n.clone(), Arc::new(n.to_uppercase())));
     let floor = |k: &str| map.get(k).unwrap().clone();
     let ours_engine = |k: &str| engine.get(k).unwrap();
     let moka_get = |k: &str| moka.get(k).unwrap();

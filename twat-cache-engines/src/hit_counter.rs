@@ -110,12 +110,18 @@ fn assign_slot() -> usize {
 
 #[inline(always)]
 fn thread_slot() -> usize {
-    let slot = THREAD_SLOT.try_with(Cell::get).unwrap_or(usize::MAX - 1);
+    let slot = stored_slot();
     if slot == usize::MAX {
         assign_slot()
     } else {
         slot
     }
+}
+
+/// The current thread's slot as stored: `usize::MAX` until assigned (see [`thread_slot`]).
+#[inline(always)]
+fn stored_slot() -> usize {
+    THREAD_SLOT.try_with(Cell::get).unwrap_or(usize::MAX - 1)
 }
 
 /// A hit counter with one cell per concurrent thread.
@@ -141,6 +147,17 @@ impl HitCounter {
 
     #[inline(always)]
     pub fn add(&self, by: u64) {
+        // One comparison on the hot path: an unassigned slot (`usize::MAX`) is out of range
+        // too, so both it and a slot beyond the cells take the cold path.
+        match self.cells.get(stored_slot()) {
+            Some(cell) => cell.store(cell.load(Ordering::Relaxed) + by, Ordering::Relaxed),
+            None => self.add_cold(by),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn add_cold(&self, by: u64) {
         self.add_at(thread_slot(), by);
     }
 
