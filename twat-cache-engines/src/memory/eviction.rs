@@ -177,11 +177,24 @@ pub(crate) fn insert_new<K: std::hash::Hash, V>(
             }
         }
         Policy::TinyLfu => {
-            let index = store.push(hash, key, value, stamp, env.hash());
-            store.bytes += weight;
             if let Some(sketch) = &mut store.sketch {
                 sketch.increment(hash);
             }
+            let entry = (key, value, stamp);
+            let index = match tinylfu_loser(store, env, weight) {
+                Some(loser) => {
+                    // A full shard: the newcomer takes the loser's slot.
+                    let (k, v) = store.replace(loser, hash, entry, env.hash());
+                    store.bytes = store.bytes - (env.weigh)(&k, &v) + weight;
+                    removed.evicted.push((k, v));
+                    loser
+                }
+                None => {
+                    let index = store.push(hash, entry.0, entry.1, entry.2, env.hash());
+                    store.bytes += weight;
+                    index
+                }
+            };
             store.link_head(index, WINDOW);
             tinylfu_rebalance(store, env, &mut removed.evicted);
         }
@@ -231,6 +244,54 @@ fn sweep_expired<K: std::hash::Hash, V>(
     }
 }
 
+/// When the shard is full and one eviction makes room for a newcomer of `weight` (the steady
+/// state of a bounded cache): runs the admission contest [`tinylfu_rebalance`] would run after
+/// linking the newcomer, and returns the slot of the entry that loses it, for the newcomer to
+/// take — which saves moving the last slot into the hole. `None` otherwise.
+fn tinylfu_loser<K: std::hash::Hash, V>(
+    store: &mut Store<K, V>,
+    env: &Env<'_, K, V>,
+    weight: u64,
+) -> Option<u32> {
+    let limits = env.limits;
+    let window_len = store.fixed[WINDOW as usize].len;
+    if store.len() != limits.capacity
+        || store.bytes.saturating_add(weight) > limits.max_bytes
+        || store.fixed[MAIN as usize].len == 0
+    {
+        return None;
+    }
+    let victim = main_victim(store, env);
+    // With the newcomer linked, the window would hold `window_len + 1`.
+    if window_len < limits.window {
+        return Some(victim);
+    }
+    Some(contest(store, env, victim))
+}
+
+/// The admission contest between the window's oldest entry (the candidate) and the main
+/// region's victim: the candidate enters the main region if the sketch says it is used more
+/// often. Returns the loser, to be evicted.
+fn contest<K: std::hash::Hash, V>(
+    store: &mut Store<K, V>,
+    env: &Env<'_, K, V>,
+    victim: u32,
+) -> u32 {
+    let candidate = store.fixed[WINDOW as usize].tail;
+    let candidate_hash = env.hash_of(&store.slot(candidate).key);
+    let victim_hash = env.hash_of(&store.slot(victim).key);
+    let sketch = store.sketch.as_ref().expect("tinylfu shards have a sketch");
+    let candidate_freq = sketch.estimate(candidate_hash) + store.slot(candidate).meta();
+    let victim_freq = sketch.estimate(victim_hash);
+    if candidate_freq > victim_freq {
+        promote(store, candidate, candidate_hash);
+        victim
+    } else {
+        fold_pending_hits(store, candidate, candidate_hash);
+        candidate
+    }
+}
+
 /// Restores the W-TinyLFU invariants after an insert: within capacity and byte budget, with the
 /// window no larger than its share.
 fn tinylfu_rebalance<K: std::hash::Hash, V>(
@@ -246,23 +307,12 @@ fn tinylfu_rebalance<K: std::hash::Hash, V>(
             continue;
         }
         let victim = main_victim(store, env);
-        if store.fixed[WINDOW as usize].len > limits.window {
-            let candidate = store.fixed[WINDOW as usize].tail;
-            let candidate_hash = env.hash_of(&store.slot(candidate).key);
-            let victim_hash = env.hash_of(&store.slot(victim).key);
-            let sketch = store.sketch.as_ref().expect("tinylfu shards have a sketch");
-            let candidate_freq = sketch.estimate(candidate_hash) + store.slot(candidate).meta();
-            let victim_freq = sketch.estimate(victim_hash);
-            if candidate_freq > victim_freq {
-                evict(store, env, victim, out);
-                promote(store, candidate, candidate_hash);
-            } else {
-                fold_pending_hits(store, candidate, candidate_hash);
-                evict(store, env, candidate, out);
-            }
+        let loser = if store.fixed[WINDOW as usize].len > limits.window {
+            contest(store, env, victim)
         } else {
-            evict(store, env, victim, out);
-        }
+            victim
+        };
+        evict(store, env, loser, out);
     }
     while store.fixed[WINDOW as usize].len > limits.window {
         let candidate = store.fixed[WINDOW as usize].tail;
