@@ -9,12 +9,21 @@
 //! cache makes three of them (increment, then estimate of the candidate and of the victim).
 
 pub(crate) struct FrequencySketch {
-    table: Vec<u64>,
-    /// Blocks of 8 words (64 bytes) in the table, less one.
+    blocks: Vec<Block>,
+    /// `blocks.len() - 1` (a power of two, less one).
     block_mask: usize,
     additions: u64,
     sample_size: u64,
 }
+
+/// Eight words of 16 counters, aligned to a cache line so that a key's counters are one miss
+/// (a plain `Vec<u64>` let a block straddle two lines).
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Block([u64; 8]);
+
+/// A counter within a block: its word (0..8) and bit shift.
+type Counter = (usize, u32);
 
 const BLOCK_SEED: u64 = 0xc3a5_c85c_97cb_3127;
 const COUNTER_SEED: u64 = 0xb492_b66f_be98_f273;
@@ -34,55 +43,55 @@ impl FrequencySketch {
         // sketch lets a one-hit key's estimate collide above a frequent key's.
         let words = capacity.max(MIN_WORDS).next_power_of_two();
         Self {
-            table: vec![0; words],
+            blocks: vec![Block::default(); words >> 3],
             block_mask: (words >> 3) - 1,
             additions: 0,
             sample_size: (capacity.max(8) as u64).saturating_mul(AGING_PERIOD_PER_ENTRY),
         }
     }
 
-    /// The word and bit shift of each of `hash`'s four counters: a block chosen by one mix of
-    /// the hash, and within it, for row `i`, one of words `2i` and `2i + 1` and one of its 16
-    /// counters, by 5 bits of a second mix.
+    /// The block of `hash`'s four counters, chosen by one mix of the hash, and within it, for
+    /// row `i`, one of words `2i` and `2i + 1` and one of its 16 counters, by 5 bits of a
+    /// second mix.
     #[inline]
-    fn positions(&self, hash: u64) -> [(usize, u32); 4] {
+    fn positions(&self, hash: u64) -> (usize, [Counter; 4]) {
         let mut b = (hash ^ BLOCK_SEED).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         b ^= b >> 29;
-        let block = ((b as usize) & self.block_mask) << 3;
+        let block = (b as usize) & self.block_mask;
         let mut c = (hash ^ COUNTER_SEED).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         c ^= c >> 31;
-        [0usize, 1, 2, 3].map(|row| {
+        let counters = [0usize, 1, 2, 3].map(|row| {
             let h = (c >> (row * 8)) as u32;
-            (block + (row << 1) + (h & 1) as usize, ((h >> 1) & 15) * 4)
-        })
+            (((row << 1) | (h & 1) as usize) & 7, ((h >> 1) & 15) * 4)
+        });
+        (block, counters)
     }
 
+    /// The smallest of a key's counters.
     #[inline]
-    fn counter(&self, (word, shift): (usize, u32)) -> u64 {
-        (self.table[word] >> shift) & 0xf
+    fn least(block: &Block, counters: &[Counter; 4]) -> u64 {
+        counters
+            .iter()
+            .map(|&(word, shift)| (block.0[word] >> shift) & 0xf)
+            .min()
+            .unwrap_or(0)
     }
 
     /// Estimated number of recent accesses of `hash` (0..=15).
     pub fn estimate(&self, hash: u64) -> u32 {
-        self.positions(hash)
-            .into_iter()
-            .map(|p| self.counter(p))
-            .min()
-            .unwrap_or(0) as u32
+        let (block, counters) = self.positions(hash);
+        Self::least(&self.blocks[block], &counters) as u32
     }
 
     /// Records one access of `hash`.
     pub fn increment(&mut self, hash: u64) {
-        let positions = self.positions(hash);
-        let least = positions
-            .iter()
-            .map(|&p| self.counter(p))
-            .min()
-            .unwrap_or(0);
+        let (block, counters) = self.positions(hash);
+        let block = &mut self.blocks[block];
+        let least = Self::least(block, &counters);
         if least < MAX_COUNT {
-            for &(word, shift) in &positions {
-                if self.counter((word, shift)) == least {
-                    self.table[word] += 1 << shift;
+            for &(word, shift) in &counters {
+                if (block.0[word] >> shift) & 0xf == least {
+                    block.0[word] += 1 << shift;
                 }
             }
         }
@@ -101,14 +110,14 @@ impl FrequencySketch {
 
     /// Halves every counter.
     fn age(&mut self) {
-        for word in &mut self.table {
+        for word in self.blocks.iter_mut().flat_map(|b| &mut b.0) {
             *word = (*word >> 1) & 0x7777_7777_7777_7777;
         }
         self.additions /= 2;
     }
 
     pub fn clear(&mut self) {
-        self.table.fill(0);
+        self.blocks.fill(Block::default());
         self.additions = 0;
     }
 }
