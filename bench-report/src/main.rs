@@ -2,7 +2,7 @@
 //! `quick_cache`, a bare `HashMap` and the raw stores (sled, files, Redis), and writes
 //! `benches/RESULTS.md` with SVG plots in `benches/plots/`.
 //!
-//! Run: `cargo run --release -p twat-cache-bench-report` (about ten minutes on two cores;
+//! Run: `cargo run --release -p twat-cache-bench-report` (about three minutes on two cores;
 //! `--only NAME` runs the sections whose name contains NAME, `--out DIR` writes elsewhere).
 //! The Redis figure needs `redis-server` (SKIPPED without it).
 
