@@ -190,14 +190,7 @@ impl<K, V> Store<K, V> {
         (key, value, stamp): (K, V, Stamp),
         hasher: impl Fn(&K) -> u64,
     ) -> (K, V) {
-        self.unlink(index);
-        let old_hash = hasher(&self.slots[index as usize].key);
-        match self.table.find_entry(old_hash, |&i| i == index) {
-            Ok(entry) => {
-                entry.remove();
-            }
-            Err(_) => unreachable!("every slot is indexed"),
-        }
+        self.unlink_and_unindex(index, &hasher);
         if stamp.expires != 0 || !self.deadlines.is_empty() {
             // As in `push`: the first deadline gives every other entry one of "never".
             self.deadlines
@@ -217,14 +210,7 @@ impl<K, V> Store<K, V> {
 
     /// Removes the entry at `index` from its list, the index and the slots; returns it.
     pub fn remove(&mut self, index: u32, hasher: impl Fn(&K) -> u64) -> (K, V) {
-        self.unlink(index);
-        let hash = hasher(&self.slots[index as usize].key);
-        match self.table.find_entry(hash, |&i| i == index) {
-            Ok(entry) => {
-                entry.remove();
-            }
-            Err(_) => unreachable!("every slot is indexed"),
-        }
+        self.unlink_and_unindex(index, &hasher);
         let last = (self.slots.len() - 1) as u32;
         let removed = self.slots.swap_remove(index as usize);
         if !self.deadlines.is_empty() {
@@ -234,6 +220,18 @@ impl<K, V> Store<K, V> {
             self.relocated(last, index, &hasher);
         }
         (removed.key, removed.value)
+    }
+
+    /// Takes the slot at `index` off its list and out of the hash index (it stays in `slots`).
+    fn unlink_and_unindex(&mut self, index: u32, hasher: &impl Fn(&K) -> u64) {
+        self.unlink(index);
+        let hash = hasher(&self.slots[index as usize].key);
+        match self.table.find_entry(hash, |&i| i == index) {
+            Ok(entry) => {
+                entry.remove();
+            }
+            Err(_) => unreachable!("every slot is indexed"),
+        }
     }
 
     /// The slot that lived at `from` now lives at `to`: repoint its neighbours and its index entry.
