@@ -1,7 +1,8 @@
 //! `twat-cache-bench-report probe NAME OPS`: `OPS` `u64` hits of one contender (`ours`,
 //! `mcache`, `quick`, `hashmap`; `ours-insert`, `quick-insert`: inserts of new keys into a full cache of 10k; `files`: hits of
 //! 100-byte values in a `FileCache`; `fs-read`: its floor; `ours-str`, `mcache-str`,
-//! `quick-str`: hits of the `&str` figure's keys) over the hit figure's 10k entries, in a function callgrind can
+//! `quick-str`: hits of the `&str` figure's keys; `bcache`, `sled-cache`: 32-byte `#[bcache]`
+//! and `SledCache` hits) over the hit figure's 10k entries, in a function callgrind can
 //! count alone: `valgrind --tool=callgrind --cache-sim=yes --collect-atstart=no
 //! --toggle-collect='*probe::hits*' target/release/twat-cache-bench-report probe ours 100000`
 //! — instruction and cache-miss counts are stable on a noisy machine, unlike times.
@@ -139,7 +140,7 @@ pub fn run(name: &str, ops: u64) {
         }
         "bcache" => {
             let dir = tempfile::tempdir().unwrap();
-            // SAFETY-free: set before the first cached call reads it.
+            // SAFETY: set while this process has one thread, before a cached call reads it.
             unsafe { std::env::set_var("TWAT_CACHE_DIR", dir.path()) };
             (0..10_000).for_each(|k| {
                 probe_bcache(k);
@@ -165,7 +166,7 @@ pub fn run(name: &str, ops: u64) {
             });
         }
         other => panic!(
-            "unknown probe {other} (ours, mcache, quick, hashmap, ours-insert, quick-insert, files, fs-read, ours-str, mcache-str, quick-str)"
+            "unknown probe {other} (ours, mcache, quick, hashmap, ours-insert, quick-insert, files, fs-read, ours-str, mcache-str, quick-str, bcache, sled-cache)"
         ),
     }
 }

@@ -53,6 +53,21 @@ impl<K: std::hash::Hash, V> Env<'_, K, V> {
         |key| self.hash_of(key)
     }
 
+    /// Puts a new entry of `weight` into the slot at `index` (see [`Store::replace`]) and
+    /// returns the entry that was there, keeping the store's byte count.
+    pub fn replace(
+        &self,
+        store: &mut Store<K, V>,
+        index: u32,
+        hash: u64,
+        entry: (K, V, Stamp),
+        weight: u64,
+    ) -> (K, V) {
+        let (k, v) = store.replace(index, hash, entry, self.hash());
+        store.bytes = store.bytes - (self.weigh)(&k, &v) + weight;
+        (k, v)
+    }
+
     /// Removes the entry at `index` and takes its weight off the store's byte count.
     pub fn take(&self, store: &mut Store<K, V>, index: u32) -> (K, V) {
         let (k, v) = store.remove(index, self.hash());
@@ -180,17 +195,15 @@ pub(crate) fn insert_new<K: std::hash::Hash, V>(
             if let Some(sketch) = &mut store.sketch {
                 sketch.increment(hash);
             }
-            let entry = (key, value, stamp);
             let index = match tinylfu_loser(store, env, weight) {
                 Some(loser) => {
                     // A full shard: the newcomer takes the loser's slot.
-                    let (k, v) = store.replace(loser, hash, entry, env.hash());
-                    store.bytes = store.bytes - (env.weigh)(&k, &v) + weight;
-                    removed.evicted.push((k, v));
+                    let evicted = env.replace(store, loser, hash, (key, value, stamp), weight);
+                    removed.evicted.push(evicted);
                     loser
                 }
                 None => {
-                    let index = store.push(hash, entry.0, entry.1, entry.2, env.hash());
+                    let index = store.push(hash, key, value, stamp, env.hash());
                     store.bytes += weight;
                     index
                 }
