@@ -69,7 +69,9 @@ pub fn mcache(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Options: those of `#[mcache]` plus `folder = "…"` (a sub-folder of the cache root; default:
 /// the crate name), `version = "…"` (the cache namespace; default: a fingerprint of the
-/// function's signature and body, so editing the function invalidates its entries) and
+/// function's own signature and body tokens, so editing the function invalidates its entries —
+/// but not what it calls: a changed helper, constant, dependency or data file keeps the old
+/// entries answering; set `version` and change it with them) and
 /// `compress = true` (zstd). Keys and values must implement `serde::Serialize`, values also
 /// `DeserializeOwned`. If the database cannot be used (locked by another process, unwritable,
 /// corrupt), the function still returns correct values, cached in memory, with one `tracing`
