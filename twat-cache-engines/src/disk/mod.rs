@@ -18,6 +18,8 @@ pub mod paths;
 mod private_dir;
 mod record;
 #[cfg(feature = "redis")]
+mod redis_pattern;
+#[cfg(feature = "redis")]
 mod redis_store;
 mod sled_db;
 mod sled_store;
