@@ -21,6 +21,7 @@ mod record;
 mod redis_pattern;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod redis_url;
 mod sled_db;
 mod sled_store;
 mod value_layout;

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::disk::record;
 use crate::disk::redis_pattern::literal;
+use crate::disk::redis_url::RedisUrl;
 
 /// The server's caches, by folder and function; a server that does not answer is an error.
 pub fn scan(url: &str) -> Result<Vec<CacheReport>, InspectError> {
@@ -64,7 +65,7 @@ pub fn scan(url: &str) -> Result<Vec<CacheReport>, InspectError> {
                 path: PathBuf::from(format!("redis://{server}")),
                 state: CacheState::Ok,
                 namespaces,
-                url: Some(url.to_string()),
+                url: Some(RedisUrl::new(url)),
             }
         })
         .collect())
