@@ -66,7 +66,12 @@ fn cli_clear_of_a_cache_whose_name_is_a_glob_leaves_the_other_caches_keys() {
         assert!(!cache.is_fallback(), "{folder}: on Redis");
     }
     // The planted key of the issue: `twat-cache:*:app.geocode:<ns>:{…}`.
-    assert_eq!(server.keys(&format!("twat-cache:\\*:app.geocode:{NS}:*")).len(), 1);
+    assert_eq!(
+        server
+            .keys(&format!("twat-cache:\\*:app.geocode:{NS}:*"))
+            .len(),
+        1
+    );
     let entry_keys = |folder: &str| {
         let literal: String = folder
             .chars()
@@ -92,7 +97,11 @@ fn cli_clear_of_a_cache_whose_name_is_a_glob_leaves_the_other_caches_keys() {
             "`twat-cache clear {folder}/app::geocode` removed geo's key; keys left: {:?}",
             server.keys("*")
         );
-        assert_eq!(shown.len(), 1, "`inspect {folder}` shows its own entry only");
+        assert_eq!(
+            shown.len(),
+            1,
+            "`inspect {folder}` shows its own entry only"
+        );
     }
 }
 
@@ -160,6 +169,7 @@ async fn ticks_during<T>(call: impl Future<Output = T>) -> (T, u64, Duration) {
 /// At least half the ticks a free executor would have served: `took / 10 ms / 2`.
 fn assert_not_blocked(what: &str, during: u64, took: Duration) {
     let expected = took.as_millis() as u64 / 10;
+    eprintln!("{what}: {during} ticks in {took:?}");
     assert!(
         during * 2 >= expected,
         "{what}: the timer ticked {during} times in {took:?} (a free executor: {expected}): the \

@@ -270,7 +270,10 @@ impl RedisStore {
         &self,
         visit: &mut dyn FnMut(Vec<String>) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
-        let pattern = format!("{}:{{*}}", super::redis_pattern::literal(&self.location.prefix));
+        let pattern = format!(
+            "{}:{{*}}",
+            super::redis_pattern::literal(&self.location.prefix)
+        );
         let mut cursor = 0u64;
         loop {
             let (next, keys): (u64, Vec<String>) = self.with(|c| {

@@ -68,17 +68,26 @@ mod tests {
     fn credentials_never_show_however_they_are_spelled() {
         for (url, shown) in [
             ("redis://127.0.0.1:6390", "redis://127.0.0.1:6390"),
-            ("redis://:secret@127.0.0.1:6390/2", "redis://***@127.0.0.1:6390/2"),
+            (
+                "redis://:secret@127.0.0.1:6390/2",
+                "redis://***@127.0.0.1:6390/2",
+            ),
             ("redis://admin:secret@h:1", "redis://***@h:1"),
             ("redis://:se%40cr%2Fet@h:1", "redis://***@h:1"),
-            ("redis+unix:///run/r.sock?pass=secret", "unix://***@/run/r.sock"),
+            (
+                "redis+unix:///run/r.sock?pass=secret",
+                "unix://***@/run/r.sock",
+            ),
             ("redis://:secret@h:notaport", "<invalid redis URL>"),
             ("secret", "<invalid redis URL>"),
         ] {
             assert_eq!(redacted(url), shown, "{url}");
         }
         let url = RedisUrl::new("redis://:secret@h:1");
-        assert_eq!(format!("{url:?} {url}"), r#""redis://***@h:1" redis://***@h:1"#);
+        assert_eq!(
+            format!("{url:?} {url}"),
+            r#""redis://***@h:1" redis://***@h:1"#
+        );
         assert_eq!(url.secret(), "redis://:secret@h:1");
     }
 }
