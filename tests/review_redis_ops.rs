@@ -130,7 +130,7 @@ fn stalling_server() -> Option<&'static RedisServer> {
 #[ucache(folder = "review-redis-ops", backend = "redis")]
 async fn stalls_and_stores_nothing(n: u64) -> Option<u64> {
     stalling_server().expect("the test's server").pause();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
     let _ = n;
     None
 }
@@ -204,7 +204,7 @@ fn a_cancelled_async_call_releases_its_lock_without_blocking_the_executor() {
     };
     let _turn = STALL_TURN.lock().unwrap_or_else(|e| e.into_inner());
     let (out, during, took) = current_thread_runtime().block_on(ticks_during(async {
-        tokio::time::timeout(Duration::from_millis(100), stalls_until_cancelled(2)).await
+        tokio::time::timeout(Duration::from_millis(150), stalls_until_cancelled(2)).await
     }));
     server.resume();
     assert!(out.is_err(), "the call was cancelled");
