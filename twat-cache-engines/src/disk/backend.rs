@@ -121,6 +121,15 @@ impl EntryLock {
         }
     }
 
+    /// Has a lock held on a server released from the storage workers (`offload.rs`) rather
+    /// than by the thread that drops it: an async caller drops it on its executor's thread
+    /// (a result not stored, a cancelled call), which must never wait on the network.
+    pub(crate) fn release_on_workers(&mut self) {
+        if let Some(release) = self.release.take() {
+            self.release = Some(Box::new(move || crate::offload::detach(release)));
+        }
+    }
+
     /// No lock (a backend only one process uses needs none).
     pub fn none() -> Self {
         Self {

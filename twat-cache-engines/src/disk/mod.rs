@@ -18,7 +18,10 @@ pub mod paths;
 mod private_dir;
 mod record;
 #[cfg(feature = "redis")]
+mod redis_pattern;
+#[cfg(feature = "redis")]
 mod redis_store;
+mod redis_url;
 mod sled_db;
 mod sled_store;
 mod value_layout;

@@ -29,6 +29,7 @@ use super::file_store::{FileLocation, FileStore};
 use super::hex;
 use super::paths::{FunctionStore, function_dir, namespace_dir};
 use super::record;
+use super::redis_url::redacted;
 
 /// The server URL unless `TWAT_CACHE_REDIS_URL` says otherwise.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -53,7 +54,7 @@ pub const REDIS_LOCK_TTL: Duration = Duration::from_secs(30);
 /// let at = RedisStore::location_for(PathBuf::from("/c/geo"), "app::geocode", "version:2");
 /// assert!(at.prefix.starts_with("twat-cache:geo:app.geocode:"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedisLocation {
     /// The server, e.g. `redis://127.0.0.1:6379` (credentials allowed; never logged).
     pub url: String,
@@ -77,6 +78,18 @@ impl RedisLocation {
             prefix,
             timeout: DEFAULT_REDIS_TIMEOUT,
         }
+    }
+}
+
+/// The URL redacted (see `redis_url.rs`): a `Debug` must not show a password.
+impl std::fmt::Debug for RedisLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLocation")
+            .field("url", &redacted(&self.url))
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("display", &self.display)
+            .finish()
     }
 }
 
@@ -257,7 +270,10 @@ impl RedisStore {
         &self,
         visit: &mut dyn FnMut(Vec<String>) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
-        let pattern = format!("{}:{{*}}", self.location.prefix);
+        let pattern = format!(
+            "{}:{{*}}",
+            super::redis_pattern::literal(&self.location.prefix)
+        );
         let mut cursor = 0u64;
         loop {
             let (next, keys): (u64, Vec<String>) = self.with(|c| {
