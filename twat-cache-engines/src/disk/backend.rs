@@ -321,12 +321,22 @@ pub trait Backend: Send + Sync + Sized + 'static {
     const PRUNES: bool;
 
     /// Whether the store lives in the file system, below the cache root (whose directories
-    /// must then pass the ownership rule before it is opened); `false` for a server.
+    /// must then pass the ownership rule before it is opened); `false` for a server, whose
+    /// entries other machines write by their own clocks (see
+    /// [`CLOCK_SKEW_TOLERANCE`](super::CLOCK_SKEW_TOLERANCE)).
     const LOCAL: bool = true;
+
+    /// Whether the store bounds its own size and drops expired entries itself (a Redis
+    /// server: `maxmemory`, `PX`): the cache then never prunes, evicts or sweeps it as it
+    /// writes.
+    const BOUNDS_ITSELF: bool = false;
 
     /// The bytes stored under `id`. A backend that reads from files reads no more than
     /// `max_len` bytes, nor more than the entry declares; what is not a plausible entry may be
-    /// returned as any bytes that fail to decode (the cache then removes it).
+    /// returned as any bytes that fail to decode (the cache then removes it). A store other
+    /// machines share (not [`Backend::LOCAL`]) checks the size before fetching anything and
+    /// returns `None` for an entry over `max_len`: another cache's, with a larger bound, which
+    /// must not be removed.
     fn get(&self, id: &EntryId, max_len: u64) -> Result<Option<Stored>, StoreError>;
 
     /// Stores `bytes` under `id`, atomically; returns the replaced entry's length, if any.

@@ -31,7 +31,8 @@ pub use backend::{
     PruneRequest, SharedBytes, Stored,
 };
 pub use cache::{
-    CROSS_PROCESS_WAIT, DiskCache, DiskCacheBuilder, DiskCore, DiskEntry, DiskHit, DiskVacant,
+    CLOCK_SKEW_TOLERANCE, CROSS_PROCESS_WAIT, DiskCache, DiskCacheBuilder, DiskCore, DiskEntry,
+    DiskHit, DiskVacant,
 };
 pub use error::{OpenError, StoreError};
 pub use file_store::{FileLocation, FileStore, STALE_NAMESPACE, TOUCH_RESOLUTION};

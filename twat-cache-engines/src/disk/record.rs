@@ -44,9 +44,10 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    /// Whether the entry has expired at `now` under the TTL in force now (`ttl` 0 = none).
-    pub fn is_expired(&self, now: u64, ttl: u64) -> bool {
-        expired(self.renewed, self.expires, now, ttl)
+    /// Whether the entry has expired at `now` under the TTL in force now (`ttl` 0 = none),
+    /// trusting a renewal up to `skew` nanoseconds in the future (see [`expired_with_skew`]).
+    pub fn is_expired(&self, now: u64, ttl: u64, skew: u64) -> bool {
+        expired_with_skew(self.renewed, self.expires, now, ttl, skew)
     }
 }
 
@@ -68,8 +69,15 @@ pub(crate) fn deadline(renewed: u64, expires: u64, ttl: u64) -> u64 {
 /// since) that has any deadline is expired: its lifetime cannot be trusted to end within a
 /// TTL from now.
 pub(crate) fn expired(renewed: u64, expires: u64, now: u64, ttl: u64) -> bool {
+    expired_with_skew(renewed, expires, now, ttl, 0)
+}
+
+/// [`expired`] for an entry another machine may have written: its renewal may lie up to
+/// `skew` nanoseconds in this clock's future (the machines' clocks differ) before its
+/// lifetime is distrusted.
+pub(crate) fn expired_with_skew(renewed: u64, expires: u64, now: u64, ttl: u64, skew: u64) -> bool {
     let deadline = deadline(renewed, expires, ttl);
-    deadline != u64::MAX && (now >= deadline || renewed > now)
+    deadline != u64::MAX && (now >= deadline || renewed > now.saturating_add(skew))
 }
 
 /// A decoded entry borrowing from the stored bytes.
