@@ -27,7 +27,10 @@ fn clock_ahead_by(ahead: Duration) -> Clock {
 
 /// A cache on `server` under `prefix`, with a 10 s timeout: a loaded machine must not turn a
 /// slow answer into a fallback that would hide what the test looks at.
-fn cache<V>(server: &RedisServer, prefix: &str) -> twat_cache::disk::DiskCacheBuilder<twat_cache::disk::RedisStore, V> {
+fn cache<V>(
+    server: &RedisServer,
+    prefix: &str,
+) -> twat_cache::disk::DiskCacheBuilder<twat_cache::disk::RedisStore, V> {
     RedisCache::builder(&server.url(), prefix).timeout(Duration::from_secs(10))
 }
 
@@ -48,9 +51,8 @@ fn a_reader_whose_clock_lags_the_writers_reads_and_keeps_its_entries() {
             .ttl(Duration::from_secs(60))
             .clock(clock_ahead_by(ahead))
             .build();
-        let reader: RedisCache<String> = cache(&server, &prefix)
-            .ttl(Duration::from_secs(60))
-            .build();
+        let reader: RedisCache<String> =
+            cache(&server, &prefix).ttl(Duration::from_secs(60)).build();
         writer.insert("k", &"fresh".to_string());
         assert_eq!(
             reader.get("k").as_deref(),
@@ -76,44 +78,52 @@ fn a_reader_whose_clock_lags_the_writers_reads_and_keeps_its_entries() {
             }),
             "fresh"
         );
-        assert_eq!(runs.get(), 0, "writer {ahead:?} ahead: a hit, not a computation");
+        assert_eq!(
+            runs.get(),
+            0,
+            "writer {ahead:?} ahead: a hit, not a computation"
+        );
         assert_eq!(reader.stats().expirations, 0);
     }
 }
 
-/// What a reader's own clock cannot vouch for is a miss for it, never a deletion: an entry
-/// renewed further in the future than the tolerated skew, and one that has expired by the
-/// reader's clock (which runs ahead). Redis's own `PX` removes entries when they expire.
+/// An entry renewed further in this reader's future than the tolerated skew: its lifetime
+/// cannot be trusted here, so it is a miss for this reader — never a deletion.
 #[test]
-fn a_reader_never_deletes_what_it_judges_by_its_own_clock() {
-    let Some(server) = RedisServer::start("a_reader_never_deletes") else {
+fn a_reader_never_deletes_an_entry_renewed_beyond_the_skew() {
+    let Some(server) = RedisServer::start("an_entry_renewed_beyond_the_skew") else {
         return;
     };
     let far = twat_cache::disk::CLOCK_SKEW_TOLERANCE + Duration::from_secs(60);
-
-    // The writer is far ahead: its entry's lifetime cannot be trusted here.
     let prefix = "twat-cache:review:far-future";
     let writer: RedisCache<String> = cache(&server, prefix)
         .ttl(Duration::from_secs(600))
         .clock(clock_ahead_by(far))
         .build();
-    let reader: RedisCache<String> = cache(&server, prefix)
-        .ttl(Duration::from_secs(600))
-        .build();
+    let reader: RedisCache<String> = cache(&server, prefix).ttl(Duration::from_secs(600)).build();
     writer.insert("k", &"from the future".to_string());
-    assert_eq!(reader.get("k"), None, "an entry renewed {far:?} ahead is not trusted");
+    assert_eq!(
+        reader.get("k"),
+        None,
+        "an entry renewed {far:?} ahead is not trusted"
+    );
     assert_eq!(
         entry_keys(&server, prefix).len(),
         1,
         "the reader deleted an entry it only judged by its clock"
     );
     assert_eq!(writer.get("k").as_deref(), Some("from the future"));
+}
 
-    // The reader is ahead: the entry has expired by its clock, not by the server's.
+/// An entry expired by the reader's clock (which runs ahead) but not by the server's: a miss
+/// for this reader, never a deletion — Redis's own `PX` removes it when it expires.
+#[test]
+fn a_reader_never_deletes_an_entry_expired_by_its_own_clock() {
+    let Some(server) = RedisServer::start("an_entry_expired_by_its_own_clock") else {
+        return;
+    };
     let prefix = "twat-cache:review:expired-here";
-    let writer: RedisCache<String> = cache(&server, prefix)
-        .ttl(Duration::from_secs(60))
-        .build();
+    let writer: RedisCache<String> = cache(&server, prefix).ttl(Duration::from_secs(60)).build();
     let reader: RedisCache<String> = cache(&server, prefix)
         .ttl(Duration::from_secs(60))
         .clock(clock_ahead_by(Duration::from_secs(120)))
@@ -177,13 +187,20 @@ fn a_value_over_the_bound_is_a_miss_and_never_fetched() {
     });
     let (_, peak) = rss_kib();
     let growth_mib = peak.saturating_sub(before) / 1024;
-    eprintln!("peak RSS growth reading a {} MiB value: {growth_mib} MiB", planted >> 20);
+    eprintln!(
+        "peak RSS growth reading a {} MiB value: {growth_mib} MiB",
+        planted >> 20
+    );
     assert!(
         growth_mib < 64,
         "reading a {} MiB value under a 1 MiB bound grew the peak RSS by {growth_mib} MiB",
         planted >> 20
     );
-    assert_eq!((got.as_str(), runs.get()), ("recomputed", 1), "a miss, recomputed");
+    assert_eq!(
+        (got.as_str(), runs.get()),
+        ("recomputed", 1),
+        "a miss, recomputed"
+    );
     assert_eq!(cache.get("k").as_deref(), Some("recomputed"));
 }
 
@@ -221,7 +238,19 @@ fn a_cache_with_a_smaller_bound_leaves_larger_values_to_the_others() {
         runs.hit();
         Vec::new()
     });
-    assert_eq!((got.len(), runs.get()), (value.len(), 0), "still a hit for the larger bound");
+    assert_eq!(
+        (got.len(), runs.get()),
+        (value.len(), 0),
+        "still a hit for the larger bound"
+    );
+
+    // An invalidation reaches every cache's entry, also one over the invalidating cache's bound.
+    assert!(
+        small.remove("k"),
+        "the invalidation found the other's entry"
+    );
+    assert_eq!(entry_keys(&server, prefix).len(), 0);
+    assert_eq!(large.get("k"), None, "invalidated for every cache");
 }
 
 // Item 12 ------------------------------------------------------------------------------------
@@ -271,9 +300,8 @@ fn inserts_under_a_byte_bound_never_scan_redis() {
     };
     const INSERTS: u64 = 40_000;
     const QUARTER: u64 = INSERTS / 4;
-    let bounded = |prefix: &str| -> RedisCache<u64> {
-        cache(&server, prefix).max_bytes(1 << 30).build()
-    };
+    let bounded =
+        |prefix: &str| -> RedisCache<u64> { cache(&server, prefix).max_bytes(1 << 30).build() };
     let full = bounded("twat-cache:review:inserts");
     let empty = bounded("twat-cache:review:inserts-empty");
     // Opens the stores (each counts its keys once).

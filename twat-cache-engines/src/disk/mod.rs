@@ -122,6 +122,10 @@ impl<V> DiskCache<FileStore, V> {
 /// [`fallback_files`](DiskCacheBuilder::fallback_files) — (one warning, `errors` counted) and
 /// tried again with backoff.
 ///
+/// Redis bounds the total itself (set its `maxmemory` and `maxmemory-policy allkeys-lru`):
+/// `max_bytes` bounds one value (its size is checked on the server before it is fetched), and
+/// inserts never scan or prune the server.
+///
 /// ```
 /// use std::time::Duration;
 /// use twat_cache::RedisCache;

@@ -353,9 +353,11 @@ impl<S: Backend> DiskCore<S> {
         // it cannot be read, it cannot be told apart: the storage is left until the removal
         // is applied (as when it was away).
         let ours = match store.get(&id, self.max_entry()) {
-            Ok(stored) => stored.is_some_and(|stored| {
-                crate::disk::record::decode(&stored).is_some_and(|r| r.key == key)
-            }),
+            Ok(Some(stored)) => crate::disk::record::decode(&stored).is_some_and(|r| r.key == key),
+            // Nothing this cache can read; in a store other machines share, maybe an entry
+            // over this cache's bound that a cache with a larger one wrote: the invalidation
+            // reaches it too (its id is the keyed hash of this key, as when applied later).
+            Ok(None) => !S::LOCAL,
             Err(why) => {
                 self.go_offline("reading the cache storage", &why, Missed::Entry(id));
                 return in_fallback;
