@@ -267,12 +267,14 @@ fn scan_calls(server: &RedisServer) -> u64 {
         .map_or(0, |n| n.parse().expect("a count"))
 }
 
-/// The fastest of `rounds` blocks of `block` inserts of new keys into each cache, the blocks
-/// taken in turns (which goes first alternating) so that a change of the machine's load
-/// meets both alike.
-fn fastest_blocks(caches: [&RedisCache<u64>; 2], rounds: u64, block: u64) -> [Duration; 2] {
-    let mut fastest = [Duration::MAX; 2];
+/// The median over `rounds` of how much longer `block` inserts of new keys take in the first
+/// cache than in the second, the two blocks of a round taken one right after the other (which
+/// goes first alternating), so that the machine's load, which changes from one second to the
+/// next, meets both alike.
+fn median_slowdown(caches: [&RedisCache<u64>; 2], rounds: u64, block: u64) -> f64 {
+    let mut ratios = Vec::new();
     for round in 0..rounds {
+        let mut took = [Duration::ZERO; 2];
         for turn in 0..2 {
             let which = (turn + round as usize) % 2;
             let start = Instant::now();
@@ -280,19 +282,22 @@ fn fastest_blocks(caches: [&RedisCache<u64>; 2], rounds: u64, block: u64) -> [Du
                 let k = (1 << 32) + round * block + i;
                 caches[which].insert(&k, &k);
             }
-            fastest[which] = fastest[which].min(start.elapsed());
+            took[which] = start.elapsed();
         }
+        ratios.push(took[0].as_secs_f64() / took[1].as_secs_f64());
     }
-    fastest
+    ratios.sort_by(f64::total_cmp);
+    eprintln!("slowdown per round, sorted: {ratios:.2?}");
+    ratios[ratios.len() / 2]
 }
 
 /// Inserts under a byte bound (`#[ucache]`'s default disk bound, 1 GiB) never scan the
 /// namespace: Redis bounds itself (`maxmemory`) and expires keys itself (`PX`). 40 000
-/// one-by-one inserts, as in the issue, with no SCAN call after the store was opened (the
-/// exact check). Then a loose check of the time: an insert into the full namespace costs at
-/// most 4× one into an almost empty one, the fastest of 7 blocks of 500 each, the blocks taken
-/// in turns (quarters timed one after another are only printed: on this shared, loaded
-/// machine their times varied 2× with no SCAN at all, so no bound on them would hold).
+/// one-by-one inserts, as in the issue, with no SCAN call after the store was opened: that
+/// is the exact check. The time is checked loosely: an insert into the full namespace costs at
+/// most 4× one into an almost empty one (the median of 9 rounds of 500 each). Quarters timed
+/// one after another are only printed: on this shared, loaded machine plain `SET`s of the
+/// same 500 keys took from 38 to 200 ms within one run, so no bound on them would hold.
 #[test]
 fn inserts_under_a_byte_bound_never_scan_redis() {
     let Some(server) = RedisServer::start("inserts_under_a_byte_bound") else {
@@ -324,11 +329,10 @@ fn inserts_under_a_byte_bound_never_scan_redis() {
         );
     }
     eprintln!("{QUARTER} inserts per quarter took {quarters:?}");
-    let [into_full, into_empty] = fastest_blocks([&full, &empty], 7, 500);
-    eprintln!("500 inserts: {into_full:?} into {INSERTS} entries, {into_empty:?} into none");
+    let slowdown = median_slowdown([&full, &empty], 9, 500);
     assert!(
-        into_full <= into_empty * 4,
-        "inserts into {INSERTS} entries took {into_full:?}, into none {into_empty:?}"
+        slowdown <= 4.0,
+        "inserts into {INSERTS} entries took {slowdown:.2}× as long as into an almost empty namespace"
     );
     assert_eq!(scan_calls(&server), opened, "no SCAN calls");
     assert_eq!(full.get(&(INSERTS - 1)), Some(INSERTS - 1));
