@@ -19,8 +19,11 @@
 //!
 //! Reads never follow a symlink, never open a FIFO or device (a non-regular file reads as a
 //! damaged entry, which the cache removes), and read no more than the entry's header declares
-//! and the caller allows. Every directory is checked against the directory rule once per
-//! process before it is used.
+//! and the caller allows; an entry file not owned by the current user is never read. The
+//! entries directory is checked against the directory rule once and then held open
+//! (`anchor.rs`): every file is reached through it, so a name retargeted later (a link, a
+//! directory removed and created again by someone else) cannot redirect the store.
+//! Directories below it are checked once per process and must be real directories.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -28,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use super::anchor::Anchor;
 use super::backend::{
     Backend, EntryId, EntryLock, EvictionOrder, LockOutcome, PruneReport, PruneRequest, Stored,
 };
@@ -35,14 +39,15 @@ use super::error::StoreError;
 use super::hex;
 use super::private_dir;
 use super::record;
+use super::stale_namespaces;
 
 pub(super) const EXTENSION: &str = "twc";
 pub(super) const TEMP_EXTENSION: &str = "tmp";
 pub(super) const IN_USE: &str = ".in-use";
 /// Directory of the computation locks: one file per first two id bytes (65 536 at most), so
 /// their number stays bounded; two keys sharing one only wait for each other now and then.
-const LOCKS: &str = ".locks";
-const LOCK: &str = ".lock";
+pub(super) const LOCKS: &str = ".locks";
+pub(super) const LOCK: &str = ".lock";
 /// A temporary file older than this belongs to a writer that died.
 pub(super) const STALE_TEMP: Duration = Duration::from_secs(60);
 /// A namespace directory of the same function not opened or pruned for this long belongs to an
@@ -94,6 +99,8 @@ impl FileLocation {
 /// One file per entry under a directory; use it as [`FileCache`](crate::FileCache).
 pub struct FileStore {
     location: FileLocation,
+    /// The verified entries directory: every file operation goes through its path.
+    dir: Anchor,
     temp_counter: AtomicU64,
     /// One bit per shard directory checked against the directory rule in this process.
     verified: [AtomicU64; 4],
@@ -174,6 +181,10 @@ fn read_entry(path: &Path, max_len: u64, touch: bool) -> Result<Option<Stored>, 
     if !meta.is_file() || len > max_len || len < record::HEADER_LEN as u64 {
         return Ok(not_an_entry());
     }
+    #[cfg(unix)]
+    if std::os::unix::fs::MetadataExt::uid(&meta) != private_dir::current_user() {
+        return Ok(not_an_entry()); // someone else's file: never read, whatever it holds
+    }
     if touch {
         let now = SystemTime::now();
         let last = meta.modified().unwrap_or(now);
@@ -221,14 +232,14 @@ const MAX_ENTRY: u64 = 1 << 36;
 
 impl FileStore {
     fn shard_dir(&self, id: &EntryId) -> PathBuf {
-        self.location.entries.join(hex(&id[..1]))
+        self.dir.path().join(hex(&id[..1]))
     }
 
     /// `<entries>/<first byte in hex>/<id in hex>.twc`, built in one buffer (this runs on every
     /// hit).
     fn path(&self, id: &EntryId) -> PathBuf {
         let name = hex(id);
-        let entries = self.location.entries.as_os_str();
+        let entries = self.dir.path().as_os_str();
         let mut path = std::ffi::OsString::with_capacity(entries.len() + name.len() + 8);
         path.push(entries);
         path.push(std::path::MAIN_SEPARATOR_STR);
@@ -249,11 +260,11 @@ impl FileStore {
         }
         let dir = self.shard_dir(id);
         if create {
-            private_dir::ensure(&self.location.entries, &dir)?;
+            private_dir::ensure_below(self.dir.path(), &dir)?;
         } else {
-            match fs::metadata(&dir) {
+            match fs::symlink_metadata(&dir) {
                 Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
-                _ => private_dir::check(&dir)?,
+                _ => private_dir::check_here(&dir)?,
             }
         }
         self.verified[word].fetch_or(bit, Ordering::AcqRel);
@@ -275,11 +286,22 @@ impl FileStore {
             match op(&dir) {
                 Err(e) if e.is_not_found() && attempts < 3 => {
                     self.forget_shard(id[0]);
+                    if self.dir.reopen_if_removed()? {
+                        self.forget_all_shards();
+                    }
                     attempts += 1;
                 }
                 done => return done,
             }
         }
+    }
+
+    /// Forgets every verified directory (the entries directory was created again).
+    fn forget_all_shards(&self) {
+        for word in &self.verified {
+            word.store(0, Ordering::Release);
+        }
+        self.locks_verified.store(false, Ordering::Release);
     }
 
     /// Forgets that shard `first_byte` was verified (it was removed).
@@ -325,13 +347,13 @@ impl FileStore {
 
     /// Shard directories that pass the directory rule (others are skipped, never read).
     fn shards(&self) -> Result<Vec<PathBuf>, StoreError> {
-        let dir = &self.location.entries;
+        let dir = self.dir.path();
         let mut shards: Vec<PathBuf> = match fs::read_dir(dir) {
             Ok(entries) => entries
                 .flatten()
                 .filter(|e| e.file_name().len() == 2)
                 .map(|e| e.path())
-                .filter(|p| private_dir::check(p).is_ok())
+                .filter(|p| private_dir::check_here(p).is_ok())
                 .collect(),
             Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(StoreError::io(dir, e)),
@@ -408,78 +430,35 @@ impl FileStore {
 
     /// Marks this namespace as in use, for the collection of stale ones.
     fn mark_in_use(&self) {
-        if let Ok(file) = open_private(&self.location.entries.join(IN_USE)) {
+        if let Ok(file) = open_private(&self.dir.path().join(IN_USE)) {
             let _ = file.set_modified(SystemTime::now());
         }
     }
 
     /// Deletes up to `budget` files of sibling namespace directories (same function, another
     /// namespace) that nobody has marked in use for [`STALE_NAMESPACE`]; returns how many.
-    fn collect_stale_namespaces(&self, mut budget: usize) -> u64 {
+    /// Only in the `<folder>/<function>/<namespace>` layout, and only what it writes
+    /// (`stale_namespaces.rs`).
+    fn collect_stale_namespaces(&self, budget: usize) -> u64 {
         let entries = &self.location.entries;
         let Some(function_dir) = entries.parent() else {
             return 0;
         };
-        // Only `<folder>/<function>/<namespace>` layouts have siblings that are ours.
         if function_dir == self.location.folder || !function_dir.starts_with(&self.location.folder)
         {
             return 0;
         }
-        let Ok(siblings) = fs::read_dir(function_dir) else {
+        let Some(ours) = entries.file_name().and_then(|n| n.to_str()) else {
             return 0;
         };
-        let now = SystemTime::now();
-        let mut removed = 0;
-        for sibling in siblings.flatten() {
-            let dir = sibling.path();
-            if &dir == entries || budget == 0 || private_dir::check(&dir).is_err() {
-                continue;
-            }
-            let last_use = fs::metadata(dir.join(IN_USE))
-                .or_else(|_| fs::metadata(&dir))
-                .and_then(|m| m.modified())
-                .unwrap_or(now);
-            if now.duration_since(last_use).unwrap_or_default() < STALE_NAMESPACE {
-                continue;
-            }
-            removed += remove_tree_bounded(&dir, &mut budget);
+        // Siblings are ours only in the layout, and only where no link moved the entries
+        // directory elsewhere (the verified directory's parent is then the function directory).
+        let linked = |p: &Path| fs::symlink_metadata(p).map_or(true, |m| m.is_symlink());
+        if !stale_namespaces::is_namespace(ours) || linked(entries) || linked(function_dir) {
+            return 0;
         }
-        removed
+        stale_namespaces::collect(&self.dir.path().join(".."), ours, budget)
     }
-}
-
-/// Removes the files of `dir` (one level of shard directories below it), at most `budget`
-/// of them, and the directories once empty; returns how many entry files went.
-fn remove_tree_bounded(dir: &Path, budget: &mut usize) -> u64 {
-    let mut removed = 0;
-    let Ok(children) = fs::read_dir(dir) else {
-        return 0;
-    };
-    for child in children.flatten() {
-        let path = child.path();
-        let Ok(kind) = child.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            if let Ok(files) = fs::read_dir(&path) {
-                for file in files.flatten() {
-                    if *budget == 0 {
-                        return removed;
-                    }
-                    if fs::remove_file(file.path()).is_ok() {
-                        *budget -= 1;
-                        removed +=
-                            u64::from(file.file_name().to_string_lossy().ends_with(EXTENSION));
-                    }
-                }
-            }
-            let _ = fs::remove_dir(&path);
-        } else if *budget > 0 && fs::remove_file(&path).is_ok() {
-            *budget -= 1;
-        }
-    }
-    let _ = fs::remove_dir(dir);
-    removed
 }
 
 impl Backend for FileStore {
@@ -488,8 +467,8 @@ impl Backend for FileStore {
     const PRUNES: bool = true;
 
     fn open(location: &FileLocation) -> Result<Self, StoreError> {
-        private_dir::ensure(&location.folder, &location.entries)?;
         let store = Self {
+            dir: Anchor::open(&location.folder, &location.entries)?,
             location: location.clone(),
             temp_counter: AtomicU64::new(0),
             verified: Default::default(),
@@ -591,10 +570,13 @@ impl Backend for FileStore {
     }
 
     fn lock_entry(&self, id: &EntryId, wait: Duration) -> LockOutcome {
-        let dir = self.location.entries.join(LOCKS);
-        let path = dir.join(format!("{}.lock", hex(&id[..2])));
+        let dir = self.dir.path().join(LOCKS);
+        let name = format!("{}.lock", hex(&id[..2]));
+        // Claimed by the name the store was opened with (one process's stores of a directory
+        // share their claims), opened through the verified directory.
+        let path = self.location.entries.join(LOCKS).join(&name);
         if !self.locks_verified.load(Ordering::Acquire) {
-            if private_dir::ensure(&self.location.entries, &dir).is_err() {
+            if private_dir::ensure_below(self.dir.path(), &dir).is_err() {
                 return LockOutcome::TimedOut; // no lock to be had: compute without it
             }
             self.locks_verified.store(true, Ordering::Release);
@@ -602,7 +584,7 @@ impl Backend for FileStore {
         if !EntryLock::claim(&path) {
             return LockOutcome::TimedOut; // this process computes a key of this lock already
         }
-        let Ok(file) = open_private(&path) else {
+        let Ok(file) = open_private(&dir.join(&name)) else {
             EntryLock::unclaim(&path);
             return LockOutcome::TimedOut;
         };
