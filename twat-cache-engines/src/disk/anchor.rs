@@ -55,6 +55,22 @@ impl Anchor {
         &self.path
     }
 
+    /// Opens the entry `name` (relative to the directory, NUL-terminated) for reading, relative
+    /// to the open directory (the hit path: the shortest walk there is), never following a
+    /// symlink in its last component nor blocking on a FIFO.
+    #[cfg(unix)]
+    pub(crate) fn open_read(&self, name: &std::ffi::CStr) -> std::io::Result<File> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+        // SAFETY: a valid NUL-terminated name and an open directory descriptor.
+        let fd = unsafe { libc::openat(self.file.as_raw_fd(), name.as_ptr(), flags) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and is owned by nobody else.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    }
+
     /// If the directory was removed, verifies (creating it again) the name it was opened by and
     /// holds the new directory instead; `true` if it did. Operations in flight finish in the
     /// removed directory (they fail, or their files go with it).

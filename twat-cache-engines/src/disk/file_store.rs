@@ -169,7 +169,17 @@ fn renamed(temp: &Path, path: &Path) -> std::io::Result<()> {
 }
 
 fn read_entry(path: &Path, max_len: u64, touch: bool) -> Result<Option<Stored>, StoreError> {
-    let mut file = match open_entry(path) {
+    read_opened(open_entry(path), path, max_len, touch)
+}
+
+/// [`read_entry`] of a file already opened (or not) as [`open_entry`] does.
+fn read_opened(
+    opened: std::io::Result<File>,
+    path: &Path,
+    max_len: u64,
+    touch: bool,
+) -> Result<Option<Stored>, StoreError> {
+    let mut file = match opened {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         #[cfg(unix)]
@@ -249,6 +259,32 @@ impl FileStore {
         path.push(".");
         path.push(EXTENSION);
         PathBuf::from(path)
+    }
+
+    /// Opens `id`'s entry (at `path`) for reading, relative to the verified entries directory.
+    fn open_entry_of(&self, id: &EntryId, path: &Path) -> std::io::Result<File> {
+        #[cfg(unix)]
+        {
+            inject_fault!(Read, path);
+            let _ = path;
+            // `<2 hex>/<64 hex>.twc` and a NUL, built on the stack (as `path` names it).
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            let mut name = [0u8; 72];
+            for (i, &b) in id.iter().enumerate() {
+                name[3 + 2 * i] = DIGITS[usize::from(b >> 4)];
+                name[4 + 2 * i] = DIGITS[usize::from(b & 15)];
+            }
+            name.copy_within(3..5, 0);
+            name[2] = b'/';
+            name[67..71].copy_from_slice(b".twc");
+            let name = std::ffi::CStr::from_bytes_with_nul(&name).expect("one NUL, at the end");
+            self.dir.open_read(name)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = id;
+            open_entry(path)
+        }
     }
 
     /// Makes sure `id`'s shard directory passes the directory rule (creating it when
@@ -486,14 +522,16 @@ impl Backend for FileStore {
         if !self.shard_ready(id, false)? {
             return Ok(None);
         }
-        read_entry(&self.path(id), max_len, false)
+        let path = self.path(id);
+        read_opened(self.open_entry_of(id, &path), &path, max_len, false)
     }
 
     fn get_touched(&self, id: &EntryId, max_len: u64) -> Result<Option<Stored>, StoreError> {
         if !self.shard_ready(id, false)? {
             return Ok(None);
         }
-        read_entry(&self.path(id), max_len, true)
+        let path = self.path(id);
+        read_opened(self.open_entry_of(id, &path), &path, max_len, true)
     }
 
     fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, StoreError> {
@@ -734,5 +772,20 @@ mod tests {
         assert_eq!(parse_id(name), Some(id));
         assert_eq!(&name[..2], "a5");
         assert_eq!(hex(&[0x00, 0x0f, 0xf0, 0xff]), "000ff0ff");
+    }
+
+    /// The hit path opens entries by a name relative to the verified directory: the same file
+    /// as `path`.
+    #[test]
+    fn entries_open_relative_to_the_directory_are_their_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(&FileLocation::new(dir.path().join("c"))).unwrap();
+        let id: EntryId = std::array::from_fn(|i| (i as u8).wrapping_mul(91) ^ 0x3c);
+        store.shard_ready(&id, true).unwrap();
+        fs::write(store.path(&id), b"entry").unwrap();
+        let mut read = String::new();
+        let mut file = store.open_entry_of(&id, &store.path(&id)).unwrap();
+        file.read_to_string(&mut read).unwrap();
+        assert_eq!(read, "entry");
     }
 }
