@@ -300,3 +300,56 @@ fn making_the_sled_database_private_never_follows_a_symlink() {
         "chmod followed a symlink to a directory"
     );
 }
+
+/// `twat-cache prune` (the inspection API under it) collects stale namespaces the same way:
+/// a directory of the user's beside the namespaces is not one, and stays.
+#[test]
+fn pruning_from_the_cli_deletes_nothing_that_is_not_the_stores() {
+    use twat_cache::disk::inspect;
+    use twat_cache::disk::paths::FunctionStore;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let folder = root.join("thumbs");
+    let cache: DiskCache<FileStore, u64> =
+        DiskCache::builder_at(FileStore::location_for(folder.clone(), "app::thumb", "v1"))
+            .trusted_root(&root)
+            .namespace("v1")
+            .build();
+    cache.insert(&1u64, &1);
+    drop(cache);
+    let notes = folder.join(paths::function_dir("app::thumb")).join("notes");
+    std::fs::create_dir(&notes).unwrap();
+    std::fs::write(notes.join("todo.txt"), "buy milk").unwrap();
+    age(&notes.join("todo.txt"), two_days_ago());
+    age(&notes, two_days_ago());
+
+    let caches = inspect::scan_root(&root).unwrap();
+    let selected: Vec<_> = caches.iter().collect();
+    inspect::prune(&selected, inspect::PruneOptions::default(), &|_| {}).unwrap();
+    assert!(
+        notes.join("todo.txt").exists(),
+        "prune deleted a user's directory beside the namespaces"
+    );
+}
+
+/// Holding the verified directory open must not cost what worked before: a cache whose
+/// directory is removed while it runs (`twat-cache clear`) creates it again, checks it and
+/// keeps caching on disk there.
+#[test]
+fn a_cache_whose_directory_was_removed_creates_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = dir.path().join("c");
+    let cache: FileCache<u64> = FileCache::builder(&entries).build();
+    cache.insert("apple", &1);
+    std::fs::remove_dir_all(&entries).unwrap();
+    cache.insert("pear", &2);
+    assert!(!cache.is_fallback());
+    assert_eq!(
+        entry_files(&entries).len(),
+        1,
+        "written to the directory made again"
+    );
+    let other: FileCache<u64> = FileCache::builder(&entries).build();
+    assert_eq!(other.get("pear"), Some(2));
+    assert_eq!(cache.get("apple"), None);
+}

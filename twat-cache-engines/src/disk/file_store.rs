@@ -318,8 +318,8 @@ impl FileStore {
         let dir = self.shard_dir(id);
         let mut attempts = 0;
         loop {
-            self.shard_ready(id, true)?;
-            match op(&dir) {
+            // A removed entries directory shows as "not found" creating the shard, too.
+            match self.shard_ready(id, true).and_then(|_| op(&dir)) {
                 Err(e) if e.is_not_found() && attempts < 3 => {
                     self.forget_shard(id[0]);
                     if self.dir.reopen_if_removed()? {

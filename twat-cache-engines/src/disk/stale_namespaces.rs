@@ -17,7 +17,7 @@ use super::file_store::{
 use super::private_dir;
 
 /// Whether `name` is one the layout gives a namespace directory.
-pub(super) fn is_namespace(name: &str) -> bool {
+pub(crate) fn is_namespace(name: &str) -> bool {
     is_lower_hex(name, 16)
 }
 
@@ -67,7 +67,7 @@ pub(super) fn collect(function_dir: &Path, ours: &str, mut budget: usize) -> u64
 /// Removes the store's files of one namespace directory (at most `budget` of them) and the
 /// directories left empty; the `.in-use` marker goes last, so that a collection cut short by
 /// its budget finds the namespace stale again next time. Returns how many entry files went.
-fn remove_namespace(dir: &Path, budget: &mut usize) -> u64 {
+pub(crate) fn remove_namespace(dir: &Path, budget: &mut usize) -> u64 {
     let mut removed = 0;
     let Ok(children) = fs::read_dir(dir) else {
         return 0;
