@@ -5,8 +5,8 @@
 //!
 //! The way to such a directory counts too: a symlink on it is trusted only if the link itself
 //! is the user's (or root's), and every directory on the way (the link's own included) is the
-//! user's or root's and not writable by group or others, or sticky (like `/tmp`, where others
-//! may add names but not replace the user's). Then nobody but the user and root can change
+//! user's or root's and not writable by others, or sticky (like `/tmp`, where others may add
+//! names but not replace the user's). Then nobody but the user and root can change
 //! where the path leads; [`super::anchor`] holds the verified directory open so that even they
 //! (a temp cleaner removing it, the name created again) cannot redirect a running cache.
 
@@ -201,11 +201,11 @@ fn walk(dir: &Path) -> Result<(PathBuf, std::fs::Metadata), StoreError> {
             ));
         }
         let sticky = meta.mode() & 0o1000 != 0;
-        if meta.mode() & 0o022 != 0 && !sticky {
+        if meta.mode() & 0o002 != 0 && !sticky {
             return Err(refuse(
                 path,
                 format!(
-                    "on the way to the cache, writable by group or others and not sticky (mode {:o})",
+                    "on the way to the cache, writable by others and not sticky (mode {:o})",
                     meta.mode() & 0o7777
                 ),
             ));
@@ -325,5 +325,39 @@ mod tests {
             ));
         }
         assert!(ensure(&base, &base.join("..").join("x")).is_err());
+    }
+
+    /// The way to a cache directory: a link of the user's is followed (its target checked
+    /// too), a directory on the way others may write is refused unless it is sticky.
+    #[cfg(unix)]
+    #[test]
+    fn the_way_to_a_directory_is_checked() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let mode = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        let target = dir.path().join("target");
+        ensure(&target, &target).unwrap();
+        let link = shared.join("root");
+        symlink(&target, &link).unwrap();
+
+        mode(&shared, 0o1777);
+        let (real, _) = verify(&link).unwrap();
+        assert_eq!(real, std::fs::canonicalize(&target).unwrap());
+        mode(&shared, 0o777);
+        assert!(
+            matches!(check(&link), Err(StoreError::Insecure { .. })),
+            "others may replace the link"
+        );
+        mode(&shared, 0o775);
+        check(&link).unwrap();
+        mode(&target, 0o770);
+        assert!(
+            check(&link).is_err(),
+            "the target itself is checked strictly"
+        );
     }
 }
