@@ -71,7 +71,11 @@ fn a_refresh_on_the_memory_fallback_never_undoes_a_removal() {
         wait_for(&DECODING);
         assert!(cache.remove("k"), "the entry was there");
         HOLD_DECODING.store(false, Ordering::SeqCst);
-        assert_eq!(reader.join().unwrap(), Some(Slow(1)), "read before the removal");
+        assert_eq!(
+            reader.join().unwrap(),
+            Some(Slow(1)),
+            "read before the removal"
+        );
     });
     assert_eq!(cache.get("k"), None, "the removal wins over the renewal");
 }
@@ -174,7 +178,11 @@ fn a_refreshed_memory_copy_never_outlives_its_disk_entry() {
             );
         }
     }
-    assert!(tiered.l2_hits() <= 300 / 10, "memory hits stay memory hits: {}", tiered.l2_hits());
+    assert!(
+        tiered.l2_hits() <= 300 / 10,
+        "memory hits stay memory hits: {}",
+        tiered.l2_hits()
+    );
 }
 
 /// Writes `square(n)` for `numbers` into `<root>/math/db` from a child process (which exits).
@@ -289,7 +297,11 @@ fn listing_the_root_never_moves_creates_or_keeps_a_sled_database() {
         state_of(&caches, "broken")
     );
     assert!(state_of(&caches, "math").contains(&CacheState::Ok));
-    assert_eq!(tree(root.path()), before, "listing moved, created or deleted something");
+    assert_eq!(
+        tree(root.path()),
+        before,
+        "listing moved, created or deleted something"
+    );
     assert_eq!(
         std::fs::read(broken.join("db").join("conf")).unwrap(),
         broken_conf

@@ -134,7 +134,14 @@ where
         let asked = Instant::now();
         let stored = self.l2.store(value);
         let lifetime = left_of(self.l2_lifetime, asked);
-        Self::fill_l1(self.l1, value, stored, lifetime, self.l1_value_limit, self.replacing);
+        Self::fill_l1(
+            self.l1,
+            value,
+            stored,
+            lifetime,
+            self.l1_value_limit,
+            self.replacing,
+        );
     }
 
     fn release(self) {

@@ -269,7 +269,9 @@ fn recovery_lock(folder: &Path) -> std::io::Result<Option<std::fs::File>> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        options
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
     }
     let file = options.open(folder.join(RECOVERY_LOCK))?;
     let until = std::time::Instant::now() + RECOVERY_WAIT;

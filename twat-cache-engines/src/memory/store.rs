@@ -449,4 +449,37 @@ mod tests {
         store.slide_deadline(three, 900);
         assert_eq!(deadline_of(&store, 3), 900);
     }
+
+    /// A copy's cap moves with its slot, and a slide never passes it.
+    #[test]
+    fn caps_follow_their_slots_and_bound_slides() {
+        let mut store: Store<u64, u64> = Store::with_capacity(4, None);
+        let hash = |k: &u64| k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let cap = Cap {
+            until: 400,
+            renew_at: 200,
+        };
+        for (k, cap) in [(1, Cap::default()), (2, Cap::default()), (3, cap)] {
+            let stamp = Stamp {
+                expires: 100,
+                cap,
+                ..Stamp::default()
+            };
+            let i = store.push(hash(&k), k, k, stamp, hash);
+            store.link_head(i, WINDOW);
+        }
+        store.remove(store.find(hash(&1), |x| *x == 1).unwrap(), hash);
+        let three = store.find(hash(&3), |x| *x == 3).unwrap();
+        assert_eq!(store.cap(three), cap, "moved into the hole with its slot");
+        store.slide_deadline(three, 900);
+        assert_eq!(store.deadline(three), 400, "never past the cap");
+        let two = store.find(hash(&2), |x| *x == 2).unwrap();
+        assert_eq!(store.cap(two), Cap::default());
+        store.slide_deadline(two, 900);
+        assert_eq!(
+            store.deadline(two),
+            900,
+            "an entry without a cap slides freely"
+        );
+    }
 }
