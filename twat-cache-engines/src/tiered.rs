@@ -18,7 +18,7 @@
 //! `maxsize` times the largest value.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -62,10 +62,12 @@ pub struct Tiered<L1, L2> {
     l1_value_limit: u64,
 }
 
-/// What is left of `lifetime`, counted from `asked` (before the disk tier was asked): a copy
-/// made after that must not outlive the entry, so the time since counts against it.
-fn left_of(lifetime: Option<Duration>, asked: Instant) -> Option<Duration> {
-    lifetime.map(|life| life.saturating_sub(asked.elapsed()))
+/// What is left at `now` of `lifetime` counted from `asked` (before the disk tier was asked;
+/// both on the memory tier's clock): a copy made after that must not outlive the entry, so
+/// the time since counts against it.
+fn left_of(lifetime: Option<Duration>, asked: u64, now: u64) -> Option<Duration> {
+    let since = Duration::from_nanos(now.saturating_sub(asked));
+    lifetime.map(|life| life.saturating_sub(since))
 }
 
 /// Stored entries larger than this stay out of the memory tier by default (diskcache's
@@ -131,9 +133,9 @@ where
 {
     fn fill(self, value: &V) {
         // Write-through: the shared tier first, then the waiters' tier.
-        let asked = Instant::now();
+        let asked = self.l1.clock_nanos();
         let stored = self.l2.store(value);
-        let lifetime = left_of(self.l2_lifetime, asked);
+        let lifetime = left_of(self.l2_lifetime, asked, self.l1.clock_nanos());
         Self::fill_l1(
             self.l1,
             value,
@@ -197,10 +199,10 @@ where
             l1_value_limit,
             replacing,
         } = self;
-        let asked = Instant::now();
+        let asked = l1.clock_nanos();
         let record = l2.encode(value);
         let stored = offload::unblock(move || l2.store_encoded(record)).await;
-        let lifetime = left_of(l2_lifetime, asked);
+        let lifetime = left_of(l2_lifetime, asked, l1.clock_nanos());
         Self::fill_l1(l1, value, stored, lifetime, l1_value_limit, replacing);
     }
 }
@@ -222,7 +224,7 @@ where
     where
         Q: ?Sized + Serialize,
     {
-        let asked = Instant::now();
+        let asked = l1.clock_nanos();
         // A renewal (see the module docs) reads the disk tier as a miss does.
         let found = match l1.early_draw() {
             Some(draw) => {
@@ -238,12 +240,12 @@ where
     /// value is too large for it), a miss becomes the vacancy of both tiers. For an early
     /// refresh of the memory tier's copy, the disk tier decided (see `DiskCache::lead_early`):
     /// its entry, if another process refreshes or refreshed it, or the vacancy. `asked`: when
-    /// the disk tier was asked (the copy's life counts from then).
+    /// the disk tier was asked, on the memory tier's clock (the copy's life counts from then).
     fn settle_below<'a>(
         &'a self,
         l1: VacantEntry<'a, K, V>,
         found: Found<DiskHit<V>, DiskVacant<'a, S, V>>,
-        asked: Instant,
+        asked: u64,
     ) -> Found<V, TieredVacancy<'a, K, V, S>> {
         // An early refresh or a renewal replaces a live copy.
         let replacing = l1.is_early_refresh() || l1.is_renewal();
@@ -260,7 +262,8 @@ where
                 } else if stored_len > self.l1_value_limit {
                     l1.stored_elsewhere();
                 } else {
-                    l1.insert_measured(value.clone(), left_of(lifetime, asked), Some(took));
+                    let lifetime = left_of(lifetime, asked, l1.clock_nanos());
+                    l1.insert_measured(value.clone(), lifetime, Some(took));
                 }
                 Found::Hit(value)
             }
@@ -305,7 +308,7 @@ where
             Entry::Vacant(l1) => {
                 let key = self.l2.serialized_key(query);
                 let (l2, early) = (&self.l2, l1.early_draw());
-                let asked = Instant::now();
+                let asked = l1.clock_nanos();
                 let found = offload::unblock(move || match early {
                     Some(draw) => l2.lead_early(key.as_deref(), draw),
                     None => l2.lead_serialized(key.as_deref(), Duration::ZERO),
@@ -438,13 +441,13 @@ where
     where
         Q: ?Sized + Lookup<K> + Serialize,
     {
-        let asked = Instant::now();
+        let asked = self.l1.clock_nanos();
         match self.l2.insert_sized(key, &value) {
             Some(len) if len > self.l1_value_limit => {
                 self.l1.remove(key);
             }
             Some(_) => {
-                let lifetime = left_of(self.l2.fresh_lifetime(), asked);
+                let lifetime = left_of(self.l2.fresh_lifetime(), asked, self.l1.clock_nanos());
                 self.l1.insert_copy(key.to_key(), value, lifetime);
             }
             None => self.l1.insert(key.to_key(), value),

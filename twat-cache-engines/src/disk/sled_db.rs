@@ -105,6 +105,16 @@ pub(crate) fn look<R>(folder: &Path, read: impl FnOnce(&sled::Db) -> R) -> Resul
     let config = sled::Config::new().path(&copy.0).flush_every_ms(None);
     match catch_unwind(AssertUnwindSafe(|| config.open())) {
         Ok(Ok(db)) => Ok(read(&db)),
+        // Short or malformed files are damage, as in `try_open`; another I/O error is about
+        // the copy (a full temporary directory…), not the database.
+        Ok(Err(sled::Error::Io(e)))
+            if !matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+            ) =>
+        {
+            Err(unusable(e))
+        }
         Ok(Err(e)) => Err(OpenError::Corrupt {
             path: folder.to_path_buf(),
             reason: e.to_string(),
@@ -116,7 +126,8 @@ pub(crate) fn look<R>(folder: &Path, read: impl FnOnce(&sled::Db) -> R) -> Resul
     }
 }
 
-/// A private temporary directory holding the copy [`look`] opens; removed when dropped.
+/// A private temporary directory (under `TMPDIR`) holding the copy [`look`] opens; removed
+/// when dropped.
 struct LookCopy(PathBuf);
 
 impl LookCopy {

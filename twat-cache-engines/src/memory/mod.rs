@@ -446,6 +446,11 @@ where
         self.insert_hashed(hash, key, value, None, None, 0);
     }
 
+    /// This cache's clock, in nanoseconds.
+    pub(crate) fn clock_nanos(&self) -> u64 {
+        self.clock.now_nanos()
+    }
+
     /// [`MemoryCache::insert`] of a copy of an entry another tier holds for `lifetime` more
     /// (`None`: no deadline): it never outlives that entry, even with `refresh`.
     pub(crate) fn insert_copy(&self, key: K, value: V, lifetime: Option<std::time::Duration>) {
@@ -864,6 +869,11 @@ where
     /// The draw that made an early refresh due (see `early.rs`).
     pub(crate) fn early_draw(&self) -> Option<f64> {
         self.early
+    }
+
+    /// The cache's clock, in nanoseconds.
+    pub(crate) fn clock_nanos(&self) -> u64 {
+        self.cache.clock_nanos()
     }
 
     /// Whether this renews a live copy of an entry another tier holds, from that tier (its
