@@ -31,7 +31,8 @@ use std::time::Duration;
 pub enum Op {
     /// Writing an entry (a temporary file, or a sled insert).
     Write,
-    /// Publishing a written entry (the rename of its temporary file).
+    /// Publishing a written entry (the rename of its temporary file), or moving a corrupt
+    /// sled database aside.
     Rename,
     /// Reading an entry (opening its file, or a sled get).
     Read,

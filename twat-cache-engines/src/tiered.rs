@@ -4,7 +4,13 @@
 //! leader reads the disk tier (without a second in-process flight, but holding the disk's
 //! cross-process entry lock on a miss) and an L2 hit fills L1, capped at what is left of the
 //! L2 entry's life, so an L1 copy never outlives it. A computed value is written through to
-//! both tiers; `remove` reaches both.
+//! both tiers, the L1 copy capped at the L2 entry's TTL; `remove` reaches both.
+//!
+//! With `refresh`, L1 hits slide the copy's deadline only up to that cap. From half its life
+//! on, one L1 hit (the others keep hitting) leads a renewal instead: it reads the L2 entry as
+//! an L1 miss would — renewing it there, and bringing another process's newer value — and the
+//! fresh copy gets a new cap. So a hot key costs one L2 read per half TTL, never one per hit,
+//! and its L2 entry does not expire under it.
 //!
 //! Large values (stored entries above [`Tiered::l1_value_limit`], 32 KiB by default — where
 //! diskcache moves values to files) stay on disk only: a copy in memory would cost more than
@@ -56,6 +62,14 @@ pub struct Tiered<L1, L2> {
     l1_value_limit: u64,
 }
 
+/// What is left at `now` of `lifetime` counted from `asked` (before the disk tier was asked;
+/// both on the memory tier's clock): a copy made after that must not outlive the entry, so
+/// the time since counts against it.
+fn left_of(lifetime: Option<Duration>, asked: u64, now: u64) -> Option<Duration> {
+    let since = Duration::from_nanos(now.saturating_sub(asked));
+    lifetime.map(|life| life.saturating_sub(since))
+}
+
 /// Stored entries larger than this stay out of the memory tier by default (diskcache's
 /// threshold for keeping a value in its own file).
 pub const L1_VALUE_LIMIT: u64 = 32 << 10;
@@ -103,6 +117,8 @@ impl<L1, L2> Tiered<L1, L2> {
 pub struct TieredVacancy<'a, K, V, S> {
     l1: VacantEntry<'a, K, V>,
     l2: DiskVacant<'a, S, V>,
+    /// The life of an entry the disk tier stores now (`None`: no deadline).
+    l2_lifetime: Option<Duration>,
     l1_value_limit: u64,
     /// Whether an entry may exist (a replacement): a large new value must then remove the
     /// memory copy of the old one.
@@ -117,8 +133,17 @@ where
 {
     fn fill(self, value: &V) {
         // Write-through: the shared tier first, then the waiters' tier.
+        let asked = self.l1.clock_nanos();
         let stored = self.l2.store(value);
-        Self::fill_l1(self.l1, value, stored, self.l1_value_limit, self.replacing);
+        let lifetime = left_of(self.l2_lifetime, asked, self.l1.clock_nanos());
+        Self::fill_l1(
+            self.l1,
+            value,
+            stored,
+            lifetime,
+            self.l1_value_limit,
+            self.replacing,
+        );
     }
 
     fn release(self) {
@@ -134,18 +159,21 @@ where
     S: Backend,
 {
     /// The memory tier after the disk tier took `stored` bytes (or did not): a value the disk
-    /// did not take (too large for its bound, a fault) is kept in memory all the same.
+    /// did not take (too large for its bound, a fault) is kept in memory all the same; a copy
+    /// of one it took lives no longer than `lifetime`, that entry's.
     fn fill_l1(
         l1: VacantEntry<'a, K, V>,
         value: &V,
         stored: Option<u64>,
+        lifetime: Option<Duration>,
         limit: u64,
         replacing: bool,
     ) {
         match stored {
             Some(len) if len > limit && replacing => l1.replaced_elsewhere(),
             Some(len) if len > limit => l1.stored_elsewhere(),
-            _ => l1.insert(value.clone()),
+            Some(_) => l1.insert_within(value.clone(), lifetime),
+            None => l1.insert(value.clone()),
         }
     }
 }
@@ -167,12 +195,15 @@ where
         let Self {
             l1,
             l2,
+            l2_lifetime,
             l1_value_limit,
             replacing,
         } = self;
+        let asked = l1.clock_nanos();
         let record = l2.encode(value);
         let stored = offload::unblock(move || l2.store_encoded(record)).await;
-        Self::fill_l1(l1, value, stored, l1_value_limit, replacing);
+        let lifetime = left_of(l2_lifetime, asked, l1.clock_nanos());
+        Self::fill_l1(l1, value, stored, lifetime, l1_value_limit, replacing);
     }
 }
 
@@ -193,6 +224,8 @@ where
     where
         Q: ?Sized + Serialize,
     {
+        let asked = l1.clock_nanos();
+        // A renewal (see the module docs) reads the disk tier as a miss does.
         let found = match l1.early_draw() {
             Some(draw) => {
                 let key = self.l2.serialized_key(query);
@@ -200,18 +233,22 @@ where
             }
             None => self.l2.lead(query, wait),
         };
-        self.settle_below(l1, found)
+        self.settle_below(l1, found, asked)
     }
 
     /// What the disk tier's lead found, seen from the memory tier: a hit fills it (unless the
     /// value is too large for it), a miss becomes the vacancy of both tiers. For an early
     /// refresh of the memory tier's copy, the disk tier decided (see `DiskCache::lead_early`):
-    /// its entry, if another process refreshes or refreshed it, or the vacancy.
+    /// its entry, if another process refreshes or refreshed it, or the vacancy. `asked`: when
+    /// the disk tier was asked, on the memory tier's clock (the copy's life counts from then).
     fn settle_below<'a>(
         &'a self,
         l1: VacantEntry<'a, K, V>,
         found: Found<DiskHit<V>, DiskVacant<'a, S, V>>,
+        asked: u64,
     ) -> Found<V, TieredVacancy<'a, K, V, S>> {
+        // An early refresh or a renewal replaces a live copy.
+        let replacing = l1.is_early_refresh() || l1.is_renewal();
         match found {
             Found::Hit(DiskHit {
                 value,
@@ -220,17 +257,21 @@ where
                 took,
             }) => {
                 self.l2_hits.fetch_add(1, Ordering::Relaxed);
-                if stored_len > self.l1_value_limit {
+                if stored_len > self.l1_value_limit && replacing {
+                    l1.replaced_elsewhere();
+                } else if stored_len > self.l1_value_limit {
                     l1.stored_elsewhere();
                 } else {
+                    let lifetime = left_of(lifetime, asked, l1.clock_nanos());
                     l1.insert_measured(value.clone(), lifetime, Some(took));
                 }
                 Found::Hit(value)
             }
             Found::Vacant(l2) => Found::Vacant(TieredVacancy {
-                replacing: l1.is_early_refresh(),
+                replacing,
                 l1,
                 l2,
+                l2_lifetime: self.l2.fresh_lifetime(),
                 l1_value_limit: self.l1_value_limit,
             }),
         }
@@ -268,6 +309,7 @@ where
             Entry::Vacant(l1) => {
                 let key = self.l2.serialized_key(query);
                 let (l2, early) = (&self.l2, l1.early_draw());
+                let asked = l1.clock_nanos();
                 let found = offload::unblock(move || {
                     let mut found = match early {
                         Some(draw) => l2.lead_early(key.as_deref(), draw),
@@ -281,7 +323,7 @@ where
                     found
                 })
                 .await;
-                self.settle_below(l1, found)
+                self.settle_below(l1, found, asked)
             }
         }
     }
@@ -408,11 +450,16 @@ where
     where
         Q: ?Sized + Lookup<K> + Serialize,
     {
+        let asked = self.l1.clock_nanos();
         match self.l2.insert_sized(key, &value) {
             Some(len) if len > self.l1_value_limit => {
                 self.l1.remove(key);
             }
-            _ => self.l1.insert(key.to_key(), value),
+            Some(_) => {
+                let lifetime = left_of(self.l2.fresh_lifetime(), asked, self.l1.clock_nanos());
+                self.l1.insert_copy(key.to_key(), value, lifetime);
+            }
+            None => self.l1.insert(key.to_key(), value),
         }
     }
 
@@ -475,6 +522,7 @@ where
         TieredVacancy {
             l1: self.l1.replacement(query),
             l2: self.l2.replacement(query),
+            l2_lifetime: self.l2.fresh_lifetime(),
             l1_value_limit: self.l1_value_limit,
             replacing: true,
         }

@@ -11,6 +11,15 @@
 //! after [`CORRUPT_GRACE`], and registers an exit hook that flushes every open database, so a
 //! normal process exit loses nothing even though the handles live in statics that are never
 //! dropped.
+//!
+//! Only an open database is remembered: a failed open (the database held by another process,
+//! too many open files…) is tried again when the cache's backoff says so (`attach.rs`).
+//! Processes that find one database corrupt recover it one at a time, under a lock file
+//! beside it, and each looks again before moving anything: the first moves the damaged
+//! database aside, the others then find its fresh one (held, or healthy), never move it.
+//! Tools look at a database with [`look`]: a copy taken under the database's lock is opened,
+//! never the database itself, so listing never recovers, moves, creates or keeps one (a cache
+//! that finds it locked during the copy falls back and tries again after its backoff).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -36,25 +45,164 @@ pub const CORRUPT_GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 const CORRUPT_PREFIX: &str = "db.corrupt-";
 
-static OPEN: Mutex<Vec<(PathBuf, Result<sled::Db, OpenError>)>> = Mutex::new(Vec::new());
+static OPEN: Mutex<Vec<(PathBuf, sled::Db)>> = Mutex::new(Vec::new());
 
 /// The verified folders of the open databases: held open as long as the databases (the
 /// process's life), since sled reaches its files through them.
 static FOLDERS: Mutex<Vec<Anchor>> = Mutex::new(Vec::new());
 
-/// The database in `folder`, opened once per process; a failure is remembered too, so a locked
-/// or broken folder costs one attempt, not one per call.
+/// Lock file beside the database, held by the one process recovering it (see the module docs).
+const RECOVERY_LOCK: &str = ".db-recovery.lock";
+/// Longest an open waits for another process recovering the same database; then it falls
+/// back (and tries again later), as if the database were locked.
+const RECOVERY_WAIT: Duration = Duration::from_secs(10);
+
+/// The database in `folder`, opened once per process. A failure is not remembered: the caller
+/// tries again after its backoff, so a database another process held (or too many open files)
+/// is used once it can be.
 pub(crate) fn open(folder: &Path) -> Result<sled::Db, OpenError> {
     let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, db)) = open.iter().find(|(p, _)| p == folder) {
-        return db.clone();
+        return Ok(db.clone());
     }
-    let db = open_uncached(folder);
+    let db = open_uncached(folder)?;
     open.push((folder.to_path_buf(), db.clone()));
-    if db.is_ok() {
-        register_exit_flush();
+    register_exit_flush();
+    Ok(db)
+}
+
+/// Runs `read` on the database in `folder` without changing it, moving it or keeping it:
+/// this process's open handle if it has one; else, if the database exists and no process
+/// holds it, a copy of it, taken while holding its lock (so no sled process has it open
+/// meanwhile) and opened instead — sled has no read-only mode, and even a plain open writes
+/// (a snapshot on close, the recovery of a torn log), so the original is never opened. A
+/// database another process holds is [`OpenError::Locked`], one sled refuses is
+/// [`OpenError::Corrupt`] (and stays as it is).
+pub(crate) fn look<R>(folder: &Path, read: impl FnOnce(&sled::Db) -> R) -> Result<R, OpenError> {
+    let held = {
+        let open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        open.iter()
+            .find(|(p, _)| p == folder)
+            .map(|(_, db)| db.clone())
+    };
+    if let Some(db) = held {
+        return Ok(read(&db));
     }
-    db
+    let path = folder.join("db");
+    let unusable = |e: std::io::Error| OpenError::Unusable {
+        path: folder.to_path_buf(),
+        source: Arc::new(e),
+    };
+    private_dir::check(&path).map_err(|e| OpenError::Insecure {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    // sled takes this lock (`flock` on its `db` file) for as long as it has the database open.
+    let lock = open_no_follow(&path.join("db")).map_err(unusable)?;
+    match lock.try_lock_shared() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(OpenError::Locked(folder.to_path_buf()));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(unusable(e)),
+    }
+    let copy = LookCopy::create().map_err(unusable)?;
+    copy_tree(&path, &copy.0).map_err(unusable)?;
+    drop(lock);
+    let config = sled::Config::new().path(&copy.0).flush_every_ms(None);
+    match catch_unwind(AssertUnwindSafe(|| config.open())) {
+        Ok(Ok(db)) => Ok(read(&db)),
+        // Short or malformed files are damage, as in `try_open`; another I/O error is about
+        // the copy (a full temporary directory…), not the database.
+        Ok(Err(sled::Error::Io(e)))
+            if !matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData
+            ) =>
+        {
+            Err(unusable(e))
+        }
+        Ok(Err(e)) => Err(OpenError::Corrupt {
+            path: folder.to_path_buf(),
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(OpenError::Corrupt {
+            path: folder.to_path_buf(),
+            reason: "sled panicked while opening".into(),
+        }),
+    }
+}
+
+/// A private temporary directory (under `TMPDIR`) holding the copy [`look`] opens; removed
+/// when dropped.
+struct LookCopy(PathBuf);
+
+impl LookCopy {
+    fn create() -> std::io::Result<Self> {
+        let base = std::env::temp_dir();
+        for attempt in 0u32.. {
+            let dir = base.join(format!(
+                "twat-cache-look-{}-{}-{attempt}",
+                std::process::id(),
+                unix_nanos()
+            ));
+            // A fresh name, created 0700: an existing path (a planted link) is never used.
+            match private_dir_builder().create(&dir) {
+                Ok(()) => return Ok(Self(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+}
+
+impl Drop for LookCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn private_dir_builder() -> std::fs::DirBuilder {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+}
+
+fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+    );
+    options.open(path)
+}
+
+/// Copies the directories and regular files below `from` into `to` (links and anything else
+/// are left out).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            private_dir_builder().create(&target)?;
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            let mut source = open_no_follow(&entry.path())?;
+            let mut copy = std::fs::File::create_new(&target)?;
+            std::io::copy(&mut source, &mut copy)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether sled failed to open a database because another process holds it.
+fn is_lock_error(e: &std::io::Error) -> bool {
+    e.to_string().contains("could not acquire lock")
 }
 
 fn open_uncached(folder: &Path) -> Result<sled::Db, OpenError> {
@@ -95,6 +243,27 @@ fn open_in(
         Ok(db) => db,
         Err(Failure::Locked) => return Err(OpenError::Locked(folder.to_path_buf())),
         Err(Failure::Io(e)) => return Err(unusable(e)),
+        Err(Failure::Corrupt(_)) => recover(verified, folder, &path)?,
+    };
+    make_private(&path);
+    Ok(db)
+}
+
+/// Moves the corrupt database at `path` aside and opens a fresh one — unless, looking again
+/// while holding the recovery lock, it is no longer corrupt: another process recovered it
+/// first (its fresh database is then held by it, or healthy), and must keep it.
+fn recover(verified: &Path, folder: &Path, path: &Path) -> Result<sled::Db, OpenError> {
+    let unusable = |e: std::io::Error| OpenError::Unusable {
+        path: folder.to_path_buf(),
+        source: Arc::new(e),
+    };
+    let Some(_recovering) = recovery_lock(verified).map_err(unusable)? else {
+        return Err(OpenError::Locked(folder.to_path_buf()));
+    };
+    let db = match try_open(path) {
+        Ok(db) => db,
+        Err(Failure::Locked) => return Err(OpenError::Locked(folder.to_path_buf())),
+        Err(Failure::Io(e)) => return Err(unusable(e)),
         Err(Failure::Corrupt(why)) => {
             // Keep the damaged files for inspection (for `CORRUPT_GRACE`) and start empty: a
             // cache can always be rebuilt, a wrong value cannot be taken back.
@@ -103,8 +272,13 @@ fn open_in(
             tracing::warn!(folder = %folder.display(), %why,
                 aside = %folder.join(&aside_name).display(),
                 "cache database is corrupt; moved aside and recreated");
-            std::fs::rename(&path, &aside).map_err(unusable)?;
-            match try_open(&path) {
+            let injected = || -> std::io::Result<()> {
+                inject_fault!(Rename, &path);
+                Ok(())
+            };
+            injected().map_err(unusable)?;
+            std::fs::rename(path, &aside).map_err(unusable)?;
+            match try_open(path) {
                 Ok(db) => db,
                 Err(Failure::Locked) => return Err(OpenError::Locked(folder.to_path_buf())),
                 Err(Failure::Io(e)) => return Err(unusable(e)),
@@ -117,8 +291,34 @@ fn open_in(
             }
         }
     };
-    make_private(&path);
+    // The lock is released only now, with the fresh database held open by this process.
     Ok(db)
+}
+
+/// The recovery lock of `folder`, waiting up to [`RECOVERY_WAIT`] for another process that
+/// holds it (`None`: it still does).
+fn recovery_lock(folder: &Path) -> std::io::Result<Option<std::fs::File>> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
+    let file = options.open(folder.join(RECOVERY_LOCK))?;
+    let until = std::time::Instant::now() + RECOVERY_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
 }
 
 /// Deletes databases moved aside as corrupt more than [`CORRUPT_GRACE`] ago.
@@ -161,9 +361,7 @@ fn try_open(path: &Path) -> Result<sled::Db, Failure> {
     let opened = catch_unwind(AssertUnwindSafe(|| config.open()));
     match opened {
         Ok(Ok(db)) => Ok(db),
-        Ok(Err(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock") => {
-            Err(Failure::Locked)
-        }
+        Ok(Err(sled::Error::Io(e))) if is_lock_error(&e) => Err(Failure::Locked),
         // Short or malformed files are damage; every other I/O error (EMFILE, ENOSPC, EIO,
         // EROFS, EACCES, …) says nothing about the data, which stays where it is.
         Ok(Err(sled::Error::Io(e)))
@@ -235,10 +433,7 @@ pub const EXIT_FLUSH_LIMIT: Duration = Duration::from_secs(2);
 extern "C" fn flush_all_at_exit() {
     // Never block exit on a poisoned or contended lock.
     let Ok(open) = OPEN.try_lock() else { return };
-    let dbs: Vec<sled::Db> = open
-        .iter()
-        .filter_map(|(_, db)| db.as_ref().ok().cloned())
-        .collect();
+    let dbs: Vec<sled::Db> = open.iter().map(|(_, db)| db.clone()).collect();
     drop(open);
     if dbs.is_empty() {
         return;
@@ -274,7 +469,7 @@ pub(crate) fn flush(folder: &Path) -> sled::Result<()> {
         let open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
         open.iter()
             .find(|(p, _)| p == folder)
-            .and_then(|(_, db)| db.as_ref().ok().cloned())
+            .map(|(_, db)| db.clone())
     };
     match db {
         Some(db) => db.flush().map(|_| ()),

@@ -19,7 +19,7 @@ use crossbeam_utils::CachePadded;
 pub use builder::MemoryCacheBuilder;
 use eviction::{Env, Removed};
 use shard::Shard;
-use store::Stamp;
+use store::{Cap, Stamp};
 
 use crate::early::{EarlyRefresh, pack_delta, unpack_delta};
 use crate::engine::{fill_with, fill_with_async, try_fill_with, try_fill_with_async};
@@ -78,11 +78,13 @@ pub struct MemoryCache<K, V> {
     weigher: Weigher<K, V>,
 }
 
-/// A hit whose early refresh is due: the deadline it was judged by, and the draw.
+/// A hit whose early refresh is due: the deadline it was judged by, and the draw; or, for a
+/// `renewal`, a copy whose cap is near: the cap's `until` (see `store::Cap`).
 #[derive(Clone, Copy)]
 struct Due {
     deadline: u64,
     draw: f64,
+    renewal: bool,
 }
 
 /// The outcome of [`MemoryCache::entry`]: the cached value, or the right to compute it.
@@ -134,6 +136,8 @@ pub struct VacantEntry<'a, K, V> {
     started: u64,
     /// An early refresh of a live entry: the draw that made it due (see `early.rs`).
     early: Option<f64>,
+    /// A renewal of a live copy whose cap is near, from the tier that holds the entry.
+    renewal: bool,
     /// What the waiters are told when this is dropped.
     outcome: Outcome,
 }
@@ -170,6 +174,18 @@ impl<K, V> MemoryCache<K, V> {
             0
         } else {
             now.saturating_add(self.ttl)
+        }
+    }
+
+    /// The cap of a copy stored at `now` whose entry elsewhere lives `lifetime` nanoseconds
+    /// more: only a cache that slides deadlines needs one, renewing from half that life on.
+    fn cap_within(&self, now: u64, lifetime: Option<u64>) -> Cap {
+        match lifetime {
+            Some(life) if self.refresh && self.ttl != 0 => Cap {
+                until: now.saturating_add(life.max(1)),
+                renew_at: now.saturating_add(life / 2).max(1),
+            },
+            _ => Cap::default(),
         }
     }
 
@@ -348,13 +364,28 @@ where
     }
 
     /// If the early refresh of the entry at `index` is due at `now`: its deadline, and the
-    /// draw that made it due.
+    /// draw that made it due; else if the entry is a copy whose renewal is due.
     #[inline]
     fn due(&self, store: &store::Store<K, V>, index: u32, now: u64) -> Option<Due> {
-        let early = self.early.as_ref()?;
-        let deadline = store.deadline(index);
-        let draw = early.due(now, deadline, unpack_delta(store.slot(index).delta))?;
-        Some(Due { deadline, draw })
+        if let Some(early) = self.early.as_ref() {
+            let deadline = store.deadline(index);
+            if let Some(draw) = early.due(now, deadline, unpack_delta(store.slot(index).delta)) {
+                return Some(Due {
+                    deadline,
+                    draw,
+                    renewal: false,
+                });
+            }
+        }
+        if !self.refresh {
+            return None; // only copies in a cache that slides deadlines have caps
+        }
+        let cap = store.cap(index);
+        (cap.renew_at != 0 && now >= cap.renew_at).then_some(Due {
+            deadline: cap.until,
+            draw: 0.0,
+            renewal: true,
+        })
     }
 
     fn find_exclusive<Q, const EARLY: bool>(
@@ -415,6 +446,19 @@ where
         self.insert_hashed(hash, key, value, None, None, 0);
     }
 
+    /// This cache's clock, in nanoseconds.
+    pub(crate) fn clock_nanos(&self) -> u64 {
+        self.clock.now_nanos()
+    }
+
+    /// [`MemoryCache::insert`] of a copy of an entry another tier holds for `lifetime` more
+    /// (`None`: no deadline): it never outlives that entry, even with `refresh`.
+    pub(crate) fn insert_copy(&self, key: K, value: V, lifetime: Option<std::time::Duration>) {
+        let hash = self.hash(&key);
+        let lifetime = lifetime.map(crate::clock::duration_nanos);
+        self.insert_hashed(hash, key, value, None, lifetime, 0);
+    }
+
     /// Stores `key`; with `generation`, only if no removal happened in the shard since then;
     /// with `lifetime`, expiring no later than that many nanoseconds from now (when the cache
     /// has a TTL); `delta` is how long computing it took (packed). Returns whether it was
@@ -453,6 +497,7 @@ where
                     Stamp {
                         expires: self.deadline_within(now, lifetime),
                         delta,
+                        cap: self.cap_within(now, lifetime),
                     },
                 ),
                 now,
@@ -618,9 +663,13 @@ where
         };
         let unchanged = {
             let store = shard.store.read();
-            store
-                .find(hash, |k| query.matches(k))
-                .is_some_and(|i| store.deadline(i) == due.deadline)
+            store.find(hash, |k| query.matches(k)).is_some_and(|i| {
+                if due.renewal {
+                    store.cap(i).until == due.deadline
+                } else {
+                    store.deadline(i) == due.deadline
+                }
+            })
         };
         if !unchanged {
             shard.flights.land(&flight, Outcome::Stored);
@@ -629,7 +678,11 @@ where
         let Entry::Vacant(mut vacant) = self.vacant(shard, hash, query, Some(flight)) else {
             unreachable!("vacant makes a vacant entry")
         };
-        vacant.early = Some(due.draw);
+        if due.renewal {
+            vacant.renewal = true;
+        } else {
+            vacant.early = Some(due.draw);
+        }
         Entry::Vacant(vacant)
     }
 
@@ -719,6 +772,7 @@ where
                 0
             },
             early: None,
+            renewal: false,
             outcome: Outcome::Abandoned,
         }
     }
@@ -815,6 +869,17 @@ where
     /// The draw that made an early refresh due (see `early.rs`).
     pub(crate) fn early_draw(&self) -> Option<f64> {
         self.early
+    }
+
+    /// The cache's clock, in nanoseconds.
+    pub(crate) fn clock_nanos(&self) -> u64 {
+        self.cache.clock_nanos()
+    }
+
+    /// Whether this renews a live copy of an entry another tier holds, from that tier (its
+    /// cap is near, see `store::Cap`), rather than filling a miss.
+    pub(crate) fn is_renewal(&self) -> bool {
+        self.renewal
     }
 
     /// Stores the computed value and releases the waiters (who will now hit). If the key was

@@ -53,12 +53,22 @@ impl<K, V> Slot<K, V> {
     }
 }
 
-/// When a new entry expires (clock nanoseconds, 0 = never) and how long computing it took
-/// (packed, see `early.rs`; 0 = not measured).
+/// When a new entry expires (clock nanoseconds, 0 = never), how long computing it took
+/// (packed, see `early.rs`; 0 = not measured), and its [`Cap`].
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Stamp {
     pub expires: u64,
     pub delta: u16,
+    pub cap: Cap,
+}
+
+/// The bounds of a copy of an entry another tier holds, in a cache that slides deadlines
+/// (`refresh`): a hit never slides it past `until` (that entry's deadline when the copy was
+/// made), and one from `renew_at` on renews the copy from that tier. Zeros: no cap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cap {
+    pub until: u64,
+    pub renew_at: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -85,6 +95,8 @@ pub(crate) struct Store<K, V> {
     /// Each slot's deadline in clock nanoseconds (0 = never), atomic so a hit can slide it
     /// (`refresh`); empty until an entry with a deadline arrives, then as long as `slots`.
     deadlines: Vec<AtomicU64>,
+    /// Each slot's [`Cap`], like `deadlines`: empty until a capped entry arrives.
+    caps: Vec<Cap>,
     table: HashTable<u32>,
     pub fixed: [List; 2],
     /// LFU buckets by access count (empty for other policies).
@@ -100,6 +112,7 @@ impl<K, V> Store<K, V> {
         Self {
             slots: Vec::with_capacity(entries),
             deadlines: Vec::new(),
+            caps: Vec::new(),
             table: HashTable::new(),
             fixed: [List::default(); 2],
             counted: Default::default(),
@@ -140,13 +153,24 @@ impl<K, V> Store<K, V> {
         deadline != 0 && now >= deadline
     }
 
-    /// Slides the entry's deadline (`refresh`), under the read lock. An entry that had none
-    /// keeps none: `refresh` comes with a TTL, so every entry of that cache has one.
+    /// Slides the entry's deadline (`refresh`), under the read lock, never past its cap. An
+    /// entry that had none keeps none: `refresh` comes with a TTL, so every entry of that
+    /// cache has one.
     #[inline]
     pub fn slide_deadline(&self, index: u32, deadline: u64) {
+        let deadline = match self.caps.get(index as usize) {
+            Some(cap) if cap.until != 0 => deadline.min(cap.until),
+            _ => deadline,
+        };
         if let Some(d) = self.deadlines.get(index as usize) {
             d.store(deadline, Ordering::Relaxed);
         }
+    }
+
+    /// The entry's [`Cap`] (zeros: none).
+    #[inline]
+    pub fn cap(&self, index: u32) -> Cap {
+        self.caps.get(index as usize).copied().unwrap_or_default()
     }
 
     /// Adds an entry that is on no list yet; the caller links it.
@@ -164,6 +188,10 @@ impl<K, V> Store<K, V> {
             self.deadlines
                 .resize_with(self.slots.len(), || AtomicU64::new(0));
             self.deadlines.push(AtomicU64::new(stamp.expires));
+        }
+        if stamp.cap != Cap::default() || !self.caps.is_empty() {
+            self.caps.resize_with(self.slots.len(), Cap::default);
+            self.caps.push(stamp.cap);
         }
         self.slots.push(Slot {
             key,
@@ -197,6 +225,10 @@ impl<K, V> Store<K, V> {
                 .resize_with(self.slots.len(), || AtomicU64::new(0));
             *self.deadlines[index as usize].get_mut() = stamp.expires;
         }
+        if stamp.cap != Cap::default() || !self.caps.is_empty() {
+            self.caps.resize_with(self.slots.len(), Cap::default);
+            self.caps[index as usize] = stamp.cap;
+        }
         let slot = &mut self.slots[index as usize];
         let old_key = std::mem::replace(&mut slot.key, key);
         let old_value = std::mem::replace(&mut slot.value, value);
@@ -215,6 +247,9 @@ impl<K, V> Store<K, V> {
         let removed = self.slots.swap_remove(index as usize);
         if !self.deadlines.is_empty() {
             self.deadlines.swap_remove(index as usize);
+        }
+        if !self.caps.is_empty() {
+            self.caps.swap_remove(index as usize);
         }
         if index != last {
             self.relocated(last, index, &hasher);
@@ -334,6 +369,7 @@ impl<K, V> Store<K, V> {
             s.clear();
         }
         self.deadlines.clear();
+        self.caps.clear();
         std::mem::take(&mut self.slots)
     }
 }
@@ -361,6 +397,7 @@ mod tests {
         let stamp = Stamp {
             expires: 500,
             delta: 7,
+            ..Stamp::default()
         };
         let old = store.replace(two, hash(&9), (9, 90, stamp), hash);
         store.link_head(two, MAIN);
@@ -389,7 +426,10 @@ mod tests {
         let mut store: Store<u64, u64> = Store::with_capacity(4, None);
         let hash = |k: &u64| k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         for (k, expires) in [(1, 0), (2, 0), (3, 300), (4, 0)] {
-            let stamp = Stamp { expires, delta: 0 };
+            let stamp = Stamp {
+                expires,
+                ..Stamp::default()
+            };
             let i = store.push(hash(&k), k, k, stamp, hash);
             store.link_head(i, WINDOW);
         }
@@ -408,5 +448,38 @@ mod tests {
         assert!(store.is_expired(three, 300) && !store.is_expired(three, 299));
         store.slide_deadline(three, 900);
         assert_eq!(deadline_of(&store, 3), 900);
+    }
+
+    /// A copy's cap moves with its slot, and a slide never passes it.
+    #[test]
+    fn caps_follow_their_slots_and_bound_slides() {
+        let mut store: Store<u64, u64> = Store::with_capacity(4, None);
+        let hash = |k: &u64| k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let cap = Cap {
+            until: 400,
+            renew_at: 200,
+        };
+        for (k, cap) in [(1, Cap::default()), (2, Cap::default()), (3, cap)] {
+            let stamp = Stamp {
+                expires: 100,
+                cap,
+                ..Stamp::default()
+            };
+            let i = store.push(hash(&k), k, k, stamp, hash);
+            store.link_head(i, WINDOW);
+        }
+        store.remove(store.find(hash(&1), |x| *x == 1).unwrap(), hash);
+        let three = store.find(hash(&3), |x| *x == 3).unwrap();
+        assert_eq!(store.cap(three), cap, "moved into the hole with its slot");
+        store.slide_deadline(three, 900);
+        assert_eq!(store.deadline(three), 400, "never past the cap");
+        let two = store.find(hash(&2), |x| *x == 2).unwrap();
+        assert_eq!(store.cap(two), Cap::default());
+        store.slide_deadline(two, 900);
+        assert_eq!(
+            store.deadline(two),
+            900,
+            "an entry without a cap slides freely"
+        );
     }
 }

@@ -419,12 +419,23 @@ impl<S: Backend> DiskCore<S> {
         self.fallback().insert(*id, bytes);
     }
 
-    /// Replaces `expected` by `renewed` (a refresh), unless the entry changed meanwhile.
-    pub(super) fn renew(&self, id: &EntryId, expected: &Stored, renewed: Vec<u8>) {
+    /// Replaces `expected` by `renewed` (a refresh), unless the entry changed meanwhile or its
+    /// stripe saw a removal since `generation` (read before `expected` was): like a computed
+    /// value, a renewal must not bring back what an invalidation removed while it was read.
+    pub(super) fn renew(&self, id: &EntryId, expected: &Stored, renewed: Vec<u8>, generation: u64) {
+        // Held while replacing, as `put` and `remove_key` hold it: no removal slips between.
+        let stripe = self.stripe(id);
+        if *stripe == generation {
+            self.replace_stored(id, expected, renewed);
+        }
+    }
+
+    /// [`DiskCore::renew`] without the generation check.
+    pub(super) fn replace_stored(&self, id: &EntryId, expected: &Stored, renewed: Vec<u8>) {
         match (expected, self.store()) {
             (Stored::Memory(_), _) | (_, None) => {
                 if let Some(f) = self.fallback.get() {
-                    f.insert(*id, renewed);
+                    f.replace(id, expected, renewed);
                 }
             }
             (_, Some(store)) => {

@@ -22,6 +22,8 @@ pub(super) trait Fallback: Send + Sync {
     fn instead(&self) -> &'static str;
     fn get(&self, id: &EntryId) -> Option<Stored>;
     fn insert(&self, id: EntryId, bytes: Vec<u8>);
+    /// Replaces `expected`, read from this fallback, by `renewed` if `id` still holds it.
+    fn replace(&self, id: &EntryId, expected: &Stored, renewed: Vec<u8>);
     /// Returns whether `id` was held.
     fn remove(&self, id: &EntryId) -> bool;
     fn clear(&self);
@@ -42,6 +44,15 @@ impl Fallback for MemoryFallback {
     }
     fn insert(&self, id: EntryId, bytes: Vec<u8>) {
         MemoryCache::insert(self, id, Arc::from(bytes));
+    }
+    fn replace(&self, id: &EntryId, expected: &Stored, renewed: Vec<u8>) {
+        // Callers hold the id's stripe, as every insert does: nothing changes it meanwhile.
+        let Stored::Memory(expected) = expected else {
+            return;
+        };
+        if MemoryCache::get(self, id).is_some_and(|held| Arc::ptr_eq(&held, expected)) {
+            MemoryCache::insert(self, *id, Arc::from(renewed));
+        }
     }
     fn remove(&self, id: &EntryId) -> bool {
         MemoryCache::remove(self, id)
@@ -75,6 +86,9 @@ impl Fallback for FilesFallback {
         } else if self.0.put(&id, bytes, None) {
             self.0.note_insert(&id, now);
         }
+    }
+    fn replace(&self, id: &EntryId, expected: &Stored, renewed: Vec<u8>) {
+        self.0.replace_stored(id, expected, renewed);
     }
     fn remove(&self, id: &EntryId) -> bool {
         let in_memory = self.0.fallback.get().is_some_and(|m| m.remove(id));

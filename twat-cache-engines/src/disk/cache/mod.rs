@@ -453,6 +453,9 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
     /// [`DiskCache::read`], with what is left of the entry's life and its stored size.
     fn read_with_lifetime(&self, id: &EntryId, key: &[u8]) -> Option<DiskHit<V>> {
         let core = &*self.core;
+        let renews = core.refresh && core.ttl != 0;
+        // Read before the entry: a removal after this voids the renewal (see `DiskCore::renew`).
+        let generation = if renews { *core.stripe(id) } else { 0 };
         // Stores that prune by last access record it as they read (coarsely: see the store).
         let stored = core.stored_for(id, S::PRUNES && core.tracks_access())?;
         let Some(entry) = record::decode(&stored) else {
@@ -483,10 +486,10 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
             core.discard(id);
             return None;
         };
-        if core.refresh && core.ttl != 0 {
+        if renews {
             let mut renewal = stored.to_vec();
             record::renew(&mut renewal, now, now.saturating_add(core.ttl));
-            core.renew(id, &stored, renewal);
+            core.renew(id, &stored, renewal, generation);
             deadline = now.saturating_add(core.ttl);
             renewed = now;
         }
@@ -538,6 +541,12 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
             Ok(lock) => Found::Vacant(self.vacancy(Some(bytes.to_vec()), None, lock)),
             Err(hit) => Found::Hit(hit),
         }
+    }
+
+    /// The life of an entry stored now (`None`: no deadline), for a tier in front that keeps
+    /// copies no longer than the entry.
+    pub(crate) fn fresh_lifetime(&self) -> Option<Duration> {
+        (self.core.ttl != 0).then(|| Duration::from_nanos(self.core.ttl))
     }
 
     /// The key as the store's entries record it (`None`: it cannot be serialized).

@@ -26,31 +26,34 @@ pub(super) fn scan(folder_name: &str, folder: &Path) -> Vec<CacheReport> {
             url: None,
         }]
     };
-    let db = match sled_db::open(folder) {
-        Ok(db) => db,
-        Err(OpenError::Locked(_)) => return unread(CacheState::InUse),
-        Err(e) => return unread(CacheState::Unreadable(e.to_string())),
-    };
-    let now = now();
-    let mut caches = Vec::new();
-    for name in db.tree_names() {
-        if name.as_ref() == b"__sled__default" {
-            continue;
+    // A look, never an open that could recover (move aside) the database or keep it.
+    let scanned = sled_db::look(folder, |db| {
+        let now = now();
+        let mut caches = Vec::new();
+        for name in db.tree_names() {
+            if name.as_ref() == b"__sled__default" {
+                continue;
+            }
+            let Ok(tree) = db.open_tree(&name) else {
+                continue;
+            };
+            caches.push(CacheReport {
+                folder: folder_name.to_string(),
+                name: String::from_utf8_lossy(&name).into_owned(),
+                store: StoreKind::Sled,
+                path: folder.join("db"),
+                state: CacheState::Ok,
+                namespaces: scan_tree(&tree, now),
+                url: None,
+            });
         }
-        let Ok(tree) = db.open_tree(&name) else {
-            continue;
-        };
-        caches.push(CacheReport {
-            folder: folder_name.to_string(),
-            name: String::from_utf8_lossy(&name).into_owned(),
-            store: StoreKind::Sled,
-            path: folder.join("db"),
-            state: CacheState::Ok,
-            namespaces: scan_tree(&tree, now),
-            url: None,
-        });
+        caches
+    });
+    match scanned {
+        Ok(caches) => caches,
+        Err(OpenError::Locked(_)) => unread(CacheState::InUse),
+        Err(e) => unread(CacheState::Unreadable(e.to_string())),
     }
-    caches
 }
 
 fn scan_tree(tree: &sled::Tree, now: u64) -> Vec<NamespaceReport> {
@@ -123,7 +126,21 @@ fn open_tree(cache: &CacheReport) -> Result<(sled::Db, sled::Tree), InspectError
 }
 
 pub(super) fn entries(cache: &CacheReport, limit: usize) -> Result<Vec<EntryReport>, InspectError> {
-    let (_, tree) = open_tree(cache)?;
+    let folder = cache.path.parent().unwrap_or(&cache.path);
+    sled_db::look(folder, |db| {
+        let tree = db
+            .open_tree(&cache.name)
+            .map_err(|e| InspectError::Failed(e.to_string()))?;
+        Ok(tree_entries(cache, &tree, limit))
+    })
+    .map_err(|e| match e {
+        OpenError::Locked(_) => InspectError::InUse(cache.path.clone()),
+        other => InspectError::Failed(other.to_string()),
+    })?
+}
+
+/// Up to `limit` entries of `tree`, those of the current namespace first.
+fn tree_entries(cache: &CacheReport, tree: &sled::Tree, limit: usize) -> Vec<EntryReport> {
     let current: Vec<&str> = cache
         .namespaces
         .iter()
@@ -142,7 +159,7 @@ pub(super) fn entries(cache: &CacheReport, limit: usize) -> Result<Vec<EntryRepo
         .collect();
     shown.sort_by_key(|e| !current.contains(&e.namespace.as_str()));
     shown.truncate(limit);
-    Ok(shown)
+    shown
 }
 
 pub(super) fn clear(cache: &CacheReport) -> Result<Freed, InspectError> {
