@@ -48,6 +48,7 @@
 //! | `folder = "geo"` | bcache, fcache, ucache | sub-folder of [`cache_root`] (default: the crate name) |
 //! | `version = "2"` | bcache, fcache, ucache | namespace (default: a fingerprint of the function) |
 //! | `compress = true` | bcache, fcache, ucache | zstd-compress stored values |
+//! | `max_entry_bytes = "1GiB"` (or an integer, or a const) | bcache, fcache, ucache | most bytes of one stored entry, read or written (default [`DEFAULT_MAX_ENTRY_BYTES`], 256 MiB, or `max_bytes`/`disk_max_bytes` when given) |
 //! | `disk_max_bytes = "1GiB"` | ucache | bound on the disk tier (default 1 GiB) |
 //! | `backend = "disk"` / `"redis"` | ucache | the second tier: the disk (default) or Redis (feature `redis`) |
 
@@ -84,7 +85,7 @@ pub use twat_cache_engines::fault;
 pub use twat_cache_engines::{
     Borrowed, BorrowedKey, BuilderOptions, CacheStats, Clock, DiskCache, DiskCacheBuilder,
     DiskEntry, DiskVacant, Engine, Entry, EstimateSize, FileCache, FileCacheBuilder, Found,
-    KeyPart, L1_VALUE_LIMIT, Lookup, MemoryCache, MemoryCacheBuilder, OptionPart, Policy,
+    DEFAULT_MAX_ENTRY_BYTES, KeyPart, L1_VALUE_LIMIT, Lookup, MemoryCache, MemoryCacheBuilder, OptionPart, Policy,
     SledCache, SledCacheBuilder, Tiered, TieredVacancy, UnknownPolicy, Vacancy, VacantEntry,
     Weigher,
 };
