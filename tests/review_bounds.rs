@@ -61,7 +61,11 @@ fn plant_sparse_entry(dir: &Path, key: &str, len: u64) -> PathBuf {
     let payload = len - head_len as u64 - CHECKSUM as u64;
     set_u64(&mut head, PAYLOAD_LEN_AT, payload);
     set_u64(&mut head, RAW_LEN_AT, payload);
-    let mut file = OpenOptions::new().write(true).truncate(true).open(&path).unwrap();
+    let mut file = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
     file.write_all(&head).unwrap();
     file.set_len(len).unwrap();
     drop(file);
@@ -190,7 +194,11 @@ fn the_default_per_entry_bound_is_256_mib_and_max_entry_bytes_sets_it() {
     small.insert("a", &vec![1u8; 1000]);
     assert!(small.get("a").is_some(), "within the bound");
     small.insert("a", &vec![1u8; 100 << 10]);
-    assert_eq!(small.get("a"), None, "over the bound: not stored, the older value gone");
+    assert_eq!(
+        small.get("a"),
+        None,
+        "over the bound: not stored, the older value gone"
+    );
     assert!(entry_files(&dir.path().join("small")).is_empty());
 
     // An entry another process wrote under a larger bound is a miss here, and removed.

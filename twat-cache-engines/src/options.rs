@@ -227,9 +227,17 @@ mod tests {
         const MIB: u64 = 1 << 20;
         assert_eq!(entry_bound(None, None), DEFAULT_MAX_ENTRY_BYTES);
         assert_eq!(entry_bound(None, Some(MIB)), MIB, "max_bytes lowers it");
-        assert_eq!(entry_bound(None, Some(1024 * MIB)), 1024 * MIB, "and raises it");
+        assert_eq!(
+            entry_bound(None, Some(1024 * MIB)),
+            1024 * MIB,
+            "and raises it"
+        );
         assert_eq!(entry_bound(Some(MIB), None), MIB, "max_entry_bytes sets it");
         assert_eq!(entry_bound(Some(512 * MIB), None), 512 * MIB);
-        assert_eq!(entry_bound(Some(4 * MIB), Some(2 * MIB)), 2 * MIB, "within max_bytes");
+        assert_eq!(
+            entry_bound(Some(4 * MIB), Some(2 * MIB)),
+            2 * MIB,
+            "within max_bytes"
+        );
     }
 }

@@ -75,6 +75,7 @@ pub use handle::CacheHandle;
 pub use named::{BackendKind, RegisteredEngine, register};
 pub use registry::{CacheInfo, CacheKind, clear_all, handle, registry};
 pub use tiers::{Tier, TierStats};
+pub use twat_cache_engines::DEFAULT_MAX_ENTRY_BYTES;
 /// A cache in Redis without an attribute (feature `redis`).
 #[cfg(feature = "redis")]
 pub use twat_cache_engines::RedisCache;
@@ -85,7 +86,7 @@ pub use twat_cache_engines::fault;
 pub use twat_cache_engines::{
     Borrowed, BorrowedKey, BuilderOptions, CacheStats, Clock, DiskCache, DiskCacheBuilder,
     DiskEntry, DiskVacant, Engine, Entry, EstimateSize, FileCache, FileCacheBuilder, Found,
-    DEFAULT_MAX_ENTRY_BYTES, KeyPart, L1_VALUE_LIMIT, Lookup, MemoryCache, MemoryCacheBuilder, OptionPart, Policy,
+    KeyPart, L1_VALUE_LIMIT, Lookup, MemoryCache, MemoryCacheBuilder, OptionPart, Policy,
     SledCache, SledCacheBuilder, Tiered, TieredVacancy, UnknownPolicy, Vacancy, VacantEntry,
     Weigher,
 };

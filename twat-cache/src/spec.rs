@@ -92,6 +92,7 @@ impl HandleSpec {
             (CacheKind::Ucache, Tier::Disk) if !self.gives_disk_max_bytes() => builder
                 .with_max_bytes(UCACHE_DISK_MAX_BYTES)
                 .with_max_entry_bytes(DEFAULT_MAX_ENTRY_BYTES),
+            (CacheKind::Ucache, Tier::Disk) => builder.with_max_bytes(UCACHE_DISK_MAX_BYTES),
             _ => builder,
         };
         self.options
@@ -182,7 +183,10 @@ mod tests {
             disk(&[]),
             ["max_bytes 1073741824", "max_entry_bytes 268435456"]
         );
-        assert_eq!(disk(&[DiskMaxBytes(1000)]), ["max_bytes 1000"]);
+        assert_eq!(
+            disk(&[DiskMaxBytes(1000)]),
+            ["max_bytes 1073741824", "max_bytes 1000"]
+        );
         assert_eq!(
             disk(&[MaxEntryBytes(5000)]),
             [

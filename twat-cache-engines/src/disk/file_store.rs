@@ -161,7 +161,11 @@ fn renamed(temp: &Path, path: &Path) -> std::io::Result<()> {
     fs::rename(temp, path)
 }
 
-pub(super) fn read_entry(path: &Path, max_len: u64, touch: bool) -> Result<Option<Stored>, StoreError> {
+pub(super) fn read_entry(
+    path: &Path,
+    max_len: u64,
+    touch: bool,
+) -> Result<Option<Stored>, StoreError> {
     let mut file = match open_entry(path) {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
