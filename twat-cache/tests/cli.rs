@@ -435,6 +435,7 @@ fn redis_caches_are_listed_inspected_and_cleared() {
 
 /// Runs the command and returns its output and peak resident set in bytes (`wait4`).
 #[cfg(target_os = "linux")]
+#[allow(clippy::zombie_processes)] // reaped by `wait4`, which also reports its peak memory
 fn cli_with_peak(root: &Path, args: &[&str]) -> (Output, u64) {
     use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
@@ -457,8 +458,9 @@ fn cli_with_peak(root: &Path, args: &[&str]) -> (Output, u64) {
     let mut err = Vec::new();
     stderr.read_to_end(&mut err).unwrap();
     let mut status = 0;
-    // SAFETY: a zeroed rusage is valid; the pid is our unreaped child.
+    // SAFETY: `rusage` is plain integers, so all zeroes is a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers to locals; the pid is our child, not reaped yet.
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     assert_eq!(pid, child.id() as i32, "wait4");
     let out = Output {
