@@ -57,7 +57,7 @@ pub use disk::{
 pub use engine::{Engine, Found, Vacancy};
 pub use key::{Borrowed, BorrowedKey, KeyPart, Lookup, OptionPart};
 pub use memory::{Entry, MemoryCache, MemoryCacheBuilder, VacantEntry, Weigher};
-pub use options::BuilderOptions;
+pub use options::{BuilderOptions, DEFAULT_MAX_ENTRY_BYTES};
 pub use policy::{Policy, UnknownPolicy};
 pub use size::EstimateSize;
 pub use stats::CacheStats;

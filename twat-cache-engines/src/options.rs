@@ -4,6 +4,35 @@ use std::time::Duration;
 
 use crate::{Clock, Policy};
 
+/// Most bytes a disk cache reads, or decompresses, for one entry unless told otherwise: 256 MiB.
+///
+/// Reading an entry never takes more memory than this bound, whatever a damaged or hostile
+/// entry declares; an entry larger than the bound (a file, a sled or Redis value, or the
+/// decompressed size of a compressed one) is a miss and is removed, and a value whose entry
+/// would exceed it is not stored. An explicit `max_bytes` sets the bound instead (no entry can
+/// be larger than the whole cache), and `max_entry_bytes` sets it outright (capped by
+/// `max_bytes`).
+///
+/// ```
+/// use twat_cache::{DEFAULT_MAX_ENTRY_BYTES, FileCache};
+///
+/// assert_eq!(DEFAULT_MAX_ENTRY_BYTES, 256 << 20);
+/// let dir = tempfile::tempdir().unwrap();
+/// let small: FileCache<Vec<u8>> = FileCache::builder(dir.path()).max_entry_bytes(1024).build();
+/// small.insert("big", &vec![7u8; 4096]);
+/// assert_eq!(small.get("big"), None, "over its per-entry bound: not stored");
+/// ```
+pub const DEFAULT_MAX_ENTRY_BYTES: u64 = 256 << 20;
+
+/// The per-entry bound of a disk cache (see [`DEFAULT_MAX_ENTRY_BYTES`]): `max_entry_bytes`
+/// if given, else `max_bytes` if given, else the default; never above `max_bytes`.
+pub(crate) fn entry_bound(max_entry_bytes: Option<u64>, max_bytes: Option<u64>) -> u64 {
+    max_entry_bytes
+        .or(max_bytes)
+        .unwrap_or(DEFAULT_MAX_ENTRY_BYTES)
+        .min(max_bytes.unwrap_or(u64::MAX))
+}
+
 /// Bounds, expiry, policy, clock and single-flight: what `maxsize`, `max_bytes`, `ttl`,
 /// `refresh`, `policy` and `single_flight` mean for every engine.
 #[derive(Clone, Debug)]
@@ -18,6 +47,8 @@ pub(crate) struct CommonOptions {
     /// XFetch early refresh (see `early.rs`), and the seed of its draws (`None`: random).
     pub early_refresh: bool,
     pub early_refresh_seed: Option<u64>,
+    /// Most bytes of one stored entry (disk caches; see [`entry_bound`]).
+    pub max_entry_bytes: Option<u64>,
 }
 
 impl Default for CommonOptions {
@@ -32,6 +63,7 @@ impl Default for CommonOptions {
             single_flight: true,
             early_refresh: false,
             early_refresh_seed: None,
+            max_entry_bytes: None,
         }
     }
 }
@@ -132,6 +164,11 @@ pub trait BuilderOptions: Sized {
     fn with_early_refresh(self, on: bool) -> Self;
     /// Compress stored values (disk builders; a memory builder ignores it).
     fn with_compress(self, compress: bool) -> Self;
+    /// See the disk builders' `max_entry_bytes` (a memory builder ignores it).
+    fn with_max_entry_bytes(self, bytes: u64) -> Self {
+        let _ = bytes;
+        self
+    }
 }
 
 /// A builder holding [`CommonOptions`] (and, on disk, a compression switch).
@@ -174,5 +211,33 @@ impl<B: HasCommonOptions> BuilderOptions for B {
             *slot = compress;
         }
         self
+    }
+    fn with_max_entry_bytes(mut self, bytes: u64) -> Self {
+        self.common_options().max_entry_bytes = Some(bytes);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entry_bound_is_the_default_unless_a_byte_bound_is_given() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(entry_bound(None, None), DEFAULT_MAX_ENTRY_BYTES);
+        assert_eq!(entry_bound(None, Some(MIB)), MIB, "max_bytes lowers it");
+        assert_eq!(
+            entry_bound(None, Some(1024 * MIB)),
+            1024 * MIB,
+            "and raises it"
+        );
+        assert_eq!(entry_bound(Some(MIB), None), MIB, "max_entry_bytes sets it");
+        assert_eq!(entry_bound(Some(512 * MIB), None), 512 * MIB);
+        assert_eq!(
+            entry_bound(Some(4 * MIB), Some(2 * MIB)),
+            2 * MIB,
+            "within max_bytes"
+        );
     }
 }

@@ -181,6 +181,13 @@ const DECLARED: &[Declared] = &[
         runtime: Some("Compress"),
     },
     Declared {
+        name: "max_entry_bytes",
+        applies: Applies::Disk,
+        shape: Shape::Size,
+        example: "a size, e.g. `max_entry_bytes = \"1GiB\"` or `max_entry_bytes = 1048576`",
+        runtime: Some("MaxEntryBytes"),
+    },
+    Declared {
         name: "disk_max_bytes",
         applies: Applies::Ucache,
         shape: Shape::Size,

@@ -48,6 +48,7 @@
 //! | `folder = "geo"` | bcache, fcache, ucache | sub-folder of [`cache_root`] (default: the crate name) |
 //! | `version = "2"` | bcache, fcache, ucache | namespace (default: a fingerprint of the function's own tokens, not of what it calls: set it when a helper, constant or data file changes) |
 //! | `compress = true` | bcache, fcache, ucache | zstd-compress stored values |
+//! | `max_entry_bytes = "1GiB"` (or an integer, or a const) | bcache, fcache, ucache | most bytes of one stored entry, read or written (default [`DEFAULT_MAX_ENTRY_BYTES`], 256 MiB, or `max_bytes`/`disk_max_bytes` when given) |
 //! | `disk_max_bytes = "1GiB"` | ucache | bound on the disk tier (default 1 GiB) |
 //! | `backend = "disk"` / `"redis"` | ucache | the second tier: the disk (default) or Redis (feature `redis`) |
 
@@ -74,6 +75,7 @@ pub use handle::CacheHandle;
 pub use named::{BackendKind, RegisteredEngine, register};
 pub use registry::{CacheInfo, CacheKind, clear_all, handle, registry};
 pub use tiers::{Tier, TierStats};
+pub use twat_cache_engines::DEFAULT_MAX_ENTRY_BYTES;
 /// A cache in Redis without an attribute (feature `redis`).
 #[cfg(feature = "redis")]
 pub use twat_cache_engines::RedisCache;

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use twat_cache_engines::{BuilderOptions, Policy};
+use twat_cache_engines::{BuilderOptions, DEFAULT_MAX_ENTRY_BYTES, Policy};
 
 use crate::registry::CacheKind;
 use crate::tiers::Tier;
@@ -46,6 +46,7 @@ pub enum SpecOption {
     SingleFlight(bool),
     EarlyRefresh(bool),
     Compress(bool),
+    MaxEntryBytes(u64),
     /// `#[ucache(backend = "redis")]`: the second tier is Redis.
     RedisTier,
 }
@@ -74,6 +75,7 @@ impl SpecOption {
             SpecOption::SingleFlight(on) => builder.with_single_flight(on),
             SpecOption::EarlyRefresh(on) => builder.with_early_refresh(on),
             SpecOption::Compress(on) => builder.with_compress(on),
+            SpecOption::MaxEntryBytes(n) => builder.with_max_entry_bytes(n),
             // Chooses the store (see `CacheHandle`), not a builder setting.
             SpecOption::RedisTier => builder,
         }
@@ -85,12 +87,23 @@ impl HandleSpec {
     pub(crate) fn configure<B: BuilderOptions>(&self, tier: Tier, builder: B) -> B {
         let builder = match (self.kind, tier) {
             (CacheKind::Ucache, Tier::Memory) => builder.with_maxsize(UCACHE_MAXSIZE),
+            // A default byte bound is not a wish for 1 GiB entries: the per-entry bound stays
+            // the default unless `disk_max_bytes` (or `max_entry_bytes`) is given.
+            (CacheKind::Ucache, Tier::Disk) if !self.gives_disk_max_bytes() => builder
+                .with_max_bytes(UCACHE_DISK_MAX_BYTES)
+                .with_max_entry_bytes(DEFAULT_MAX_ENTRY_BYTES),
             (CacheKind::Ucache, Tier::Disk) => builder.with_max_bytes(UCACHE_DISK_MAX_BYTES),
             _ => builder,
         };
         self.options
             .iter()
             .fold(builder, |b, option| option.apply(self.kind, tier, b))
+    }
+
+    fn gives_disk_max_bytes(&self) -> bool {
+        self.options
+            .iter()
+            .any(|option| matches!(option, SpecOption::DiskMaxBytes(_)))
     }
 
     /// Whether `#[ucache]`'s second tier is Redis (`backend = "redis"`).
@@ -153,6 +166,37 @@ mod tests {
         assert_eq!(spec.ttl(), Some(Duration::from_nanos(7)));
     }
 
+    #[test]
+    fn the_ucache_disk_tier_keeps_the_default_entry_bound_under_its_default_byte_bound() {
+        use SpecOption::*;
+        let spec = |options: &'static [SpecOption]| HandleSpec {
+            kind: CacheKind::Ucache,
+            module: "m",
+            function: "f",
+            name: None,
+            folder: "",
+            namespace: "",
+            options,
+        };
+        let disk = |options| spec(options).configure(Tier::Disk, Probe::default()).0;
+        assert_eq!(
+            disk(&[]),
+            ["max_bytes 1073741824", "max_entry_bytes 268435456"]
+        );
+        assert_eq!(
+            disk(&[DiskMaxBytes(1000)]),
+            ["max_bytes 1073741824", "max_bytes 1000"]
+        );
+        assert_eq!(
+            disk(&[MaxEntryBytes(5000)]),
+            [
+                "max_bytes 1073741824",
+                "max_entry_bytes 268435456",
+                "max_entry_bytes 5000"
+            ]
+        );
+    }
+
     /// A builder that records what was set.
     #[derive(Clone, Default, PartialEq, Debug)]
     struct Probe(Vec<String>);
@@ -188,6 +232,10 @@ mod tests {
         }
         fn with_compress(mut self, compress: bool) -> Self {
             self.0.push(format!("compress {compress}"));
+            self
+        }
+        fn with_max_entry_bytes(mut self, bytes: u64) -> Self {
+            self.0.push(format!("max_entry_bytes {bytes}"));
             self
         }
     }

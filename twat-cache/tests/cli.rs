@@ -432,3 +432,95 @@ fn redis_caches_are_listed_inspected_and_cleared() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not answer"));
 }
+
+/// Runs the command and returns its output and peak resident set in bytes (`wait4`).
+#[cfg(target_os = "linux")]
+#[allow(clippy::zombie_processes)] // reaped by `wait4`, which also reports its peak memory
+fn cli_with_peak(root: &Path, args: &[&str]) -> (Output, u64) {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(CLI)
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Small outputs: read after the exit, then reap the child with its resource usage.
+    let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        stdout.read_to_end(&mut out).unwrap();
+        out
+    });
+    let mut err = Vec::new();
+    stderr.read_to_end(&mut err).unwrap();
+    let mut status = 0;
+    // SAFETY: `rusage` is plain integers, so all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointers to locals; the pid is our child, not reaped yet.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32, "wait4");
+    let out = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: reader.join().unwrap(),
+        stderr: err,
+    };
+    (out, usage.ru_maxrss as u64 * 1024)
+}
+
+/// Issue 23, item 11: `inspect` reads entries through the bounded reader: a sparse 1 GiB entry
+/// file whose header declares its size is reported as oversized, never read.
+#[cfg(target_os = "linux")]
+#[test]
+fn inspect_reports_an_oversized_entry_without_reading_it() {
+    use std::io::Write;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("files/app.big/0123456789abcdef");
+    let cache: twat_cache::FileCache<Vec<u8>> = twat_cache::FileCache::builder(&dir).build();
+    cache.insert(&("big",), &vec![1u8; 100]);
+    drop(cache);
+    let path = walk(&dir)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "twc"))
+        .unwrap();
+    // Keep a real header (key and all), declare a payload that fills 1 GiB, and make the
+    // file that long (sparse): valid up to its size, so only a size bound stops the read.
+    let entry = std::fs::read(&path).unwrap();
+    let key_len = u32::from_le_bytes(entry[54..58].try_into().unwrap()) as usize;
+    let head_len = 74 + key_len;
+    let len: u64 = 1 << 30;
+    let mut head = entry[..head_len].to_vec();
+    let payload = len - head_len as u64 - 4;
+    head[58..66].copy_from_slice(&payload.to_le_bytes());
+    head[66..74].copy_from_slice(&payload.to_le_bytes());
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    file.write_all(&head).unwrap();
+    file.set_len(len).unwrap();
+    drop(file);
+
+    let (out, peak) = cli_with_peak(root.path(), &["inspect", "files/app::big", "--json"]);
+    assert!(
+        out.status.success(),
+        "inspect failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        peak < 64 << 20,
+        "inspecting a 1 GiB entry file took {} MiB",
+        peak >> 20
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entries = shown["caches"][0]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{shown:#}");
+    assert_eq!(entries[0]["oversized"], true, "{shown:#}");
+    assert_eq!(entries[0]["bytes"], len);
+    assert!(path.exists(), "inspect changes nothing");
+}

@@ -168,7 +168,11 @@ fn renamed(temp: &Path, path: &Path) -> std::io::Result<()> {
     fs::rename(temp, path)
 }
 
-fn read_entry(path: &Path, max_len: u64, touch: bool) -> Result<Option<Stored>, StoreError> {
+pub(super) fn read_entry(
+    path: &Path,
+    max_len: u64,
+    touch: bool,
+) -> Result<Option<Stored>, StoreError> {
     read_opened(open_entry(path), path, max_len, touch)
 }
 
@@ -237,8 +241,10 @@ fn open_private(path: &Path) -> std::io::Result<File> {
     options.open(path)
 }
 
-/// Most bytes any entry file may have: the bound the cache passes for whole-store scans.
-const MAX_ENTRY: u64 = 1 << 36;
+/// Most bytes a whole-store scan (`for_each`, `sample`) reads of one entry file: a larger one is
+/// visited as a damaged entry, never read (a cache whose own bound is larger removes it only
+/// when it clears everything anyway).
+const MAX_ENTRY: u64 = crate::DEFAULT_MAX_ENTRY_BYTES;
 
 impl FileStore {
     fn shard_dir(&self, id: &EntryId) -> PathBuf {

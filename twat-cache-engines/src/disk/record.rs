@@ -202,6 +202,7 @@ pub(crate) fn encode_with<E>(
 /// What a prune needs of an entry, from its first [`HEADER_LEN`] bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Peek {
+    pub flags: u8,
     pub namespace: u64,
     pub created: u64,
     pub renewed: u64,
@@ -213,6 +214,7 @@ pub(crate) struct Peek {
 pub(crate) fn peek(prefix: &[u8]) -> Option<Peek> {
     declared_len(prefix)?;
     Some(Peek {
+        flags: prefix[5],
         namespace: u64_at(prefix, 14),
         created: u64_at(prefix, 22),
         renewed: u64_at(prefix, 30),

@@ -83,6 +83,7 @@ impl<K, V> MemoryCacheBuilder<K, V> {
             single_flight,
             early_refresh,
             early_refresh_seed,
+            max_entry_bytes: _, // a bound on stored entries: disk caches only
         } = self.common;
         let shard_count = self
             .shards

@@ -17,7 +17,7 @@ use crate::disk::value_layout::tag;
 use crate::disk::{FileLocation, FileStore};
 use crate::early::EarlyRefresh;
 use crate::flight::FlightTable;
-use crate::options::{CommonOptions, HasCommonOptions, common_setters};
+use crate::options::{CommonOptions, HasCommonOptions, common_setters, entry_bound};
 
 impl<S: Backend, V> DiskCache<S, V> {
     /// Starts a builder for the store at `location`.
@@ -92,6 +92,27 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
         self
     }
 
+    /// Most bytes of one stored entry (default
+    /// [`DEFAULT_MAX_ENTRY_BYTES`](crate::DEFAULT_MAX_ENTRY_BYTES), 256 MiB, or `max_bytes`
+    /// when that is given; never above `max_bytes`): reading an entry never reads or
+    /// decompresses more, a larger entry is a miss (and removed), and a value whose entry
+    /// would be larger is not stored.
+    ///
+    /// ```
+    /// use twat_cache::FileCache;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let cache: FileCache<Vec<u8>> = FileCache::builder(dir.path())
+    ///     .max_entry_bytes(1 << 30) // 1 GiB values are cached (and may be read back whole)
+    ///     .build();
+    /// cache.insert("small", &vec![1u8; 10]);
+    /// assert!(cache.get("small").is_some());
+    /// ```
+    pub fn max_entry_bytes(mut self, bytes: u64) -> Self {
+        self.common.max_entry_bytes = Some(bytes);
+        self
+    }
+
     /// An ancestor of the folder (the cache root) that must pass the directory rule too, with
     /// every directory between it and the folder; created 0700 if missing. Without it only the
     /// folder and what is below are checked.
@@ -153,6 +174,7 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
             single_flight,
             early_refresh,
             early_refresh_seed,
+            max_entry_bytes,
         } = self.common;
         let folder = S::folder(&self.location).to_path_buf();
         let (location, trusted_root, checked) = (self.location, self.trusted_root, folder.clone());
@@ -176,6 +198,7 @@ impl<S: Backend, V> DiskCacheBuilder<S, V> {
             refresh,
             maxsize: maxsize.map_or(u64::MAX, |n| n as u64),
             max_bytes: max_bytes.unwrap_or(u64::MAX),
+            max_entry: entry_bound(max_entry_bytes, max_bytes),
             policy,
             compress: self.compress,
             clock,

@@ -73,6 +73,8 @@ pub struct DiskCore<S> {
     pub(super) refresh: bool,
     pub(super) maxsize: u64,
     pub(super) max_bytes: u64,
+    /// Most bytes of one entry, read or written (see `DEFAULT_MAX_ENTRY_BYTES`).
+    pub(super) max_entry: u64,
     pub(super) policy: Policy,
     pub(super) compress: bool,
     pub(super) clock: Clock,
@@ -118,9 +120,6 @@ fn saturating_sub(counter: &AtomicU64, by: u64) {
         Some(v.saturating_sub(by))
     });
 }
-
-/// Most bytes a read accepts for one entry when the cache has no byte bound.
-const MAX_ENTRY: u64 = 1 << 36;
 
 impl<S: Backend> DiskCore<S> {
     /// The storage folder.
@@ -190,9 +189,10 @@ impl<S: Backend> DiskCore<S> {
         self.maxsize != u64::MAX || self.max_bytes != u64::MAX
     }
 
-    /// The most bytes one entry can have.
+    /// The most bytes one entry can have: what a read accepts, a decompression produces and
+    /// a write stores.
     pub(super) fn max_entry(&self) -> u64 {
-        self.max_bytes.min(MAX_ENTRY)
+        self.max_entry
     }
 
     /// Entries of this namespace.

@@ -644,9 +644,9 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
     ) -> Option<u64> {
         let core = &*self.core;
         let now = core.clock.unix_nanos();
-        if bytes.len() as u64 > core.max_bytes {
-            // Too large to keep: an older value stored under the key must not outlive this
-            // insert, or a later read would return it.
+        if bytes.len() as u64 > core.max_entry() {
+            // Too large to keep (or to read back: see `max_entry`): an older value stored
+            // under the key must not outlive this insert, or a later read would return it.
             core.discard_readable(id);
             return None;
         }

@@ -10,7 +10,7 @@ use super::{
     StoreKind, Survivor, now, sorted_dirs,
 };
 use crate::disk::file_store::{
-    EXTENSION, IN_USE, STALE_TEMP, TEMP_EXTENSION, open_entry, parse_id,
+    EXTENSION, IN_USE, STALE_TEMP, TEMP_EXTENSION, open_entry, parse_id, read_entry,
 };
 use crate::disk::record;
 
@@ -178,10 +178,22 @@ pub(super) fn entries(cache: &CacheReport, limit: usize) -> Vec<EntryReport> {
             if shown.len() >= limit {
                 return shown;
             }
-            let NamespaceFile::Entry { path, bytes, .. } = file else {
+            let NamespaceFile::Entry {
+                path,
+                header,
+                bytes,
+                ..
+            } = file
+            else {
                 continue;
             };
-            let Ok(stored) = fs::read(&path) else {
+            if bytes > super::INSPECT_MAX_ENTRY_BYTES {
+                shown.push(super::oversized(&header, bytes, &namespace.id));
+                continue;
+            }
+            // The store's own reader: no symlink, no FIFO, no more than the header declares
+            // and the bound allows (the file may have grown since it was listed).
+            let Ok(Some(stored)) = read_entry(&path, super::INSPECT_MAX_ENTRY_BYTES, false) else {
                 continue;
             };
             if let Some(entry) = super::describe(&stored, bytes, &namespace.id) {

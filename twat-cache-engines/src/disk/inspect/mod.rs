@@ -139,7 +139,15 @@ pub struct EntryReport {
     pub compressed: bool,
     /// Its namespace's id.
     pub namespace: String,
+    /// Larger than `inspect` reads of one entry ([`INSPECT_MAX_ENTRY_BYTES`]): listed from its
+    /// header, its key and value not read (`key` says so).
+    pub oversized: bool,
 }
+
+/// Most bytes `inspect` reads of one entry file: the caches' default per-entry bound
+/// ([`DEFAULT_MAX_ENTRY_BYTES`](crate::DEFAULT_MAX_ENTRY_BYTES)), so a damaged or hostile file
+/// costs no more memory than a cache would spend on it.
+pub const INSPECT_MAX_ENTRY_BYTES: u64 = crate::DEFAULT_MAX_ENTRY_BYTES;
 
 /// What a [`clear`] or [`prune`] removed (or, for a dry run, would remove).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -504,5 +512,22 @@ fn describe(stored: &[u8], bytes: u64, namespace: &str) -> Option<EntryReport> {
         expires: (entry.header.expires != 0).then_some(entry.header.expires),
         compressed: entry.header.flags & super::record::COMPRESSED != 0,
         namespace: namespace.to_string(),
+        oversized: false,
     })
+}
+
+/// An entry too large to read, as an [`EntryReport`] from its header.
+fn oversized(header: &super::record::Peek, bytes: u64, namespace: &str) -> EntryReport {
+    EntryReport {
+        key: format!(
+            "(not read: larger than the {} MiB inspect reads of an entry)",
+            INSPECT_MAX_ENTRY_BYTES >> 20
+        ),
+        bytes,
+        created: header.created,
+        expires: (header.expires != 0).then_some(header.expires),
+        compressed: header.flags & super::record::COMPRESSED != 0,
+        namespace: namespace.to_string(),
+        oversized: true,
+    }
 }

@@ -86,6 +86,19 @@ pub(super) fn entries(
                 if shown.len() >= limit {
                     break;
                 }
+                // Sized before it is fetched: a value over the bound is shown from its header.
+                let len: u64 = redis::cmd("STRLEN").arg(key).query(connection)?;
+                if len > super::INSPECT_MAX_ENTRY_BYTES {
+                    let prefix: Vec<u8> = redis::cmd("GETRANGE")
+                        .arg(key)
+                        .arg(0)
+                        .arg(record::HEADER_LEN - 1)
+                        .query(connection)?;
+                    if let Some(header) = record::peek(&prefix) {
+                        shown.push(super::oversized(&header, len, &namespace.id));
+                    }
+                    continue;
+                }
                 let stored: Option<Vec<u8>> = redis::cmd("GET").arg(key).query(connection)?;
                 if let Some(entry) = stored.and_then(|s| {
                     let len = s.len() as u64;

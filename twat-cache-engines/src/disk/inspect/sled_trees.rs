@@ -152,8 +152,12 @@ fn tree_entries(cache: &CacheReport, tree: &sled::Tree, limit: usize) -> Vec<Ent
         .flatten()
         .filter(|(id, _)| id.len() == 32)
         .filter_map(|(_, stored)| {
-            let tag = record::peek(&stored)?.namespace;
-            super::describe(&stored, stored.len() as u64, &format!("{tag:016x}"))
+            let header = record::peek(&stored)?;
+            let (len, namespace) = (stored.len() as u64, format!("{:016x}", header.namespace));
+            if len > super::INSPECT_MAX_ENTRY_BYTES {
+                return Some(super::oversized(&header, len, &namespace));
+            }
+            super::describe(&stored, len, &namespace)
         })
         .take(limit.saturating_mul(4).max(limit))
         .collect();
