@@ -475,7 +475,10 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
             core.discard(id);
             return None;
         };
-        if core.refresh && core.ttl != 0 {
+        if core.refresh
+            && core.ttl != 0
+            && renewal_due(entry.header.renewed, now, core.ttl, S::RENEWAL_RESOLUTION)
+        {
             let mut renewed = stored.to_vec();
             record::renew(&mut renewed, now, now.saturating_add(core.ttl));
             core.renew(id, &stored, renewed);
@@ -671,6 +674,14 @@ pub struct DiskHit<V> {
     pub stored_len: u64,
     /// Nanoseconds computing the value took (0: not measured).
     pub took: u64,
+}
+
+/// Whether a `refresh` hit at `now` renews an entry last renewed at `renewed`: once the
+/// backend's resolution or a sixteenth of the TTL has passed, whichever is shorter (so an
+/// entry hit often is written once per step, and still expires no more than a step early).
+fn renewal_due(renewed: u64, now: u64, ttl: u64, resolution: Duration) -> bool {
+    let step = crate::clock::duration_nanos(resolution).min(ttl / 16);
+    now.saturating_sub(renewed) >= step
 }
 
 /// The flight-table hash of an entry id.
