@@ -172,8 +172,8 @@ fn frequent_refresh_hits_write_nothing() {
     );
 }
 
-/// A renewal cut short (a torn write of its few bytes, as a crash would leave it) reads as the
-/// entry with its earlier deadline, or as a miss: never as a later deadline than the renewal's.
+/// A renewal cut short (a torn write of its few bytes, as a crash would leave it) reads as a
+/// miss, or as the entry before or after the renewal: never with a deadline nobody wrote.
 #[test]
 fn a_torn_renewal_reads_as_the_old_deadline_or_a_miss() {
     let dir = tempfile::tempdir().unwrap();
@@ -189,7 +189,7 @@ fn a_torn_renewal_reads_as_the_old_deadline_or_a_miss() {
     let changed: Vec<usize> = (0..written.len())
         .filter(|&i| written[i] != renewed[i])
         .collect();
-    assert!(!changed.is_empty() && changed.len() <= 24, "{changed:?}");
+    assert!(!changed.is_empty() && changed.len() <= 20, "{changed:?}");
     // A fresh view of the cache whose clock reads `after` past the renewal.
     let view_at = |after: Duration| -> FileCache<u64> {
         let at = Clock::manual();

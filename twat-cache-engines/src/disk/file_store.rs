@@ -12,7 +12,7 @@
 //! processes writing one key both leave a valid entry. Publishes and removals hold the shard's
 //! lock (an advisory file lock, released by the OS if the holder dies), so that a replacement
 //! publishes only an entry that is still the one it read, and a removal is never undone by one.
-//! A `refresh` renewal rewrites only the entry's renewal slot, in place, through the descriptor
+//! A `refresh` renewal rewrites only the entry's renewal (20 bytes of its header), in place, through the descriptor
 //! it compared the entry on (see [`FileStore`]'s `replace`): a removal or a newer entry renamed
 //! over the file meanwhile leaves that write in the old, unlinked file. With `durable`, the file and its directory are
 //! fsynced before the rename returns; without (the default), a power loss may lose recent
@@ -464,12 +464,12 @@ impl FileStore {
         Ok(())
     }
 
-    /// Renews `id`'s entry in place: writes `bytes` at `at` (its renewal slot) if the file is
+    /// Renews `id`'s entry in place: writes `bytes` at `at` (its renewal) if the file is
     /// still `expected` (same header and checksum, so the same entry). The write goes through
     /// the descriptor the entry was compared on, so a removal or a newer entry renamed over the
     /// file meanwhile leaves it in the old, unlinked file: a renewal never undoes either, in
     /// this process or another. Renewals of one file wait for each other (a lock on it); a
-    /// torn one leaves the previous renewal in force (see `record.rs`).
+    /// torn one (a crash mid-write) reads as a damaged entry (see `record.rs`).
     fn renew_in_place(
         &self,
         id: &EntryId,

@@ -3,13 +3,12 @@
 //! ```text
 //! magic "TWCE" | format u8 | flags u8 | value layout u64 | namespace u64 | created u64 |
 //! renewed u64 | expires u64 | took u64 | key length u32 | payload length u64 |
-//! raw length u64 | renewal slot × 2 | key | payload | checksum u32
-//!
-//! renewal slot: renewed u64 | expires u64 | sequence u32 | slot checksum u32
+//! raw length u64 | renewal: renewed u64 | expires u64 | renewal checksum u32 |
+//! key | payload | checksum u32
 //! ```
 //!
-//! All integers little-endian. `checksum` is CRC-32 over everything before it except the two
-//! renewal slots: it guards against damage, not against an adversary (keys are found by BLAKE3,
+//! All integers little-endian. `checksum` is CRC-32 over everything before it except the
+//! renewal: it guards against damage, not against an adversary (keys are found by BLAKE3,
 //! and the stored key is compared on every read). A reader that sees another magic, another
 //! format, lengths that do not add up to the buffer, a bad checksum, another value layout (the
 //! function's return type changed under a pinned `version`) or another key (a hash collision)
@@ -19,13 +18,12 @@
 //! cannot expand without bound. `took` is how long computing the value took, in nanoseconds
 //! (0: not measured), for early refresh.
 //!
-//! A `refresh` renews an entry by writing one renewal slot (24 bytes, in the first
-//! [`HEADER_LEN`] bytes) in place, not the whole entry: the slot with the highest sequence whose
-//! own checksum (over the header's fixed fields and the slot) holds gives the entry's `renewed`
-//! and `expires`, else the write's own fields do. A renewal writes the other slot, so a torn
-//! renewal (a crash, or a reader racing the write) leaves the previous renewal or the write in
-//! force: an earlier deadline, never a wrong one. Format 5; entries of older formats read as
-//! absent.
+//! A `refresh` renews an entry by writing its renewal (20 bytes, within the first
+//! [`HEADER_LEN`] bytes) in place, not the whole entry. All zeros: never renewed, the write's
+//! own `renewed` and `expires` are in force; else the renewal's, if its own checksum (over the
+//! header's fixed fields and the renewal) holds. A renewal that is neither — damaged, or torn
+//! by a crash mid-write — makes the entry absent, like any other damage: never a wrong
+//! deadline. Format 5; entries of older formats read as absent.
 
 pub(crate) const MAGIC: [u8; 4] = *b"TWCE";
 pub(crate) const FORMAT: u8 = 5;
@@ -34,10 +32,9 @@ pub(crate) const COMPRESSED: u8 = 1;
 
 /// The fixed fields before the renewal slots.
 const FIELDS: usize = 4 + 1 + 1 + 8 + 8 + 8 + 8 + 8 + 8 + 4 + 8 + 8;
-/// One renewal slot: renewed, expires, sequence, slot checksum.
-const SLOT: usize = 8 + 8 + 4 + 4;
-const SLOTS: std::ops::Range<usize> = FIELDS..FIELDS + 2 * SLOT;
-const FIXED: usize = SLOTS.end;
+/// The renewal: renewed, expires, its checksum.
+const RENEWAL: std::ops::Range<usize> = FIELDS..FIELDS + 8 + 8 + 4;
+const FIXED: usize = RENEWAL.end;
 const CHECKSUM: usize = 4;
 
 /// The metadata of an entry.
@@ -95,45 +92,47 @@ pub(crate) struct Record<'a> {
     pub payload: &'a [u8],
 }
 
-/// The entry's checksum: over `body` (everything before the checksum) but the renewal slots,
-/// which renewals rewrite in place.
+/// The entry's checksum: over `body` (everything before the checksum) but the renewal, which
+/// renewals rewrite in place.
 fn body_checksum(body: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&body[..SLOTS.start]);
-    hasher.update(&body[SLOTS.end..]);
+    hasher.update(&body[..RENEWAL.start]);
+    hasher.update(&body[RENEWAL.end..]);
     hasher.finalize()
 }
 
-/// A renewal slot's checksum: over the header's fixed fields (so a slot holds only for the
-/// entry it was written in) and the slot's renewed, expires and sequence.
-fn slot_checksum(fields: &[u8], slot: &[u8]) -> u32 {
+/// A renewal's checksum: over the header's fixed fields (so a renewal holds only for the entry
+/// it was written in) and the renewal's `renewed` and `expires` (`renewal`'s first 16 bytes).
+fn renewal_checksum(fields: &[u8], renewal: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&fields[..FIELDS]);
-    hasher.update(&slot[..SLOT - 4]);
+    hasher.update(&renewal[..16]);
     hasher.finalize()
 }
 
-/// The renewal in force in a header (`prefix`: at least [`HEADER_LEN`] bytes): the intact slot
-/// with the highest sequence, as `(slot index, sequence, renewed, expires)`; `None` if no
-/// renewal holds (never renewed, or every renewal torn or damaged).
-fn renewal(prefix: &[u8]) -> Option<(usize, u32, u64, u64)> {
-    (0..2)
-        .filter_map(|i| {
-            let slot = &prefix[SLOTS.start + i * SLOT..SLOTS.start + (i + 1) * SLOT];
-            let sequence = u32::from_le_bytes(slot[16..20].try_into().expect("4 bytes"));
-            let sum = u32::from_le_bytes(slot[20..24].try_into().expect("4 bytes"));
-            (sequence != 0 && sum == slot_checksum(prefix, slot))
-                .then(|| (i, sequence, u64_at(slot, 0), u64_at(slot, 8)))
-        })
-        .max_by_key(|&(_, sequence, ..)| sequence)
+/// `renewed` and `expires` in force in a header (`prefix`: at least [`HEADER_LEN`] bytes): the
+/// renewal's, or the write's if it was never renewed; `None` if the renewal is damaged or torn.
+fn lifetime(prefix: &[u8]) -> Option<(u64, u64)> {
+    let renewal = &prefix[RENEWAL];
+    if renewal.iter().all(|&b| b == 0) {
+        return Some((u64_at(prefix, 30), u64_at(prefix, 38)));
+    }
+    let sum = u32::from_le_bytes(renewal[16..20].try_into().expect("4 bytes"));
+    (sum == renewal_checksum(prefix, renewal)).then(|| (u64_at(renewal, 0), u64_at(renewal, 8)))
 }
 
-/// `renewed` and `expires` in force: the latest intact renewal's, else the write's.
-fn lifetime(prefix: &[u8]) -> (u64, u64) {
-    match renewal(prefix) {
-        Some((_, _, renewed, expires)) => (renewed, expires),
-        None => (u64_at(prefix, 30), u64_at(prefix, 38)),
-    }
+/// Whether `bytes` are an intact entry but for its renewal: what a reader sees for an instant
+/// while another thread or process renews the entry in place (worth reading again before
+/// treating it as damage).
+pub(crate) fn renewal_torn(bytes: &[u8]) -> bool {
+    bytes.len() >= FIXED + CHECKSUM
+        && bytes[..4] == MAGIC
+        && bytes[4] == FORMAT
+        && lifetime(bytes).is_none()
+        && {
+            let (body, sum) = bytes.split_at(bytes.len() - CHECKSUM);
+            body_checksum(body).to_le_bytes() == sum
+        }
 }
 
 #[cfg(test)]
@@ -165,7 +164,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record<'_>> {
     if key_end.checked_add(payload_len)? != body.len() {
         return None;
     }
-    let (renewed, expires) = lifetime(body);
+    let (renewed, expires) = lifetime(body)?;
     Some(Record {
         header: Header {
             flags: body[5],
@@ -229,7 +228,7 @@ pub(crate) fn encode_with<E>(
     out.extend_from_slice(&header.took.to_le_bytes());
     out.extend_from_slice(&(key.len() as u32).to_le_bytes());
     out.extend_from_slice(&[0; 16]); // payload and raw lengths, once known
-    out.extend_from_slice(&[0; 2 * SLOT]); // never renewed
+    out.extend_from_slice(&[0; RENEWAL.end - RENEWAL.start]); // never renewed
     out.extend_from_slice(key);
     append_payload(&mut out)?;
     let payload_len = (out.len() - FIXED - key.len()) as u64;
@@ -258,7 +257,7 @@ pub(crate) struct Peek {
 /// the checksum: for pruning, which must not read whole files. `None` if it is not an entry.
 pub(crate) fn peek(prefix: &[u8]) -> Option<Peek> {
     declared_len(prefix)?;
-    let (renewed, expires) = lifetime(prefix);
+    let (renewed, expires) = lifetime(prefix)?;
     Some(Peek {
         namespace: u64_at(prefix, 14),
         created: u64_at(prefix, 22),
@@ -270,27 +269,15 @@ pub(crate) fn peek(prefix: &[u8]) -> Option<Peek> {
 /// Bytes of an entry that [`peek`] needs.
 pub(crate) const HEADER_LEN: usize = FIXED;
 
-/// Renews an intact entry (for `refresh`): writes `renewed` and `expires` into the renewal
-/// slot not in force, leaving the rest of the bytes (and the slot in force) as they are, so a
-/// store can write just the changed range in place. Returns that range (empty: not renewed, the
-/// sequence is exhausted).
-pub(crate) fn renew(bytes: &mut [u8], renewed: u64, expires: u64) -> std::ops::Range<usize> {
-    let (slot, sequence) = match renewal(bytes) {
-        Some((i, sequence, ..)) => (1 - i, sequence.checked_add(1)),
-        None => (0, Some(1)),
-    };
-    let Some(sequence) = sequence else {
-        return 0..0;
-    };
-    let at = SLOTS.start + slot * SLOT;
-    let mut new = [0u8; SLOT];
-    new[..8].copy_from_slice(&renewed.to_le_bytes());
-    new[8..16].copy_from_slice(&expires.to_le_bytes());
-    new[16..20].copy_from_slice(&sequence.to_le_bytes());
-    let sum = slot_checksum(bytes, &new);
-    new[20..].copy_from_slice(&sum.to_le_bytes());
-    bytes[at..at + SLOT].copy_from_slice(&new);
-    at..at + SLOT
+/// Renews an intact entry (for `refresh`): writes `renewed` and `expires` into its renewal,
+/// leaving every other byte as it is (so a store can write just those in place).
+pub(crate) fn renew(bytes: &mut [u8], renewed: u64, expires: u64) {
+    let mut renewal = [0u8; RENEWAL.end - RENEWAL.start];
+    renewal[..8].copy_from_slice(&renewed.to_le_bytes());
+    renewal[8..16].copy_from_slice(&expires.to_le_bytes());
+    let sum = renewal_checksum(bytes, &renewal);
+    renewal[16..].copy_from_slice(&sum.to_le_bytes());
+    bytes[RENEWAL].copy_from_slice(&renewal);
 }
 
 #[cfg(test)]
@@ -357,78 +344,64 @@ mod tests {
         assert!(peek(&bytes).is_none() && declared_len(&bytes).is_none());
     }
 
-    /// A flipped bit outside the renewal slots makes the entry absent; one inside them voids
-    /// that renewal, leaving an earlier one in force: never a later deadline, never other bytes.
+    /// Every flipped bit is detected, in the renewal too (written or not).
     #[test]
     fn every_single_flipped_bit_is_detected() {
-        let mut bytes = encode(&header(), b"some key", b"some payload bytes");
-        let written = decode(&bytes).unwrap().header;
-        renew(&mut bytes, 300, 500);
-        renew(&mut bytes, 400, 600);
-        for i in 0..bytes.len() * 8 {
-            let mut damaged = bytes.clone();
-            damaged[i / 8] ^= 1 << (i % 8);
-            let decoded = decode(&damaged);
-            if !SLOTS.contains(&(i / 8)) {
-                assert!(decoded.is_none(), "bit {i} flipped went unnoticed");
-                continue;
+        let fresh = encode(&header(), b"some key", b"some payload bytes");
+        let mut renewed = fresh.clone();
+        renew(&mut renewed, 300, 500);
+        for bytes in [fresh, renewed] {
+            assert!(decode(&bytes).is_some());
+            for i in 0..bytes.len() * 8 {
+                let mut damaged = bytes.clone();
+                damaged[i / 8] ^= 1 << (i % 8);
+                assert!(decode(&damaged).is_none(), "bit {i} flipped went unnoticed");
+                assert!(peek(&damaged).is_none_or(|_| !RENEWAL.contains(&(i / 8))));
             }
-            let r = decoded.expect("a damaged renewal leaves the entry");
-            assert_eq!(
-                (r.key, r.payload),
-                (&b"some key"[..], &b"some payload bytes"[..])
-            );
-            let lifetime = (r.header.renewed, r.header.expires);
-            assert!(
-                [(400, 600), (300, 500)].contains(&lifetime),
-                "bit {i}: {lifetime:?}"
-            );
-            let rest = Header {
-                renewed: 100,
-                expires: 200,
-                ..r.header
-            };
-            assert_eq!(rest, written, "bit {i}");
-        }
-        for len in 0..bytes.len() {
-            assert!(
-                decode(&bytes[..len]).is_none(),
-                "truncation to {len} went unnoticed"
-            );
+            for len in 0..bytes.len() {
+                assert!(
+                    decode(&bytes[..len]).is_none(),
+                    "truncation to {len} went unnoticed"
+                );
+            }
         }
     }
 
-    /// A renewal torn anywhere (a prefix of its bytes written, as a crash or a racing reader
-    /// sees it) reads as the renewal before it, or as itself once whole.
+    /// A renewal torn anywhere (a prefix of its bytes written, as a crash leaves it, or as a
+    /// reader racing the write sees it) reads as absent, or as the entry before or after the
+    /// renewal: never with another deadline. Torn, it is told apart from other damage.
     #[test]
-    fn a_torn_renewal_leaves_the_previous_one_in_force() {
-        for earlier in 0..3u64 {
+    fn a_torn_renewal_reads_as_absent_never_as_another_deadline() {
+        for earlier in [None, Some((300, 500))] {
             let mut before = encode(&header(), b"key", b"payload");
-            let mut previous = (100, 200);
-            for j in 0..earlier {
-                previous = (300 + 100 * j, 500 + 100 * j);
-                renew(&mut before, previous.0, previous.1);
+            if let Some((renewed, expires)) = earlier {
+                renew(&mut before, renewed, expires);
             }
+            let previous = earlier.unwrap_or((100, 200));
             let mut after = before.clone();
-            let range = renew(&mut after, 700, 900);
-            assert_eq!(range.len(), SLOT);
-            assert!(range.end <= HEADER_LEN, "the slot is in the header");
-            assert_eq!(before[..range.start], after[..range.start]);
-            assert_eq!(before[range.end..], after[range.end..]);
-            for cut in range.start..=range.end {
+            renew(&mut after, 700, 900);
+            assert_eq!(before[..RENEWAL.start], after[..RENEWAL.start]);
+            assert_eq!(before[RENEWAL.end..], after[RENEWAL.end..]);
+            assert!(RENEWAL.end <= HEADER_LEN, "the renewal is in the header");
+            for cut in RENEWAL.start..=RENEWAL.end {
                 let mut torn = before.clone();
-                torn[range.start..cut].copy_from_slice(&after[range.start..cut]);
-                let h = decode(&torn).expect("still an entry").header;
-                let p = peek(&torn[..HEADER_LEN]).unwrap();
-                assert_eq!((h.renewed, h.expires), (p.renewed, p.expires));
-                let expected = if cut == range.end {
-                    (700, 900)
-                } else {
-                    previous
-                };
-                assert_eq!((h.renewed, h.expires), expected, "cut at {cut}");
+                torn[RENEWAL.start..cut].copy_from_slice(&after[RENEWAL.start..cut]);
+                let lifetime = decode(&torn).map(|r| (r.header.renewed, r.header.expires));
+                let peeked = peek(&torn[..HEADER_LEN]).map(|p| (p.renewed, p.expires));
+                assert_eq!(lifetime, peeked);
+                match lifetime {
+                    None => assert!(renewal_torn(&torn), "cut at {cut}"),
+                    Some(l) if torn == before => assert_eq!(l, previous),
+                    Some(l) => assert_eq!((l, &torn), ((700, 900), &after), "cut at {cut}"),
+                }
             }
         }
+        let mut damaged = encode(&header(), b"key", b"payload");
+        damaged[FIXED] ^= 1;
+        assert!(
+            !renewal_torn(&damaged),
+            "damage elsewhere is not a torn renewal"
+        );
     }
 
     proptest! {
@@ -442,15 +415,9 @@ mod tests {
         #[test]
         fn damaged_records_never_decode(key in prop::collection::vec(any::<u8>(), 0..40), payload in prop::collection::vec(any::<u8>(), 0..100), at in any::<prop::sample::Index>(), bit in 0u8..8) {
             let mut bytes = encode(&header(), &key, &payload);
-            let written = decode(&bytes).unwrap().header;
             let i = at.index(bytes.len());
             bytes[i] ^= 1 << bit;
-            if SLOTS.contains(&i) {
-                // An unwritten renewal slot stays void: the entry as written.
-                prop_assert_eq!(decode(&bytes).map(|r| r.header), Some(written));
-            } else {
-                prop_assert!(decode(&bytes).is_none());
-            }
+            prop_assert!(decode(&bytes).is_none());
         }
     }
 }

@@ -447,10 +447,26 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
     fn read_with_lifetime(&self, id: &EntryId, key: &[u8]) -> Option<DiskHit<V>> {
         let core = &*self.core;
         // Stores that prune by last access record it as they read (coarsely: see the store).
-        let stored = core.stored_for(id, S::PRUNES && core.tracks_access())?;
-        let Some(entry) = record::decode(&stored) else {
-            core.discard(id);
-            return None;
+        let first = core.stored_for(id, S::PRUNES && core.tracks_access())?;
+        let again;
+        let (stored, entry) = match record::decode(&first) {
+            Some(entry) => (&first, entry),
+            // Another thread or process renewing the entry in place right now: look again
+            // before treating it as damage (a torn renewal that stays is damage).
+            None if record::renewal_torn(&first) => {
+                again = core.stored(id)?;
+                match record::decode(&again) {
+                    Some(entry) => (&again, entry),
+                    None => {
+                        core.discard(id);
+                        return None;
+                    }
+                }
+            }
+            None => {
+                core.discard(id);
+                return None;
+            }
         };
         if entry.key != key || entry.header.namespace != core.namespace_tag {
             return None; // a hash collision: someone else's entry, left alone
@@ -481,7 +497,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         {
             let mut renewed = stored.to_vec();
             record::renew(&mut renewed, now, now.saturating_add(core.ttl));
-            core.renew(id, &stored, renewed);
+            core.renew(id, stored, renewed);
             deadline = now.saturating_add(core.ttl);
         }
         if core.tracks_access() && !S::PRUNES {
