@@ -265,6 +265,80 @@ fn computation_locks_come_back_after_their_directory_was_removed() {
     }
 }
 
+/// Every directory named `name` below `dir`.
+fn dirs_named(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() && !p.is_symlink() {
+            if p.file_name().is_some_and(|n| n == name) {
+                found.push(p.clone());
+            }
+            stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+        }
+    }
+    found
+}
+
+/// The same across real processes: two processes that are running when the lock directory is
+/// removed (as `twat-cache clear` does) then miss one key at once, and compute it once.
+#[test]
+fn processes_still_compute_a_key_once_after_the_lock_directory_was_removed() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let root = tempfile::tempdir().unwrap();
+    let trigger = root.path().join("go");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_cache_helper"))
+                .args(["fslow_after", trigger.to_str().unwrap(), "31", "32"])
+                .env("TWAT_CACHE_DIR", root.path())
+                .env_remove("TWAT_CACHE_DISABLE")
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stdout = child.stdout.take().unwrap();
+            let ready = ready_tx.clone();
+            let reader = std::thread::spawn(move || {
+                let mut lines = Vec::new();
+                for line in BufReader::new(stdout).lines() {
+                    let line = line.unwrap();
+                    if line == "ready" {
+                        let _ = ready.send(());
+                    }
+                    lines.push(line);
+                }
+                lines
+            });
+            (child, reader)
+        })
+        .collect();
+    for _ in 0..2 {
+        ready_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("both helpers ready");
+    }
+    // Both processes hold an open store whose lock directory they created; remove it.
+    let locks = dirs_named(root.path(), ".locks");
+    assert!(!locks.is_empty(), "no lock directory was created");
+    for dir in &locks {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    std::fs::write(&trigger, b"").unwrap();
+    let mut runs = 0;
+    for (mut child, reader) in children {
+        assert!(child.wait().unwrap().success());
+        let report = twat_cache_tests::Report::parse(reader.join().unwrap());
+        assert_eq!(report.wrong, 0);
+        runs += report.runs;
+    }
+    assert_eq!(
+        runs, 2,
+        "key 31 once before the removal, key 32 once after it, across both processes"
+    );
+}
+
 // Suspected: clear() reads every entry whole -----------------------------------------------------
 
 /// `clear()` tells this namespace's entries by their headers: it does not read a 32 MiB entry.
