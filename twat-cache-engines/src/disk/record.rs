@@ -266,8 +266,10 @@ pub(crate) fn peek(prefix: &[u8]) -> Option<Peek> {
     })
 }
 
-/// Bytes of an entry that [`peek`] needs.
+/// Bytes of an entry that [`peek`] needs (the renewal included, which a store rewrites in
+/// place within them).
 pub(crate) const HEADER_LEN: usize = FIXED;
+const _: () = assert!(RENEWAL.end <= HEADER_LEN);
 
 /// Renews an intact entry (for `refresh`): writes `renewed` and `expires` into its renewal,
 /// leaving every other byte as it is (so a store can write just those in place).
@@ -382,7 +384,6 @@ mod tests {
             renew(&mut after, 700, 900);
             assert_eq!(before[..RENEWAL.start], after[..RENEWAL.start]);
             assert_eq!(before[RENEWAL.end..], after[RENEWAL.end..]);
-            assert!(RENEWAL.end <= HEADER_LEN, "the renewal is in the header");
             for cut in RENEWAL.start..=RENEWAL.end {
                 let mut torn = before.clone();
                 torn[RENEWAL.start..cut].copy_from_slice(&after[RENEWAL.start..cut]);
