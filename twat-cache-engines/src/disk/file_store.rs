@@ -12,12 +12,12 @@
 //! processes writing one key both leave a valid entry. Publishes and removals hold the shard's
 //! lock (an advisory file lock, released by the OS if the holder dies), so that a replacement
 //! publishes only an entry that is still the one it read, and a removal is never undone by one.
-//! A `refresh` renewal rewrites only the entry's renewal (20 bytes of its header), in place, through the descriptor
-//! it compared the entry on (see [`FileStore`]'s `replace`): a removal or a newer entry renamed
-//! over the file meanwhile leaves that write in the old, unlinked file. With `durable`, the file and its directory are
-//! fsynced before the rename returns; without (the default), a power loss may lose recent
-//! entries, which the checksum then turns into misses. Temporary files left by killed writers
-//! are removed by the next prune. A file's modification time is its last access (a hit touches
+//! A `refresh` renewal rewrites only the entry's renewal (20 bytes of its header) in place,
+//! through the descriptor it compared the entry on: a removal or a newer entry renamed over the
+//! file meanwhile leaves that write in the old, unlinked file. With `durable`, the file and its
+//! directory are fsynced before the rename returns; without (the default), a power loss may
+//! lose recent entries, which the checksum then turns into misses. Temporary files left by
+//! killed writers are removed by the next prune. A file's modification time is its last access (a hit touches
 //! it), which is the order a prune evicts in.
 //!
 //! Reads never follow a symlink, never open a FIFO or device (a non-regular file reads as a
