@@ -238,6 +238,24 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     (value, start.elapsed())
 }
 
+/// `d` with three significant digits in the unit that fits (`111 ns`, `4.56 ms`, `1.20 s`):
+/// `{:.3?}` prints `111.000ns`.
+fn took(d: Duration) -> String {
+    let ns = d.as_secs_f64() * 1e9;
+    let (value, unit) = match ns {
+        n if n < 1e3 => (n, "ns"),
+        n if n < 1e6 => (n / 1e3, "µs"),
+        n if n < 1e9 => (n / 1e6, "ms"),
+        n => (n / 1e9, "s"),
+    };
+    let decimals = match value {
+        v if v >= 100.0 => 0,
+        v if v >= 10.0 => 1,
+        _ => 2,
+    };
+    format!("{value:.decimals$} {unit}")
+}
+
 fn speedup(slow: Duration, fast: Duration) -> String {
     format!("{:.0}×", slow.as_secs_f64() / fast.as_secs_f64().max(1e-9))
 }
@@ -253,10 +271,10 @@ fn main() {
     let (_, warm) = time(|| partitions(n, n));
     println!("1. partitions({n}) = {fast}");
     println!(
-        "   uncached {:>10.3?}   cached (cold) {:>10.3?}   cached (warm) {:>10.3?}   {} faster cold",
-        uncached,
-        cached,
-        warm,
+        "   uncached {:>10}   cached (cold) {:>10}   cached (warm) {:>10}   {} faster cold",
+        took(uncached),
+        took(cached),
+        took(warm),
         speedup(uncached, cached)
     );
 
@@ -289,9 +307,9 @@ fn main() {
         distinct.len()
     );
     println!(
-        "   uncached {:>10.3?}   cached {:>10.3?}   {} faster   hit ratio {:.1}%",
-        uncached,
-        cached,
+        "   uncached {:>10}   cached {:>10}   {} faster   hit ratio {:.1}%",
+        took(uncached),
+        took(cached),
         speedup(uncached, cached),
         100.0 * evaluate_cache().stats().hit_ratio()
     );
@@ -313,7 +331,8 @@ fn main() {
     }
     let hot_missed = PROFILE_RENDERS.load(Ordering::Relaxed) - renders_before;
     println!(
-        "\n3. render_profile(): 10k calls, 200 hot ids + a 6k-id scan, maxsize 500, in {elapsed:.3?}"
+        "\n3. render_profile(): 10k calls, 200 hot ids + a 6k-id scan, maxsize 500, in {}",
+        took(elapsed)
     );
     println!(
         "   hot ids still cached after the scan: {}/200 (default policy: W-TinyLFU)",
@@ -325,8 +344,9 @@ fn main() {
     let (total, elapsed) = time(|| limits.iter().map(|&l| primes_below(l)).sum::<u64>());
     let computed = PRIME_COUNTS.load(Ordering::Relaxed);
     println!(
-        "\n4. primes_below(): {} calls in {elapsed:.3?}, {computed} computed, {} read from disk (sum {total})",
+        "\n4. primes_below(): {} calls in {}, {computed} computed, {} read from disk (sum {total})",
         limits.len(),
+        took(elapsed),
         limits.len() - computed
     );
     println!(
@@ -346,8 +366,9 @@ fn main() {
     let rendered = THUMBNAILS.load(Ordering::Relaxed);
     let stats = thumbnail_cache().stats();
     println!(
-        "\n5. thumbnail(): 36 calls ({} MiB) in {elapsed:.3?}, {rendered} rendered, {} from files",
+        "\n5. thumbnail(): 36 calls ({} MiB) in {}, {rendered} rendered, {} from files",
         bytes >> 20,
+        took(elapsed),
         36 - rendered
     );
     println!(
@@ -367,8 +388,9 @@ fn main() {
     let memory = cache.tier(Tier::Memory).unwrap_or_default();
     let disk = cache.tier(Tier::Disk).unwrap_or_default();
     println!(
-        "\n6. analyse(): {} requests for 400 documents in {elapsed:.3?} (checksum {distinct_total})",
-        requests.len()
+        "\n6. analyse(): {} requests for 400 documents in {} (checksum {distinct_total})",
+        requests.len(),
+        took(elapsed)
     );
     println!(
         "   {analysed} analysed, {} memory-tier hits (maxsize 64), {} disk-tier hits, {} entries on disk",

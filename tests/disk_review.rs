@@ -49,8 +49,13 @@ fn generic_instantiations_with_equal_bytes_never_share_entries() {
 static SOURCE: AtomicU64 = AtomicU64::new(1);
 static GATE: Mutex<()> = Mutex::new(());
 
+/// Set once a computation has read `SOURCE` (so the test changes it only afterwards, however
+/// late the leader thread gets scheduled).
+static SOURCE_READ: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn read_source_slowly() -> u64 {
     let seen = SOURCE.load(Ordering::SeqCst);
+    SOURCE_READ.store(true, Ordering::SeqCst);
     drop(GATE.lock().unwrap()); // blocks while the test holds the gate
     seen
 }
@@ -76,8 +81,16 @@ fn check_invalidation_wins(call: fn(u64) -> u64, invalidate: fn(u64) -> bool) {
     let _serial = INVALIDATION_TEST.lock().unwrap();
     SOURCE.store(1, Ordering::SeqCst);
     let gate = GATE.lock().unwrap();
+    SOURCE_READ.store(false, Ordering::SeqCst);
     let leader = std::thread::spawn(move || call(0));
-    std::thread::sleep(Duration::from_millis(100)); // the leader has read SOURCE = 1
+    let waited = std::time::Instant::now();
+    while !SOURCE_READ.load(Ordering::SeqCst) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "the leader never read SOURCE"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     SOURCE.store(2, Ordering::SeqCst);
     invalidate(0); // the source changed: whatever is being computed is stale
     drop(gate);

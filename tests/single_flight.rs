@@ -152,7 +152,12 @@ static OFF_CALLS: Calls = Calls::new();
 #[mcache(single_flight = false)]
 fn no_single_flight(x: u64) -> u64 {
     OFF_CALLS.hit();
-    std::thread::sleep(Duration::from_millis(100));
+    // Lingers until a second body runs (bounded): with single-flight off that happens however
+    // late the other threads are scheduled; with it on, the waiters would never enter.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while OFF_CALLS.get() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     x
 }
 

@@ -47,11 +47,23 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
+    /// `--requirepass`: clients must authenticate (see [`RedisServer::start_with_password`]).
+    password: Option<String>,
 }
 
 impl RedisServer {
     /// Starts a server for `test`, or says why not (see the module docs).
     pub fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, None)
+    }
+
+    /// [`RedisServer::start`] with `--requirepass password`: [`RedisServer::url`] then carries
+    /// the password (`redis://:<password>@127.0.0.1:<port>`).
+    pub fn start_with_password(test: &str, password: &str) -> Option<Self> {
+        Self::start_with(test, Some(password.to_string()))
+    }
+
+    fn start_with(test: &str, password: Option<String>) -> Option<Self> {
         let installed = Command::new("redis-server")
             .arg("--version")
             .stdout(Stdio::null())
@@ -74,14 +86,19 @@ impl RedisServer {
             child: None,
             port,
             dir: tempfile::tempdir().expect("a temp dir"),
+            password,
         };
         server.restart();
         Some(server)
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>` (`redis://:<password>@127.0.0.1:<port>` for a server started
+    /// with a password).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 
     /// Kills the server at once (as a crash would).
@@ -119,6 +136,13 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(
+                self.password
+                    .as_deref()
+                    .map(|password| ["--requirepass", password])
+                    .into_iter()
+                    .flatten(),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -141,6 +165,16 @@ impl RedisServer {
             return false;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        if let Some(password) = &self.password {
+            let mut ok = [0u8; 5];
+            let auth = format!("AUTH {password}\r\n");
+            if stream.write_all(auth.as_bytes()).is_err()
+                || stream.read_exact(&mut ok).is_err()
+                || &ok != b"+OK\r\n"
+            {
+                return false;
+            }
+        }
         let mut reply = [0u8; 7];
         stream.write_all(b"PING\r\n").is_ok()
             && stream.read_exact(&mut reply).is_ok()

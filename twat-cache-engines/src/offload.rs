@@ -44,6 +44,22 @@ where
     Unblocked { slot }
 }
 
+/// Runs `job` on a worker thread without waiting for it — at once, on this thread, if this
+/// is a worker already (its caller is off the executor, and a second hop would only let the
+/// job finish after the job that handed it over).
+pub(crate) fn detach(job: impl FnOnce() + Send + 'static) {
+    if ON_WORKER.get() {
+        job();
+    } else {
+        drop(unblock(job)); // a dropped future's job still runs (see the module docs)
+    }
+}
+
+thread_local! {
+    /// Whether this thread is one of the workers.
+    static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 struct Slot<T> {
     value: Option<T>,
     waker: Option<Waker>,
@@ -87,6 +103,7 @@ fn queue() -> &'static Sender<Job> {
 }
 
 fn work(receiver: &Mutex<Receiver<Job>>) {
+    ON_WORKER.set(true);
     loop {
         let job = {
             let receiver = receiver.lock().unwrap_or_else(|e| e.into_inner());
@@ -118,5 +135,21 @@ mod tests {
             (0..32).map(|i| unblock(move || i * 2)),
         ));
         assert_eq!(many, (0..32).map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_detached_job_runs_on_a_worker_and_a_worker_runs_its_own_at_once() {
+        let caller = std::thread::current().id();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        super::detach(move || {
+            let worker = std::thread::current().id();
+            let (inner, ran) = std::sync::mpsc::channel();
+            super::detach(move || inner.send(std::thread::current().id()).unwrap());
+            // Already run: on this worker, before `detach` returned.
+            sender.send((worker, ran.try_recv().ok())).unwrap();
+        });
+        let (worker, inner) = receiver.recv().unwrap();
+        assert_ne!(worker, caller);
+        assert_eq!(inner, Some(worker));
     }
 }

@@ -253,7 +253,8 @@ where
     /// [`Tiered::entry_async`] for an engine that lives as long as the program (as the
     /// attributes' do). When the second tier is on a server (`!S::LOCAL`), its round trips run
     /// on the storage workers (`offload.rs`): the executor thread awaiting the lookup is never
-    /// blocked on the network, whichever executor it is.
+    /// blocked on the network, whichever executor it is — nor when the vacancy is dropped
+    /// there (a result not stored, a cancelled call): its lock is released from the workers.
     pub async fn entry_async_shared<Q>(
         &'static self,
         query: &Q,
@@ -267,9 +268,17 @@ where
             Entry::Vacant(l1) => {
                 let key = self.l2.serialized_key(query);
                 let (l2, early) = (&self.l2, l1.early_draw());
-                let found = offload::unblock(move || match early {
-                    Some(draw) => l2.lead_early(key.as_deref(), draw),
-                    None => l2.lead_serialized(key.as_deref(), Duration::ZERO),
+                let found = offload::unblock(move || {
+                    let mut found = match early {
+                        Some(draw) => l2.lead_early(key.as_deref(), draw),
+                        None => l2.lead_serialized(key.as_deref(), Duration::ZERO),
+                    };
+                    // The vacancy is dropped on the executor's thread when the result is not
+                    // stored or the call is cancelled: its lock must not be released there.
+                    if let Found::Vacant(vacant) = &mut found {
+                        vacant.release_lock_on_workers();
+                    }
+                    found
                 })
                 .await;
                 self.settle_below(l1, found)

@@ -439,12 +439,8 @@ fn check_name(
             kind.why_not(other)
         )
     } else {
-        let suggestion = valid
-            .iter()
-            .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
-            .filter(|(score, _)| *score > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, candidate)| format!(" did you mean `{candidate}`?"))
+        let suggestion = closest(name, valid.iter().copied())
+            .map(|candidate| format!(" did you mean `{candidate}`?"))
             .unwrap_or_default();
         format!("unknown option `{name}` for #[{attr}];{suggestion} valid options: {list}")
     };
@@ -520,10 +516,8 @@ fn read_shape(declared: &Declared, value: &Expr) -> Result<Value, String> {
                 Ok(Value::Text(p.to_ascii_lowercase()))
             }
             Some(p) => {
-                let close = POLICIES
-                    .iter()
-                    .find(|(c, _)| strsim::jaro_winkler(&p, c) > 0.8)
-                    .map(|(c, _)| format!(" did you mean \"{c}\"?"))
+                let close = closest(&p, POLICIES.iter().map(|(c, _)| *c))
+                    .map(|c| format!(" did you mean \"{c}\"?"))
                     .unwrap_or_default();
                 Err(format!("unknown policy \"{p}\";{close} expected {example}"))
             }
@@ -606,4 +600,21 @@ fn boolean(value: &Expr) -> Option<bool> {
         }) => Some(b.value),
         _ => None,
     }
+}
+
+/// The candidate `typed` most likely misspells: one edit away (a typo, a swapped pair: `tll`,
+/// `tlt` → `ttl`), else the closest by Jaro-Winkler above 0.8 (`maxsiz` → `maxsize`). Short
+/// names defeat Jaro-Winkler alone (`tll` scores 0.78 against `ttl`).
+fn closest<'a>(typed: &str, candidates: impl Iterator<Item = &'a str> + Clone) -> Option<&'a str> {
+    let one_edit = candidates
+        .clone()
+        .filter(|c| typed.len() >= 2 && strsim::osa_distance(typed, c) == 1)
+        .max_by(|a, b| strsim::jaro_winkler(typed, a).total_cmp(&strsim::jaro_winkler(typed, b)));
+    one_edit.or_else(|| {
+        candidates
+            .map(|c| (strsim::jaro_winkler(typed, c), c))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, c)| c)
+    })
 }

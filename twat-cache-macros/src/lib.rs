@@ -69,7 +69,9 @@ pub fn mcache(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Options: those of `#[mcache]` plus `folder = "…"` (a sub-folder of the cache root; default:
 /// the crate name), `version = "…"` (the cache namespace; default: a fingerprint of the
-/// function's signature and body, so editing the function invalidates its entries) and
+/// function's own signature and body tokens, so editing the function invalidates its entries —
+/// but not what it calls: a changed helper, constant, dependency or data file keeps the old
+/// entries answering; set `version` and change it with them) and
 /// `compress = true` (zstd). Keys and values must implement `serde::Serialize`, values also
 /// `DeserializeOwned`. If the database cannot be used (locked by another process, unwritable,
 /// corrupt), the function still returns correct values, cached in memory, with one `tracing`
@@ -89,6 +91,31 @@ pub fn mcache(args: TokenStream, item: TokenStream) -> TokenStream {
 /// assert_eq!(geocode("Berlin"), Some((52.52, 13.40))); // read back from disk
 /// assert_eq!(geocode_cache().stats().hits, 1);
 /// assert!(geocode_cache().name().ends_with("::geocode"));
+/// ```
+///
+/// On disk (and in Redis) a key is identified by its **serialized form**, not by `Hash`/`Eq`:
+/// arguments whose `Serialize` leaves something out (`#[serde(skip)]`, a hand-written lossy
+/// impl) share one entry for every value of what is left out. The macro cannot see a foreign
+/// type's serde attributes, so this is not checked: name what identifies the call with
+/// `key = …` (the same holds for `#[fcache]` and `#[ucache]`).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # unsafe { std::env::set_var("TWAT_CACHE_DIR", dir.path()) };
+/// use twat_cache::bcache;
+///
+/// #[derive(serde::Serialize, Clone, PartialEq, Eq, Hash)]
+/// struct Query { q: String, #[serde(skip)] limit: u32 }
+///
+/// // Without `key`, `search(Query { q: "rust", limit: 1000 })` would answer from the entry
+/// // of `limit: 10`: the serialized key holds no `limit`.
+/// #[bcache(folder = "search", key = (q.q.clone(), q.limit))]
+/// fn search(q: Query) -> Vec<u32> {
+///     (0..q.limit.min(3)).collect()
+/// }
+///
+/// assert_eq!(search(Query { q: "rust".into(), limit: 1 }), vec![0]);
+/// assert_eq!(search(Query { q: "rust".into(), limit: 1000 }), vec![0, 1, 2]);
 /// ```
 #[proc_macro_attribute]
 pub fn bcache(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -148,6 +148,12 @@ enum Open {
 /// assert_eq!((cache.stats().hits, cache.stats().misses), (1, 1));
 /// cache.clear();
 /// assert_eq!(cache.len(), 0);
+///
+/// // Every method takes `&self`: a handle can be passed by plain reference.
+/// fn report(h: &twat_cache::CacheHandle) -> (usize, u64) {
+///     (h.len(), h.stats().hits)
+/// }
+/// assert_eq!(report(cache), (0, 1));
 /// ```
 pub struct CacheHandle {
     spec: HandleSpec,
@@ -158,17 +164,33 @@ pub struct CacheHandle {
     others: RwLock<Vec<&'static dyn Engine>>,
     /// Disk caches: the storage all instantiations share (`None` inside: caching disabled).
     disk: OnceLock<Option<&'static dyn Engine>>,
+    /// This handle as `'static`: the registry and the engines keep `'static` references to
+    /// it, while the public methods take `&self` (so `fn report(h: &CacheHandle)` compiles).
+    /// Set once by [`CacheHandle::leak`], the only way a handle is made.
+    this: OnceLock<&'static CacheHandle>,
 }
 
 impl CacheHandle {
-    pub(crate) fn new(spec: HandleSpec, name: String) -> Self {
-        Self {
+    /// A new handle, leaked: handles live as long as the process (the registry lists them).
+    pub(crate) fn leak(spec: HandleSpec, name: String) -> &'static Self {
+        let handle: &'static Self = Box::leak(Box::new(Self {
             spec,
             name,
             primary: OnceLock::new(),
             others: RwLock::new(Vec::new()),
             disk: OnceLock::new(),
-        }
+            this: OnceLock::new(),
+        }));
+        handle.this.get_or_init(|| handle);
+        handle
+    }
+
+    /// `self` as `'static` (every handle is made by [`CacheHandle::leak`]).
+    fn this(&self) -> &'static Self {
+        self.this
+            .get()
+            .copied()
+            .expect("every CacheHandle is made by CacheHandle::leak")
     }
 
     /// The registry name: `name = "…"` if given, else `module::function` (for methods,
@@ -183,25 +205,29 @@ impl CacheHandle {
     }
 
     /// Entries currently held.
-    pub fn len(&'static self) -> usize {
-        self.engines(Open::IfNeeded).iter().map(|e| e.len()).sum()
+    pub fn len(&self) -> usize {
+        self.this()
+            .engines(Open::IfNeeded)
+            .iter()
+            .map(|e| e.len())
+            .sum()
     }
 
     /// Whether the cache holds nothing.
-    pub fn is_empty(&'static self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Removes every entry; counters are kept.
-    pub fn clear(&'static self) {
-        for engine in self.engines(Open::IfNeeded) {
+    pub fn clear(&self) {
+        for engine in self.this().engines(Open::IfNeeded) {
             engine.clear();
         }
     }
 
     /// Counters and size, summed over the engines of this function.
-    pub fn stats(&'static self) -> CacheStats {
-        self.stats_of(Open::IfNeeded)
+    pub fn stats(&self) -> CacheStats {
+        self.this().stats_of(Open::IfNeeded)
     }
 
     fn stats_of(&'static self, open: Open) -> CacheStats {
@@ -218,8 +244,8 @@ impl CacheHandle {
 
     /// Each tier's counters: memory for `#[mcache]`, disk for `#[bcache]`/`#[fcache]`, memory
     /// then disk for `#[ucache]` (see [`TierStats`]).
-    pub fn tiers(&'static self) -> Vec<TierStats> {
-        self.tiers_of(Open::IfNeeded)
+    pub fn tiers(&self) -> Vec<TierStats> {
+        self.this().tiers_of(Open::IfNeeded)
     }
 
     fn tiers_of(&'static self, open: Open) -> Vec<TierStats> {
@@ -257,7 +283,7 @@ impl CacheHandle {
     }
 
     /// One tier's counters (see [`CacheHandle::tiers`]); `None` if the cache has no such tier.
-    pub fn tier(&'static self, tier: Tier) -> Option<CacheStats> {
+    pub fn tier(&self, tier: Tier) -> Option<CacheStats> {
         self.tiers()
             .into_iter()
             .find(|t| t.tier == tier)

@@ -46,7 +46,7 @@
 //! | `companions = false` | all | emit no companions (in `impl Trait for Type`); see [`handle`] |
 //! | `cache = STATIC` | all | look calls up in a declared `static` engine shared by several functions |
 //! | `folder = "geo"` | bcache, fcache, ucache | sub-folder of [`cache_root`] (default: the crate name) |
-//! | `version = "2"` | bcache, fcache, ucache | namespace (default: a fingerprint of the function) |
+//! | `version = "2"` | bcache, fcache, ucache | namespace (default: a fingerprint of the function's own tokens, not of what it calls: set it when a helper, constant or data file changes) |
 //! | `compress = true` | bcache, fcache, ucache | zstd-compress stored values |
 //! | `disk_max_bytes = "1GiB"` | ucache | bound on the disk tier (default 1 GiB) |
 //! | `backend = "disk"` / `"redis"` | ucache | the second tier: the disk (default) or Redis (feature `redis`) |

@@ -103,8 +103,7 @@ impl Site {
             Some((_, handle)) => *handle,
             None => {
                 let name = display_name(&self.spec, item);
-                let handle: &'static CacheHandle =
-                    Box::leak(Box::new(CacheHandle::new(self.spec, name)));
+                let handle = CacheHandle::leak(self.spec, name);
                 handles.push((identity, handle));
                 handle
             }

@@ -121,6 +121,15 @@ impl EntryLock {
         }
     }
 
+    /// Has a lock held on a server released from the storage workers (`offload.rs`) rather
+    /// than by the thread that drops it: an async caller drops it on its executor's thread
+    /// (a result not stored, a cancelled call), which must never wait on the network.
+    pub(crate) fn release_on_workers(&mut self) {
+        if let Some(release) = self.release.take() {
+            self.release = Some(Box::new(move || crate::offload::detach(release)));
+        }
+    }
+
     /// No lock (a backend only one process uses needs none).
     pub fn none() -> Self {
         Self {
@@ -317,12 +326,22 @@ pub trait Backend: Send + Sync + Sized + 'static {
     const RENEWAL_RESOLUTION: std::time::Duration = std::time::Duration::ZERO;
 
     /// Whether the store lives in the file system, below the cache root (whose directories
-    /// must then pass the ownership rule before it is opened); `false` for a server.
+    /// must then pass the ownership rule before it is opened); `false` for a server, whose
+    /// entries other machines write by their own clocks (see
+    /// [`CLOCK_SKEW_TOLERANCE`](super::CLOCK_SKEW_TOLERANCE)).
     const LOCAL: bool = true;
+
+    /// Whether the store bounds its own size and drops expired entries itself (a Redis
+    /// server: `maxmemory`, `PX`): the cache then never prunes, evicts or sweeps it as it
+    /// writes.
+    const BOUNDS_ITSELF: bool = false;
 
     /// The bytes stored under `id`. A backend that reads from files reads no more than
     /// `max_len` bytes, nor more than the entry declares; what is not a plausible entry may be
-    /// returned as any bytes that fail to decode (the cache then removes it).
+    /// returned as any bytes that fail to decode (the cache then removes it). A store other
+    /// machines share (not [`Backend::LOCAL`]) checks the size before fetching anything and
+    /// returns `None` for an entry over `max_len`: another cache's, with a larger bound, which
+    /// must not be removed.
     fn get(&self, id: &EntryId, max_len: u64) -> Result<Option<Stored>, StoreError>;
 
     /// Stores `bytes` under `id`, atomically; returns the replaced entry's length, if any.
@@ -338,8 +357,8 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// Visits every entry.
     fn for_each(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), StoreError>;
 
-    /// Visits every entry's header: at least its first bytes up to the end of the renewal
-    /// slots (see `record.rs`), fewer for a file too short to be an entry. For scans that
+    /// Visits every entry's header: at least its first bytes up to the end of its renewal
+    /// (see `record.rs`), fewer for a file too short to be an entry. For scans that
     /// need only the namespace and lifetime (`clear`), which must not read whole entries; the
     /// default visits whole entries.
     fn for_each_header(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), StoreError> {

@@ -18,7 +18,10 @@ pub mod paths;
 mod private_dir;
 mod record;
 #[cfg(feature = "redis")]
+mod redis_pattern;
+#[cfg(feature = "redis")]
 mod redis_store;
+mod redis_url;
 mod sled_db;
 mod sled_store;
 mod value_layout;
@@ -28,7 +31,8 @@ pub use backend::{
     PruneRequest, SharedBytes, Stored,
 };
 pub use cache::{
-    CROSS_PROCESS_WAIT, DiskCache, DiskCacheBuilder, DiskCore, DiskEntry, DiskHit, DiskVacant,
+    CLOCK_SKEW_TOLERANCE, CROSS_PROCESS_WAIT, DiskCache, DiskCacheBuilder, DiskCore, DiskEntry,
+    DiskHit, DiskVacant,
 };
 pub use error::{OpenError, StoreError};
 pub use file_store::{FileLocation, FileStore, STALE_NAMESPACE, TOUCH_RESOLUTION};
@@ -117,6 +121,10 @@ impl<V> DiskCache<FileStore, V> {
 /// does not answer leaves the cache working in memory — or in local files, with
 /// [`fallback_files`](DiskCacheBuilder::fallback_files) — (one warning, `errors` counted) and
 /// tried again with backoff.
+///
+/// Redis bounds the total itself (set its `maxmemory` and `maxmemory-policy allkeys-lru`):
+/// `max_bytes` bounds one value (its size is checked on the server before it is fetched), and
+/// inserts never scan or prune the server.
 ///
 /// ```
 /// use std::time::Duration;

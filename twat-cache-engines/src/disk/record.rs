@@ -30,7 +30,7 @@ pub(crate) const FORMAT: u8 = 5;
 /// `flags` bit: the payload is a zstd frame.
 pub(crate) const COMPRESSED: u8 = 1;
 
-/// The fixed fields before the renewal slots.
+/// The fixed fields before the renewal.
 const FIELDS: usize = 4 + 1 + 1 + 8 + 8 + 8 + 8 + 8 + 8 + 4 + 8 + 8;
 /// The renewal: renewed, expires, its checksum.
 const RENEWAL: std::ops::Range<usize> = FIELDS..FIELDS + 8 + 8 + 4;
@@ -56,9 +56,10 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    /// Whether the entry has expired at `now` under the TTL in force now (`ttl` 0 = none).
-    pub fn is_expired(&self, now: u64, ttl: u64) -> bool {
-        expired(self.renewed, self.expires, now, ttl)
+    /// Whether the entry has expired at `now` under the TTL in force now (`ttl` 0 = none),
+    /// trusting a renewal up to `skew` nanoseconds in the future (see [`expired_with_skew`]).
+    pub fn is_expired(&self, now: u64, ttl: u64, skew: u64) -> bool {
+        expired_with_skew(self.renewed, self.expires, now, ttl, skew)
     }
 }
 
@@ -80,8 +81,15 @@ pub(crate) fn deadline(renewed: u64, expires: u64, ttl: u64) -> u64 {
 /// since) that has any deadline is expired: its lifetime cannot be trusted to end within a
 /// TTL from now.
 pub(crate) fn expired(renewed: u64, expires: u64, now: u64, ttl: u64) -> bool {
+    expired_with_skew(renewed, expires, now, ttl, 0)
+}
+
+/// [`expired`] for an entry another machine may have written: its renewal may lie up to
+/// `skew` nanoseconds in this clock's future (the machines' clocks differ) before its
+/// lifetime is distrusted.
+pub(crate) fn expired_with_skew(renewed: u64, expires: u64, now: u64, ttl: u64, skew: u64) -> bool {
     let deadline = deadline(renewed, expires, ttl);
-    deadline != u64::MAX && (now >= deadline || renewed > now)
+    deadline != u64::MAX && (now >= deadline || renewed > now.saturating_add(skew))
 }
 
 /// A decoded entry borrowing from the stored bytes.

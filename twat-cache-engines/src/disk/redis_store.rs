@@ -29,6 +29,7 @@ use super::file_store::{FileLocation, FileStore};
 use super::hex;
 use super::paths::{FunctionStore, function_dir, namespace_dir};
 use super::record;
+use super::redis_url::redacted;
 
 /// The server URL unless `TWAT_CACHE_REDIS_URL` says otherwise.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
@@ -53,7 +54,7 @@ pub const REDIS_LOCK_TTL: Duration = Duration::from_secs(30);
 /// let at = RedisStore::location_for(PathBuf::from("/c/geo"), "app::geocode", "version:2");
 /// assert!(at.prefix.starts_with("twat-cache:geo:app.geocode:"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedisLocation {
     /// The server, e.g. `redis://127.0.0.1:6379` (credentials allowed; never logged).
     pub url: String,
@@ -77,6 +78,18 @@ impl RedisLocation {
             prefix,
             timeout: DEFAULT_REDIS_TIMEOUT,
         }
+    }
+}
+
+/// The URL redacted (see `redis_url.rs`): a `Debug` must not show a password.
+impl std::fmt::Debug for RedisLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLocation")
+            .field("url", &redacted(&self.url))
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("display", &self.display)
+            .finish()
     }
 }
 
@@ -123,6 +136,13 @@ local old = redis.call('STRLEN', KEYS[1])
 if ARGV[2] == '0' then redis.call('SET', KEYS[1], ARGV[1])
 else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 return old";
+
+/// The value, if it is at most `ARGV[1]` bytes long; its length if longer (it never leaves
+/// the server); nil if there is none. One round trip, checked and read atomically.
+const GET_BOUNDED: &str = r"
+local len = redis.call('STRLEN', KEYS[1])
+if len > tonumber(ARGV[1]) then return len end
+return redis.call('GET', KEYS[1])";
 
 /// Stores `ARGV[2]` only if the value is still `ARGV[1]`.
 const REPLACE: &str = r"
@@ -257,7 +277,10 @@ impl RedisStore {
         &self,
         visit: &mut dyn FnMut(Vec<String>) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
-        let pattern = format!("{}:{{*}}", self.location.prefix);
+        let pattern = format!(
+            "{}:{{*}}",
+            super::redis_pattern::literal(&self.location.prefix)
+        );
         let mut cursor = 0u64;
         loop {
             let (next, keys): (u64, Vec<String>) = self.with(|c| {
@@ -283,10 +306,15 @@ impl RedisStore {
 impl Backend for RedisStore {
     type Location = RedisLocation;
 
-    /// Counts are kept by SCANs of the namespace (keys only); Redis drops expired keys itself.
+    /// Counts are kept by SCANs of the namespace (keys only), on open and on an explicit
+    /// sweep; Redis drops expired keys itself.
     const PRUNES: bool = true;
 
     const LOCAL: bool = false;
+
+    /// Redis bounds itself (`maxmemory`, with an eviction policy such as `allkeys-lru`) and
+    /// expires keys by their `PX`: inserts never scan the namespace, whatever `max_bytes` says.
+    const BOUNDS_ITSELF: bool = true;
 
     fn open(location: &RedisLocation) -> Result<Self, StoreError> {
         let client = redis::Client::open(location.url.as_str()).map_err(|e| StoreError::Redis {
@@ -309,16 +337,28 @@ impl Backend for RedisStore {
         &location.display
     }
 
+    /// The value if it is at most `max_len` bytes: its size is checked on the server, so a
+    /// larger one is never fetched, and is a miss here — not damage: a cache with a larger
+    /// bound (on another machine) wrote it, and it stays for that one.
     fn get(&self, id: &EntryId, max_len: u64) -> Result<Option<Stored>, StoreError> {
         let key = self.key(id);
-        let found: Option<Vec<u8>> = self.with(|c| redis::cmd("GET").arg(&key).query(c))?;
-        Ok(found.map(|bytes| {
-            if bytes.len() as u64 > max_len {
-                Stored::Owned(Vec::new()) // too large to be ours: reads as damaged
-            } else {
-                Stored::Owned(bytes)
-            }
-        }))
+        // EVAL, not EVALSHA: one round trip, never a second one to load the script.
+        let found: redis::Value = self.with(|c| {
+            redis::cmd("EVAL")
+                .arg(GET_BOUNDED)
+                .arg(1)
+                .arg(&key)
+                .arg(max_len)
+                .query(c)
+        })?;
+        match found {
+            redis::Value::BulkString(bytes) => Ok(Some(Stored::Owned(bytes))),
+            redis::Value::Nil | redis::Value::Int(_) => Ok(None),
+            other => Err(StoreError::Redis {
+                server: self.server.clone(),
+                reason: format!("unexpected reply to a read: {other:?}"),
+            }),
+        }
     }
 
     fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, StoreError> {

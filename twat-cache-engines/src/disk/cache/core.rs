@@ -298,6 +298,45 @@ impl<S: Backend> DiskCore<S> {
         self.delete(id);
     }
 
+    /// Removes the entry under `id` that this cache could read (an older value that a write
+    /// too large to store must not leave behind). In a store other machines share, an entry
+    /// over this cache's bound is left alone: this cache never reads it, and it is another
+    /// one's, with a larger bound (removing it, each would delete what the other stores).
+    pub(super) fn discard_readable(&self, id: &EntryId) {
+        if !S::LOCAL
+            && let Some(store) = self.store()
+            && let Ok(None) = store.get(id, self.max_entry())
+        {
+            if let Some(f) = self.fallback.get() {
+                f.remove(id);
+            }
+            return;
+        }
+        self.discard(id);
+    }
+
+    /// Drops an entry this cache found expired by its own clock. A store shared with other
+    /// machines keeps it: their clocks differ from this one, and the server expires its keys
+    /// itself (`PX`); only a copy in the local fallback goes.
+    pub(super) fn expire(&self, id: &EntryId) {
+        if S::LOCAL {
+            self.discard(id);
+        } else if let Some(f) = self.fallback.get() {
+            f.remove(id);
+        }
+    }
+
+    /// How far in this clock's future an entry's renewal is still trusted, in nanoseconds:
+    /// [`CLOCK_SKEW_TOLERANCE`](super::CLOCK_SKEW_TOLERANCE) for a store other machines write
+    /// too, none for one on this machine.
+    pub(super) fn clock_skew(&self) -> u64 {
+        if S::LOCAL {
+            0
+        } else {
+            crate::clock::duration_nanos(super::CLOCK_SKEW_TOLERANCE)
+        }
+    }
+
     /// Removes the entry whose serialized key is `key`, voiding in-flight computations of its
     /// stripe; `true` if there was one.
     pub(super) fn remove_key(&self, key: &[u8]) -> bool {
@@ -314,9 +353,11 @@ impl<S: Backend> DiskCore<S> {
         // it cannot be read, it cannot be told apart: the storage is left until the removal
         // is applied (as when it was away).
         let ours = match store.get(&id, self.max_entry()) {
-            Ok(stored) => stored.is_some_and(|stored| {
-                crate::disk::record::decode(&stored).is_some_and(|r| r.key == key)
-            }),
+            Ok(Some(stored)) => crate::disk::record::decode(&stored).is_some_and(|r| r.key == key),
+            // Nothing this cache can read; in a store other machines share, maybe an entry
+            // over this cache's bound that a cache with a larger one wrote: the invalidation
+            // reaches it too (its id is the keyed hash of this key, as when applied later).
+            Ok(None) => !S::LOCAL,
             Err(why) => {
                 self.go_offline("reading the cache storage", &why, Missed::Entry(id));
                 return in_fallback;

@@ -116,6 +116,15 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskVacant<'_, S, V>
         stored
     }
 
+    /// Has the cross-process lock released from the storage workers when this vacancy goes
+    /// (see [`EntryLock::release_on_workers`](crate::disk::EntryLock)), for an async caller that
+    /// drops it on an executor thread.
+    pub(crate) fn release_lock_on_workers(&mut self) {
+        if let Some(lock) = &mut self._entry_lock {
+            lock.release_on_workers();
+        }
+    }
+
     /// Gives the entry up because the result is not to be cached (an `Err`, a `None`): the
     /// callers waiting for it compute their own at once instead of queueing for a retry.
     pub fn release(mut self) {

@@ -38,6 +38,13 @@ use crate::flight::{self, Flight, Join, Outcome};
 use crate::{CacheStats, Found};
 use bytes::{SWEEP_EVERY, compress, decompress};
 
+/// How far in the future (by this machine's clock) an entry of a store shared with other
+/// machines (Redis) may have been written or renewed and still be trusted: their clocks differ
+/// a little. An entry beyond it, or expired by this clock, is a miss here but is never deleted
+/// from the shared store (the server expires its keys itself, by `PX`). Stores on this
+/// machine's disk allow no skew.
+pub const CLOCK_SKEW_TOLERANCE: Duration = Duration::from_secs(5);
+
 /// How long a miss waits for another process computing the same entry (stores shared by
 /// processes) before computing it too. An async miss does not wait (it must not block its
 /// executor's thread): if another process holds the entry, it computes as well.
@@ -481,12 +488,13 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         } else {
             0
         };
-        if has_deadline && entry.header.is_expired(now, core.ttl) {
-            core.discard(id);
+        if has_deadline && entry.header.is_expired(now, core.ttl, core.clock_skew()) {
+            core.expire(id);
             bump(&core.counters.expirations);
             return None;
         }
-        let mut deadline = record::deadline(entry.header.renewed, entry.header.expires, core.ttl);
+        let mut renewed = entry.header.renewed;
+        let mut deadline = record::deadline(renewed, entry.header.expires, core.ttl);
         let Some(value) = self.decode_payload(&entry) else {
             core.discard(id);
             return None;
@@ -495,17 +503,21 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
             && core.ttl != 0
             && renewal_due(entry.header.renewed, now, core.ttl, S::RENEWAL_RESOLUTION)
         {
-            let mut renewed = stored.to_vec();
-            record::renew(&mut renewed, now, now.saturating_add(core.ttl));
-            core.renew(id, stored, renewed);
+            let mut renewal = stored.to_vec();
+            record::renew(&mut renewal, now, now.saturating_add(core.ttl));
+            core.renew(id, stored, renewal);
             deadline = now.saturating_add(core.ttl);
+            renewed = now;
         }
         if core.tracks_access() && !S::PRUNES {
             core.touch(id, now);
         }
         bump(&core.counters.hits);
+        // Counted from the renewal if another machine's clock put it (a little) after ours:
+        // a copy kept in front of this tier never outlives the entry's TTL from now.
+        let since = now.max(renewed);
         let lifetime =
-            (deadline != u64::MAX).then(|| Duration::from_nanos(deadline.saturating_sub(now)));
+            (deadline != u64::MAX).then(|| Duration::from_nanos(deadline.saturating_sub(since)));
         Some(DiskHit {
             value,
             lifetime,
@@ -645,7 +657,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         if bytes.len() as u64 > core.max_bytes {
             // Too large to keep: an older value stored under the key must not outlive this
             // insert, or a later read would return it.
-            core.discard(id);
+            core.discard_readable(id);
             return None;
         }
         let stored_len = bytes.len() as u64;
@@ -662,6 +674,9 @@ impl<S: Backend> DiskCore<S> {
     /// sweeps as the store needs.
     pub(super) fn note_insert(&self, id: &EntryId, now: u64) {
         let inserts = self.counters.inserts.fetch_add(1, Ordering::Relaxed) + 1;
+        if S::BOUNDS_ITSELF {
+            return; // nothing to keep: a scan of a server's namespace per insert is not free
+        }
         if self.tracks_access() {
             if !S::PRUNES {
                 self.touch(id, now);

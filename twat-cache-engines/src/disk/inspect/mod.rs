@@ -80,10 +80,11 @@ pub struct CacheReport {
     pub state: CacheState,
     /// Its namespaces, the current one first.
     pub namespaces: Vec<NamespaceReport>,
-    /// The server URL a Redis cache was found with (credentials and all: never shown).
+    /// The server URL a Redis cache was found with (credentials and all: never shown, its
+    /// `Debug` is redacted).
     #[serde(skip)]
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) url: Option<String>,
+    pub(crate) url: Option<super::redis_url::RedisUrl>,
 }
 
 /// One namespace (a `version`, or a fingerprint of the function's code) of a cache.
@@ -434,12 +435,12 @@ impl Survivor {
 
 #[cfg(feature = "redis")]
 fn redis_entries(cache: &CacheReport, limit: usize) -> Result<Vec<EntryReport>, InspectError> {
-    redis_keys::entries(cache, cache.url.as_deref().unwrap_or_default(), limit)
+    redis_keys::entries(cache, cache.url.as_ref().map_or("", |u| u.secret()), limit)
 }
 
 #[cfg(feature = "redis")]
 fn redis_clear(cache: &CacheReport) -> Result<Freed, InspectError> {
-    redis_keys::clear(cache, cache.url.as_deref().unwrap_or_default())
+    redis_keys::clear(cache, cache.url.as_ref().map_or("", |u| u.secret()))
 }
 
 #[cfg(not(feature = "redis"))]

@@ -9,6 +9,8 @@ use super::{
     CacheReport, CacheState, EntryReport, Freed, InspectError, NamespaceReport, StoreKind,
 };
 use crate::disk::record;
+use crate::disk::redis_pattern::literal;
+use crate::disk::redis_url::RedisUrl;
 
 /// The server's caches, by folder and function; a server that does not answer is an error.
 pub fn scan(url: &str) -> Result<Vec<CacheReport>, InspectError> {
@@ -63,7 +65,7 @@ pub fn scan(url: &str) -> Result<Vec<CacheReport>, InspectError> {
                 path: PathBuf::from(format!("redis://{server}")),
                 state: CacheState::Ok,
                 namespaces,
-                url: Some(url.to_string()),
+                url: Some(RedisUrl::new(url)),
             }
         })
         .collect())
@@ -78,7 +80,7 @@ pub(super) fn entries(
     let (mut connection, server) = connect(url)?;
     let mut shown = Vec::new();
     for namespace in &cache.namespaces {
-        let pattern = format!("{}:{}:{{*}}", prefix(cache), namespace.id);
+        let pattern = format!("{}:{}:{{*}}", prefix(cache), literal(&namespace.id));
         for_each_page(&mut connection, &pattern, &mut |connection, keys| {
             for key in keys {
                 if shown.len() >= limit {
@@ -111,12 +113,13 @@ pub(super) fn clear(cache: &CacheReport, url: &str) -> Result<Freed, InspectErro
     Ok(Freed::everything_of(cache))
 }
 
-/// `twat-cache:<folder>:<function>` of a cache found by [`scan`].
+/// `twat-cache:<folder>:<function>` of a cache found by [`scan`], as a `SCAN MATCH` pattern
+/// that matches these names only (a folder may be named `*`).
 fn prefix(cache: &CacheReport) -> String {
     format!(
         "twat-cache:{}:{}",
-        cache.folder,
-        crate::disk::paths::function_dir(&cache.name)
+        literal(&cache.folder),
+        literal(&crate::disk::paths::function_dir(&cache.name))
     )
 }
 
