@@ -216,6 +216,31 @@ fn a_torn_renewal_reads_as_the_old_deadline_or_a_miss() {
     }
 }
 
+/// A renewal whose write fails half-way (an injected short write: a full disk, a crash) leaves
+/// a torn renewal, which the next read treats as damage: a miss, the file removed, and the
+/// value computed again; never a wrong value or deadline.
+#[test]
+fn a_renewal_cut_short_by_a_failed_write_is_a_miss() {
+    let _serial = faults();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual();
+    let cache = sliding_cache::<u64>(dir.path(), &clock);
+    cache.insert("k", &5);
+    clock.advance(Duration::from_secs(10));
+    const ENOSPC: i32 = 28;
+    fault::inject_fault(Op::Write, dir.path(), Fault::ShortWrite(ENOSPC), 1);
+    assert_eq!(cache.get("k"), Some(5), "the hit itself");
+    fault::clear();
+    assert!(cache.stats().errors >= 1, "the failed renewal is counted");
+    assert_eq!(cache.get("k"), None, "a torn renewal is damage");
+    assert!(
+        entry_files(dir.path()).is_empty(),
+        "and the damaged entry is removed"
+    );
+    assert_eq!(cache.get_or_insert_with("k", || 6), 6);
+    assert_eq!(cache.get("k"), Some(6));
+}
+
 // Item 15 --------------------------------------------------------------------------------------
 
 fn lock_file(entries: &Path, id: &EntryId) -> PathBuf {
