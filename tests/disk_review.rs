@@ -156,7 +156,8 @@ fn stale_file_namespaces_are_collected_and_live_ones_kept() {
     let function = dir.path().join("app.f");
     let location = |ns: &str| FileLocation {
         folder: dir.path().to_path_buf(),
-        entries: function.join(ns),
+        // Named as the layout names namespace directories: only those are ever collected.
+        entries: function.join(twat_cache::disk::paths::namespace_dir(ns)),
         durable: false,
     };
     let old: twat_cache::DiskCache<FileStore, u64> =
@@ -173,7 +174,8 @@ fn stale_file_namespaces_are_collected_and_live_ones_kept() {
     }
     // Nobody has used "old" for two days.
     let two_days_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 24 * 3600);
-    for path in [function.join("old/.in-use"), function.join("old")] {
+    let ns = |ns: &str| function.join(twat_cache::disk::paths::namespace_dir(ns));
+    for path in [ns("old").join(".in-use"), ns("old")] {
         if let Ok(file) = std::fs::File::open(&path) {
             file.set_modified(two_days_ago).unwrap();
         }
@@ -183,15 +185,8 @@ fn stale_file_namespaces_are_collected_and_live_ones_kept() {
             .namespace("current")
             .build();
     current.insert(&1u64, &1);
-    assert!(
-        !function.join("old").exists(),
-        "the stale namespace was deleted"
-    );
-    assert_eq!(
-        entry_files(&function.join("recent")).len(),
-        20,
-        "a live one is kept"
-    );
+    assert!(!ns("old").exists(), "the stale namespace was deleted");
+    assert_eq!(entry_files(&ns("recent")).len(), 20, "a live one is kept");
 }
 
 #[test]

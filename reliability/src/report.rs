@@ -44,7 +44,8 @@ const GUARANTEES: &str = r#"## What is guaranteed
 
 Security cases (foreign-owned and world-writable directories, symlinks, FIFOs, huge files) are
 integration tests run with a real second uid (`tests/disk_review.rs`,
-`tests/disk_review_processes.rs`, `tests/fcache_basics.rs`), part of `cargo test`.
+`tests/disk_review_processes.rs`, `tests/fcache_basics.rs`, `tests/review_security.rs`), part
+of `cargo test`.
 
 ## What the fault seam costs
 

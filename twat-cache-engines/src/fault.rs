@@ -114,11 +114,29 @@ pub fn fired() -> u64 {
     FIRED.load(Ordering::Relaxed)
 }
 
+/// `path` as the directories a test names: stores reach their files through the directory they
+/// hold open (`/proc/self/fd/<n>/…`, see `disk/anchor.rs`), which is matched as its real path.
+fn named(path: &Path) -> std::borrow::Cow<'_, Path> {
+    let fds = Path::new("/proc/self/fd");
+    let Ok(rest) = path.strip_prefix(fds) else {
+        return path.into();
+    };
+    let mut components = rest.components();
+    let Some(fd) = components.next() else {
+        return path.into();
+    };
+    match std::fs::read_link(fds.join(fd)) {
+        Ok(real) => real.join(components.as_path()).into(),
+        Err(_) => path.into(),
+    }
+}
+
 /// The fault armed for this call of `op` on `path`, if any (consuming one of its calls).
 fn take(op: Op, path: &Path) -> Option<Fault> {
     if !ANY.load(Ordering::Acquire) {
         return None;
     }
+    let path = named(path);
     let mut armed = ARMED.lock().unwrap_or_else(|e| e.into_inner());
     let fault = armed
         .iter_mut()

@@ -22,8 +22,11 @@
 //!
 //! Reads never follow a symlink, never open a FIFO or device (a non-regular file reads as a
 //! damaged entry, which the cache removes), and read no more than the entry's header declares
-//! and the caller allows. Every directory is checked against the directory rule once per
-//! process before it is used.
+//! and the caller allows; an entry file not owned by the current user is never read. The
+//! entries directory is checked against the directory rule once and then held open
+//! (`anchor.rs`): every file is reached through it, so a name retargeted later (a link, a
+//! directory removed and created again by someone else) cannot redirect the store.
+//! Directories below it are checked once per process and must be real directories.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
@@ -31,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use super::anchor::Anchor;
 use super::backend::{
     Backend, EntryId, EntryLock, EvictionOrder, LockOutcome, PruneReport, PruneRequest, Stored,
 };
@@ -38,14 +42,15 @@ use super::error::StoreError;
 use super::hex;
 use super::private_dir;
 use super::record;
+use super::stale_namespaces;
 
 pub(super) const EXTENSION: &str = "twc";
 pub(super) const TEMP_EXTENSION: &str = "tmp";
 pub(super) const IN_USE: &str = ".in-use";
 /// Directory of the computation locks: one file per first two id bytes (65 536 at most), so
 /// their number stays bounded; two keys sharing one only wait for each other now and then.
-const LOCKS: &str = ".locks";
-const LOCK: &str = ".lock";
+pub(super) const LOCKS: &str = ".locks";
+pub(super) const LOCK: &str = ".lock";
 /// A temporary file older than this belongs to a writer that died.
 pub(super) const STALE_TEMP: Duration = Duration::from_secs(60);
 /// A namespace directory of the same function not opened or pruned for this long belongs to an
@@ -97,6 +102,8 @@ impl FileLocation {
 /// One file per entry under a directory; use it as [`FileCache`](crate::FileCache).
 pub struct FileStore {
     location: FileLocation,
+    /// The verified entries directory: every file operation goes through its path.
+    dir: Anchor,
     temp_counter: AtomicU64,
     /// One bit per shard directory checked against the directory rule in this process.
     verified: [AtomicU64; 4],
@@ -165,7 +172,17 @@ fn renamed(temp: &Path, path: &Path) -> std::io::Result<()> {
 }
 
 fn read_entry(path: &Path, max_len: u64, touch: bool) -> Result<Option<Stored>, StoreError> {
-    let mut file = match open_entry(path) {
+    read_opened(open_entry(path), path, max_len, touch)
+}
+
+/// [`read_entry`] of a file already opened (or not) as [`open_entry`] does.
+fn read_opened(
+    opened: std::io::Result<File>,
+    path: &Path,
+    max_len: u64,
+    touch: bool,
+) -> Result<Option<Stored>, StoreError> {
+    let mut file = match opened {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         #[cfg(unix)]
@@ -176,6 +193,10 @@ fn read_entry(path: &Path, max_len: u64, touch: bool) -> Result<Option<Stored>, 
     let len = meta.len();
     if !meta.is_file() || len > max_len || len < record::HEADER_LEN as u64 {
         return Ok(not_an_entry());
+    }
+    #[cfg(unix)]
+    if std::os::unix::fs::MetadataExt::uid(&meta) != private_dir::current_user() {
+        return Ok(not_an_entry()); // someone else's file: never read, whatever it holds
     }
     if touch {
         let now = SystemTime::now();
@@ -279,14 +300,14 @@ const MAX_ENTRY: u64 = 1 << 36;
 
 impl FileStore {
     fn shard_dir(&self, id: &EntryId) -> PathBuf {
-        self.location.entries.join(hex(&id[..1]))
+        self.dir.path().join(hex(&id[..1]))
     }
 
     /// `<entries>/<first byte in hex>/<id in hex>.twc`, built in one buffer (this runs on every
     /// hit).
     fn path(&self, id: &EntryId) -> PathBuf {
         let name = hex(id);
-        let entries = self.location.entries.as_os_str();
+        let entries = self.dir.path().as_os_str();
         let mut path = std::ffi::OsString::with_capacity(entries.len() + name.len() + 8);
         path.push(entries);
         path.push(std::path::MAIN_SEPARATOR_STR);
@@ -298,6 +319,32 @@ impl FileStore {
         PathBuf::from(path)
     }
 
+    /// Opens `id`'s entry (at `path`) for reading, relative to the verified entries directory.
+    fn open_entry_of(&self, id: &EntryId, path: &Path) -> std::io::Result<File> {
+        #[cfg(unix)]
+        {
+            inject_fault!(Read, path);
+            let _ = path;
+            // `<2 hex>/<64 hex>.twc` and a NUL, built on the stack (as `path` names it).
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            let mut name = [0u8; 72];
+            for (i, &b) in id.iter().enumerate() {
+                name[3 + 2 * i] = DIGITS[usize::from(b >> 4)];
+                name[4 + 2 * i] = DIGITS[usize::from(b & 15)];
+            }
+            name.copy_within(3..5, 0);
+            name[2] = b'/';
+            name[67..71].copy_from_slice(b".twc");
+            let name = std::ffi::CStr::from_bytes_with_nul(&name).expect("one NUL, at the end");
+            self.dir.open_read(name)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = id;
+            open_entry(path)
+        }
+    }
+
     /// Makes sure `id`'s shard directory passes the directory rule (creating it when
     /// `create`); `false` if it does not exist and was not to be created.
     fn shard_ready(&self, id: &EntryId, create: bool) -> Result<bool, StoreError> {
@@ -307,11 +354,11 @@ impl FileStore {
         }
         let dir = self.shard_dir(id);
         if create {
-            private_dir::ensure(&self.location.entries, &dir)?;
+            private_dir::ensure_below(self.dir.path(), &dir)?;
         } else {
-            match fs::metadata(&dir) {
+            match fs::symlink_metadata(&dir) {
                 Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
-                _ => private_dir::check(&dir)?,
+                _ => private_dir::check_here(&dir)?,
             }
         }
         self.verified[word].fetch_or(bit, Ordering::AcqRel);
@@ -329,15 +376,26 @@ impl FileStore {
         let dir = self.shard_dir(id);
         let mut attempts = 0;
         loop {
-            self.shard_ready(id, true)?;
-            match op(&dir) {
+            // A removed entries directory shows as "not found" creating the shard, too.
+            match self.shard_ready(id, true).and_then(|_| op(&dir)) {
                 Err(e) if e.is_not_found() && attempts < 3 => {
                     self.forget_shard(id[0]);
+                    if self.dir.reopen_if_removed()? {
+                        self.forget_all_shards();
+                    }
                     attempts += 1;
                 }
                 done => return done,
             }
         }
+    }
+
+    /// Forgets every verified directory (the entries directory was created again).
+    fn forget_all_shards(&self) {
+        for word in &self.verified {
+            word.store(0, Ordering::Release);
+        }
+        self.locks_verified.store(false, Ordering::Release);
     }
 
     /// Forgets that shard `first_byte` was verified (it was removed).
@@ -383,13 +441,13 @@ impl FileStore {
 
     /// Shard directories that pass the directory rule (others are skipped, never read).
     fn shards(&self) -> Result<Vec<PathBuf>, StoreError> {
-        let dir = &self.location.entries;
+        let dir = self.dir.path();
         let mut shards: Vec<PathBuf> = match fs::read_dir(dir) {
             Ok(entries) => entries
                 .flatten()
                 .filter(|e| e.file_name().len() == 2)
                 .map(|e| e.path())
-                .filter(|p| private_dir::check(p).is_ok())
+                .filter(|p| private_dir::check_here(p).is_ok())
                 .collect(),
             Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(StoreError::io(dir, e)),
@@ -519,7 +577,7 @@ impl FileStore {
     fn open_lock(&self, dir: &Path, path: &Path) -> Option<File> {
         for _ in 0..2 {
             if !self.locks_verified.load(Ordering::Acquire) {
-                private_dir::ensure(&self.location.entries, dir).ok()?;
+                private_dir::ensure_below(self.dir.path(), dir).ok()?;
                 self.locks_verified.store(true, Ordering::Release);
             }
             match open_private(path) {
@@ -535,78 +593,35 @@ impl FileStore {
 
     /// Marks this namespace as in use, for the collection of stale ones.
     fn mark_in_use(&self) {
-        if let Ok(file) = open_private(&self.location.entries.join(IN_USE)) {
+        if let Ok(file) = open_private(&self.dir.path().join(IN_USE)) {
             let _ = file.set_modified(SystemTime::now());
         }
     }
 
     /// Deletes up to `budget` files of sibling namespace directories (same function, another
     /// namespace) that nobody has marked in use for [`STALE_NAMESPACE`]; returns how many.
-    fn collect_stale_namespaces(&self, mut budget: usize) -> u64 {
+    /// Only in the `<folder>/<function>/<namespace>` layout, and only what it writes
+    /// (`stale_namespaces.rs`).
+    fn collect_stale_namespaces(&self, budget: usize) -> u64 {
         let entries = &self.location.entries;
         let Some(function_dir) = entries.parent() else {
             return 0;
         };
-        // Only `<folder>/<function>/<namespace>` layouts have siblings that are ours.
         if function_dir == self.location.folder || !function_dir.starts_with(&self.location.folder)
         {
             return 0;
         }
-        let Ok(siblings) = fs::read_dir(function_dir) else {
+        let Some(ours) = entries.file_name().and_then(|n| n.to_str()) else {
             return 0;
         };
-        let now = SystemTime::now();
-        let mut removed = 0;
-        for sibling in siblings.flatten() {
-            let dir = sibling.path();
-            if &dir == entries || budget == 0 || private_dir::check(&dir).is_err() {
-                continue;
-            }
-            let last_use = fs::metadata(dir.join(IN_USE))
-                .or_else(|_| fs::metadata(&dir))
-                .and_then(|m| m.modified())
-                .unwrap_or(now);
-            if now.duration_since(last_use).unwrap_or_default() < STALE_NAMESPACE {
-                continue;
-            }
-            removed += remove_tree_bounded(&dir, &mut budget);
+        // Siblings are ours only in the layout, and only where no link moved the entries
+        // directory elsewhere (the verified directory's parent is then the function directory).
+        let linked = |p: &Path| fs::symlink_metadata(p).map_or(true, |m| m.is_symlink());
+        if !stale_namespaces::is_namespace(ours) || linked(entries) || linked(function_dir) {
+            return 0;
         }
-        removed
+        stale_namespaces::collect(&self.dir.path().join(".."), ours, budget)
     }
-}
-
-/// Removes the files of `dir` (one level of shard directories below it), at most `budget`
-/// of them, and the directories once empty; returns how many entry files went.
-fn remove_tree_bounded(dir: &Path, budget: &mut usize) -> u64 {
-    let mut removed = 0;
-    let Ok(children) = fs::read_dir(dir) else {
-        return 0;
-    };
-    for child in children.flatten() {
-        let path = child.path();
-        let Ok(kind) = child.file_type() else {
-            continue;
-        };
-        if kind.is_dir() {
-            if let Ok(files) = fs::read_dir(&path) {
-                for file in files.flatten() {
-                    if *budget == 0 {
-                        return removed;
-                    }
-                    if fs::remove_file(file.path()).is_ok() {
-                        *budget -= 1;
-                        removed +=
-                            u64::from(file.file_name().to_string_lossy().ends_with(EXTENSION));
-                    }
-                }
-            }
-            let _ = fs::remove_dir(&path);
-        } else if *budget > 0 && fs::remove_file(&path).is_ok() {
-            *budget -= 1;
-        }
-    }
-    let _ = fs::remove_dir(dir);
-    removed
 }
 
 impl Backend for FileStore {
@@ -618,8 +633,8 @@ impl Backend for FileStore {
     const RENEWAL_RESOLUTION: Duration = TOUCH_RESOLUTION;
 
     fn open(location: &FileLocation) -> Result<Self, StoreError> {
-        private_dir::ensure(&location.folder, &location.entries)?;
         let store = Self {
+            dir: Anchor::open(&location.folder, &location.entries)?,
             location: location.clone(),
             temp_counter: AtomicU64::new(0),
             verified: Default::default(),
@@ -637,14 +652,16 @@ impl Backend for FileStore {
         if !self.shard_ready(id, false)? {
             return Ok(None);
         }
-        read_entry(&self.path(id), max_len, false)
+        let path = self.path(id);
+        read_opened(self.open_entry_of(id, &path), &path, max_len, false)
     }
 
     fn get_touched(&self, id: &EntryId, max_len: u64) -> Result<Option<Stored>, StoreError> {
         if !self.shard_ready(id, false)? {
             return Ok(None);
         }
-        read_entry(&self.path(id), max_len, true)
+        let path = self.path(id);
+        read_opened(self.open_entry_of(id, &path), &path, max_len, true)
     }
 
     fn put(&self, id: &EntryId, bytes: &[u8]) -> Result<Option<u64>, StoreError> {
@@ -747,12 +764,15 @@ impl Backend for FileStore {
     }
 
     fn lock_entry(&self, id: &EntryId, wait: Duration) -> LockOutcome {
-        let dir = self.location.entries.join(LOCKS);
-        let path = dir.join(format!("{}.lock", hex(&id[..2])));
+        let dir = self.dir.path().join(LOCKS);
+        let name = format!("{}.lock", hex(&id[..2]));
+        // Claimed by the name the store was opened with (one process's stores of a directory
+        // share their claims), opened through the verified directory.
+        let path = self.location.entries.join(LOCKS).join(&name);
         if !EntryLock::claim(&path) {
             return LockOutcome::TimedOut; // this process computes a key of this lock already
         }
-        let Some(file) = self.open_lock(&dir, &path) else {
+        let Some(file) = self.open_lock(&dir, &dir.join(&name)) else {
             EntryLock::unclaim(&path);
             return LockOutcome::TimedOut; // no lock to be had: compute without it
         };
@@ -902,5 +922,20 @@ mod tests {
         assert_eq!(parse_id(name), Some(id));
         assert_eq!(&name[..2], "a5");
         assert_eq!(hex(&[0x00, 0x0f, 0xf0, 0xff]), "000ff0ff");
+    }
+
+    /// The hit path opens entries by a name relative to the verified directory: the same file
+    /// as `path`.
+    #[test]
+    fn entries_open_relative_to_the_directory_are_their_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(&FileLocation::new(dir.path().join("c"))).unwrap();
+        let id: EntryId = std::array::from_fn(|i| (i as u8).wrapping_mul(91) ^ 0x3c);
+        store.shard_ready(&id, true).unwrap();
+        fs::write(store.path(&id), b"entry").unwrap();
+        let mut read = String::new();
+        let mut file = store.open_entry_of(&id, &store.path(&id)).unwrap();
+        file.read_to_string(&mut read).unwrap();
+        assert_eq!(read, "entry");
     }
 }

@@ -7,6 +7,7 @@
 //! the self-describing key encoding, `value_layout.rs` the value-type fingerprint, `paths.rs` the layout of caches under a root, `private_dir.rs`
 //! the directory ownership rule every directory passes before it is used.
 
+mod anchor;
 mod backend;
 mod cache;
 mod error;
@@ -24,6 +25,7 @@ mod redis_store;
 mod redis_url;
 mod sled_db;
 mod sled_store;
+mod stale_namespaces;
 mod value_layout;
 
 pub use backend::{

@@ -1,8 +1,10 @@
 //! The process's open sled databases: one per cache folder, opened on first use and shared by
 //! every cache in that folder (sled allows one opener per database, process-wide).
 //!
-//! Opening checks the folder against the directory rule (`private_dir.rs`), makes what sled
-//! creates private (0700 directories, 0600 files on Unix), recovers from a database that is
+//! Opening checks the folder against the directory rule (`private_dir.rs`) and holds it open
+//! (`anchor.rs`): sled is given a path through the verified folder, so the files it opens
+//! later (blobs) cannot be redirected either. It makes what sled creates private (0700
+//! directories, 0600 files on Unix, never through a symlink), recovers from a database that is
 //! *proven* corrupt (sled reports corruption, or panics reading it) by moving it aside and
 //! starting empty — other failures (too many open files, no space, I/O errors, a read-only
 //! disk) fall back to memory and leave the database untouched — removes moved-aside copies
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use std::sync::{Mutex, Once};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::anchor::Anchor;
 pub use super::error::OpenError;
 use super::private_dir;
 
@@ -34,6 +37,10 @@ pub const CORRUPT_GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
 const CORRUPT_PREFIX: &str = "db.corrupt-";
 
 static OPEN: Mutex<Vec<(PathBuf, Result<sled::Db, OpenError>)>> = Mutex::new(Vec::new());
+
+/// The verified folders of the open databases: held open as long as the databases (the
+/// process's life), since sled reaches its files through them.
+static FOLDERS: Mutex<Vec<Anchor>> = Mutex::new(Vec::new());
 
 /// The database in `folder`, opened once per process; a failure is remembered too, so a locked
 /// or broken folder costs one attempt, not one per call.
@@ -55,21 +62,35 @@ fn open_uncached(folder: &Path) -> Result<sled::Db, OpenError> {
         path: folder.to_path_buf(),
         source: Arc::new(e),
     };
-    private_dir::ensure(folder, folder).map_err(|e| match e {
+    let anchor = Anchor::open(folder, folder).map_err(|e| match e {
         super::StoreError::Io { source, .. } => unusable(source),
         other => OpenError::Insecure {
             path: folder.to_path_buf(),
             reason: other.to_string(),
         },
     })?;
-    let path = folder.join("db");
-    if path.exists() {
-        private_dir::check(&path).map_err(|e| OpenError::Insecure {
-            path: path.clone(),
+    let db = open_in(anchor.path(), folder, unusable)?;
+    FOLDERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(anchor);
+    Ok(db)
+}
+
+/// Opens the database of `folder` (named `verified` through its verified directory).
+fn open_in(
+    verified: &Path,
+    folder: &Path,
+    unusable: impl Fn(std::io::Error) -> OpenError + Copy,
+) -> Result<sled::Db, OpenError> {
+    let path = verified.join("db");
+    if std::fs::symlink_metadata(&path).is_ok() {
+        private_dir::check_here(&path).map_err(|e| OpenError::Insecure {
+            path: folder.join("db"),
             reason: e.to_string(),
         })?;
     }
-    remove_old_corrupt_copies(folder);
+    remove_old_corrupt_copies(verified);
     let db = match try_open(&path) {
         Ok(db) => db,
         Err(Failure::Locked) => return Err(OpenError::Locked(folder.to_path_buf())),
@@ -77,8 +98,10 @@ fn open_uncached(folder: &Path) -> Result<sled::Db, OpenError> {
         Err(Failure::Corrupt(why)) => {
             // Keep the damaged files for inspection (for `CORRUPT_GRACE`) and start empty: a
             // cache can always be rebuilt, a wrong value cannot be taken back.
-            let aside = folder.join(format!("{CORRUPT_PREFIX}{}", unix_nanos()));
-            tracing::warn!(folder = %folder.display(), %why, aside = %aside.display(),
+            let aside_name = format!("{CORRUPT_PREFIX}{}", unix_nanos());
+            let aside = verified.join(&aside_name);
+            tracing::warn!(folder = %folder.display(), %why,
+                aside = %folder.join(&aside_name).display(),
                 "cache database is corrupt; moved aside and recreated");
             std::fs::rename(&path, &aside).map_err(unusable)?;
             match try_open(&path) {
@@ -160,18 +183,31 @@ fn try_open(path: &Path) -> Result<sled::Db, Failure> {
     }
 }
 
-/// Restricts what sled created to the user (0700 directories, 0600 files).
+/// Restricts what sled created to the user (0700 directories, 0600 files). Each file is
+/// opened without following a symlink and changed through its descriptor: a symlink planted
+/// among sled's files is left as it is, and so is its target.
 fn make_private(path: &Path) {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         let mut stack = vec![path.to_path_buf()];
         while let Some(p) = stack.pop() {
-            let Ok(meta) = std::fs::symlink_metadata(&p) else {
-                continue;
+            let Ok(file) = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+                .open(&p)
+            else {
+                continue; // a symlink (ELOOP), or gone
             };
-            let mode = if meta.is_dir() { 0o700 } else { 0o600 };
-            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode));
+            let Ok(meta) = file.metadata() else { continue };
+            let mode = if meta.is_dir() {
+                0o700
+            } else if meta.is_file() {
+                0o600
+            } else {
+                continue; // not sled's: a FIFO, a device, a socket
+            };
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
             if meta.is_dir()
                 && let Ok(entries) = std::fs::read_dir(&p)
             {

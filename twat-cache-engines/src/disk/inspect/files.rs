@@ -31,8 +31,14 @@ pub(super) fn scan(folder: &str, dir: &Path) -> CacheReport {
         return report;
     }
     let now = now();
+    // Only what the layout names a namespace: anything else in the directory is not ours.
     let mut namespaces: Vec<(SystemTime, NamespaceReport)> = sorted_dirs(dir)
         .iter()
+        .filter(|ns| {
+            ns.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(crate::disk::stale_namespaces::is_namespace)
+        })
         .map(|ns| (last_use(ns), scan_namespace(ns, now)))
         .collect();
     // The namespace opened last is current; list it first.
@@ -249,8 +255,9 @@ pub(super) fn prune(
             }
         }
         if !namespace.current && !dry_run {
-            // Its marks, locks and now-empty shards go with it.
-            let _ = fs::remove_dir_all(&dir);
+            // Its marks, locks and now-empty shards go with it (what is not the store's stays).
+            let mut unbounded = usize::MAX;
+            crate::disk::stale_namespaces::remove_namespace(&dir, &mut unbounded);
         }
     }
     Ok((freed, left))
