@@ -24,6 +24,8 @@
 //! - `vanish N…`: `square`, large values in a `SledCache`, then deletes the whole cache root
 //!   and writes more large values before exiting.
 //! - `fslow N`: an `#[fcache]` function whose body takes 300 ms (for cross-process single-flight).
+//! - `fslow_after FILE N M`: `fslow(N)`, prints `ready`, waits (up to 60 s) for FILE to exist,
+//!   then `fslow(M)` (a process that keeps running while the test changes the cache under it).
 //! - `emfile N…`: lowers the open-file limit so the sled database cannot open, then `square`.
 //!
 //! Ends with `runs R` (body executions), `wrong W` (values that were not what the body
@@ -300,6 +302,18 @@ fn main() {
         }
         "fslow" => {
             check(fslow(numbers[0]) == numbers[0] * 2);
+            fslow_cache()
+        }
+        "fslow_after" => {
+            check(fslow(numbers[0]) == numbers[0] * 2);
+            writeln!(out, "ready").unwrap();
+            out.flush().unwrap();
+            let trigger = std::path::Path::new(&args[1]);
+            let start = std::time::Instant::now();
+            while !trigger.exists() && start.elapsed() < Duration::from_secs(60) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            check(fslow(numbers[1]) == numbers[1] * 2);
             fslow_cache()
         }
         "config" => {

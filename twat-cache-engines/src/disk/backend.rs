@@ -320,6 +320,11 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// rather than by sampled eviction on every insert (sled, owned by one process).
     const PRUNES: bool;
 
+    /// How long after an entry's last renewal a `refresh` hit renews it again (at most; never
+    /// longer than a sixteenth of the TTL, so the window slides in small steps): a backend that
+    /// pays a write of its own per renewal renews coarsely. Zero: every hit renews.
+    const RENEWAL_RESOLUTION: std::time::Duration = std::time::Duration::ZERO;
+
     /// Whether the store lives in the file system, below the cache root (whose directories
     /// must then pass the ownership rule before it is opened); `false` for a server, whose
     /// entries other machines write by their own clocks (see
@@ -351,6 +356,14 @@ pub trait Backend: Send + Sync + Sized + 'static {
 
     /// Visits every entry.
     fn for_each(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), StoreError>;
+
+    /// Visits every entry's header: at least its first bytes up to the end of its renewal
+    /// (see `record.rs`), fewer for a file too short to be an entry. For scans that
+    /// need only the namespace and lifetime (`clear`), which must not read whole entries; the
+    /// default visits whole entries.
+    fn for_each_header(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), StoreError> {
+        self.for_each(visit)
+    }
 
     /// Visits entries from a position chosen by `seed` until `visit` returns `false`.
     fn sample(

@@ -9,12 +9,15 @@
 //!
 //! A write goes to a uniquely named temporary file in the same directory and is renamed over the
 //! entry: readers (in any process) see the old entry or the new one, never a partial one, and two
-//! processes writing one key both leave a valid entry. Publishes hold the shard's lock (an
-//! advisory file lock, released by the OS if the holder dies) so that a renewal can replace an
-//! entry only if it is still the one it read. With `durable`, the file and its directory are
-//! fsynced before the rename returns; without (the default), a power loss may lose recent
-//! entries, which the checksum then turns into misses. Temporary files left by killed writers
-//! are removed by the next prune. A file's modification time is its last access (a hit touches
+//! processes writing one key both leave a valid entry. Publishes and removals hold the shard's
+//! lock (an advisory file lock, released by the OS if the holder dies), so that a replacement
+//! publishes only an entry that is still the one it read, and a removal is never undone by one.
+//! A `refresh` renewal rewrites only the entry's renewal (20 bytes of its header) in place,
+//! through the descriptor it compared the entry on: a removal or a newer entry renamed over the
+//! file meanwhile leaves that write in the old, unlinked file. With `durable`, the file and its
+//! directory are fsynced before the rename returns; without (the default), a power loss may
+//! lose recent entries, which the checksum then turns into misses. Temporary files left by
+//! killed writers are removed by the next prune. A file's modification time is its last access (a hit touches
 //! it), which is the order a prune evicts in.
 //!
 //! Reads never follow a symlink, never open a FIFO or device (a non-regular file reads as a
@@ -26,7 +29,7 @@
 //! Directories below it are checked once per process and must be real directories.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -150,8 +153,8 @@ pub const TOUCH_RESOLUTION: Duration = Duration::from_secs(60);
 /// Reads the entry at `path`: `None` if absent, undecodable bytes if it is not a regular file
 /// whose size is what its header declares and at most `max_len`. With `touch`, an entry last
 /// marked used over [`TOUCH_RESOLUTION`] ago is marked used now.
-/// Writes an entry's bytes to its temporary file (with the `fault-injection` feature, an
-/// injected short write stores a prefix and fails).
+/// Writes an entry's bytes to its temporary file, or a renewal's into the entry (with the
+/// `fault-injection` feature, an injected short write stores a prefix and fails).
 fn write_entry(file: &mut File, dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
     #[cfg(feature = "fault-injection")]
     if let Some((len, errno)) = crate::fault::check_write(dir, bytes.len())? {
@@ -224,6 +227,61 @@ fn read_opened(
         Ok(_) => Ok(not_an_entry()), // shrank while reading: a torn file, never a wrong value
         Err(e) => Err(StoreError::io(path, e)),
     }
+}
+
+/// Reads up to `buf.len()` bytes from the start of `file`; returns how many (fewer at its end).
+fn read_prefix(file: &mut File, buf: &mut [u8]) -> usize {
+    let mut read = 0;
+    while read < buf.len() {
+        match file.read(&mut buf[read..]) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    read
+}
+
+/// Opens an entry for a renewal in place (reading and writing), never through a symlink.
+fn open_entry_for_update(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+    );
+    options.open(path)
+}
+
+/// Whether a file is the current user's (an entry of anyone else is never written).
+fn owned_by_me(meta: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        meta.uid() == unsafe { libc::geteuid() }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        true
+    }
+}
+
+/// The bytes a replacement of `expected` by `new` changes, if they all lie in the entry's
+/// header (a renewal): what can be written in place.
+fn header_change(expected: &[u8], new: &[u8]) -> Option<std::ops::Range<usize>> {
+    let header = record::HEADER_LEN;
+    if expected.len() != new.len() || expected.len() < header || expected[header..] != new[header..]
+    {
+        return None;
+    }
+    let differs = |&i: &usize| expected[i] != new[i];
+    let start = (0..header).find(differs).unwrap_or(0);
+    let end = (0..header).rfind(differs).map_or(start, |i| i + 1);
+    Some(start..end)
 }
 
 /// Opens (creating 0600, never through a symlink) one of the store's own small files: a lock
@@ -470,6 +528,75 @@ impl FileStore {
         Ok(())
     }
 
+    /// Renews `id`'s entry in place: writes `bytes` at `at` (its renewal) if the file is
+    /// still `expected` (same header and checksum, so the same entry). The write goes through
+    /// the descriptor the entry was compared on, so a removal or a newer entry renamed over the
+    /// file meanwhile leaves it in the old, unlinked file: a renewal never undoes either, in
+    /// this process or another. Renewals of one file wait for each other (a lock on it); a
+    /// torn one (a crash mid-write) reads as a damaged entry (see `record.rs`).
+    fn renew_in_place(
+        &self,
+        id: &EntryId,
+        expected: &[u8],
+        bytes: &[u8],
+        at: usize,
+    ) -> Result<bool, StoreError> {
+        if !self.shard_ready(id, false)? {
+            return Ok(false);
+        }
+        let path = self.path(id);
+        let mut file = match open_entry_for_update(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+            #[cfg(unix)]
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(false),
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        let renew = |file: &mut File| -> std::io::Result<bool> {
+            let meta = file.metadata()?;
+            let len = expected.len();
+            if !meta.is_file() || meta.len() != len as u64 || !owned_by_me(&meta) {
+                return Ok(false);
+            }
+            file.lock()?;
+            let (mut header, mut sum) = ([0u8; record::HEADER_LEN], [0u8; 4]);
+            file.read_exact(&mut header)?;
+            file.seek(SeekFrom::Start((len - sum.len()) as u64))?;
+            file.read_exact(&mut sum)?;
+            if header[..] != expected[..header.len()] || sum[..] != expected[len - sum.len()..] {
+                return Ok(false); // renewed, rewritten or replaced meanwhile
+            }
+            file.seek(SeekFrom::Start(at as u64))?;
+            write_entry(file, &path, bytes)?;
+            if self.location.durable {
+                file.sync_data()?;
+            }
+            Ok(true)
+        };
+        renew(&mut file).map_err(|e| StoreError::io(&path, e))
+    }
+
+    /// Opens the computation lock file `path` in the lock directory `dir`, creating the
+    /// directory (checked against the directory rule) the first time, and again whenever it
+    /// is gone: `twat-cache clear` and `prune` remove it under running processes, which
+    /// would otherwise compute every missing entry without a cross-process lock.
+    fn open_lock(&self, dir: &Path, path: &Path) -> Option<File> {
+        for _ in 0..2 {
+            if !self.locks_verified.load(Ordering::Acquire) {
+                private_dir::ensure_below(self.dir.path(), dir).ok()?;
+                self.locks_verified.store(true, Ordering::Release);
+            }
+            match open_private(path) {
+                Ok(file) => return Some(file),
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    self.locks_verified.store(false, Ordering::Release);
+                }
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
     /// Marks this namespace as in use, for the collection of stale ones.
     fn mark_in_use(&self) {
         if let Ok(file) = open_private(&self.dir.path().join(IN_USE)) {
@@ -507,6 +634,9 @@ impl Backend for FileStore {
     type Location = FileLocation;
 
     const PRUNES: bool = true;
+
+    /// A renewal writes into the entry's file: at most once per [`TOUCH_RESOLUTION`].
+    const RENEWAL_RESOLUTION: Duration = TOUCH_RESOLUTION;
 
     fn open(location: &FileLocation) -> Result<Self, StoreError> {
         let store = Self {
@@ -550,6 +680,9 @@ impl Backend for FileStore {
     }
 
     fn replace(&self, id: &EntryId, expected: &[u8], new: &[u8]) -> Result<bool, StoreError> {
+        if let Some(changed) = header_change(expected, new) {
+            return self.renew_in_place(id, expected, &new[changed.clone()], changed.start);
+        }
         self.in_shard(id, |dir| {
             let _lock = Self::lock(dir).map_err(|e| StoreError::io(dir, e))?;
             let current = read_entry(&self.path(id), expected.len() as u64, false)?;
@@ -569,6 +702,9 @@ impl Backend for FileStore {
         let path = self.path(id);
         let remove = || -> std::io::Result<Option<u64>> {
             inject_fault!(Remove, &path);
+            // Under the shard's lock: a replacement that compared the entry has published
+            // before, or finds it gone (a shard directory gone holds no entry either).
+            let _lock = Self::lock(&self.shard_dir(id))?;
             let len = fs::symlink_metadata(&path).ok().map(|m| m.len());
             fs::remove_file(&path)?;
             Ok(len)
@@ -586,6 +722,26 @@ impl Backend for FileStore {
                 if let Some(bytes) = read_entry(&path, MAX_ENTRY, false)? {
                     visit(id, &bytes);
                 }
+            }
+        }
+        Ok(())
+    }
+
+    fn for_each_header(&self, visit: &mut dyn FnMut(EntryId, &[u8])) -> Result<(), StoreError> {
+        for shard in self.shards()? {
+            for (path, id) in Self::files(&shard) {
+                let mut header = [0u8; record::HEADER_LEN];
+                let read = match open_entry(&path) {
+                    Ok(mut file) if file.metadata().is_ok_and(|m| m.is_file()) => {
+                        read_prefix(&mut file, &mut header)
+                    }
+                    Ok(_) => 0, // not a regular file: not an entry
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    #[cfg(unix)]
+                    Err(e) if e.raw_os_error() == Some(libc::ELOOP) => 0,
+                    Err(e) => return Err(StoreError::io(&path, e)),
+                };
+                visit(id, &header[..read]);
             }
         }
         Ok(())
@@ -619,18 +775,12 @@ impl Backend for FileStore {
         // Claimed by the name the store was opened with (one process's stores of a directory
         // share their claims), opened through the verified directory.
         let path = self.location.entries.join(LOCKS).join(&name);
-        if !self.locks_verified.load(Ordering::Acquire) {
-            if private_dir::ensure_below(self.dir.path(), &dir).is_err() {
-                return LockOutcome::TimedOut; // no lock to be had: compute without it
-            }
-            self.locks_verified.store(true, Ordering::Release);
-        }
         if !EntryLock::claim(&path) {
             return LockOutcome::TimedOut; // this process computes a key of this lock already
         }
-        let Ok(file) = open_private(&dir.join(&name)) else {
+        let Some(file) = self.open_lock(&dir, &dir.join(&name)) else {
             EntryLock::unclaim(&path);
-            return LockOutcome::TimedOut;
+            return LockOutcome::TimedOut; // no lock to be had: compute without it
         };
         let deadline = std::time::Instant::now() + wait;
         let mut contended = false;

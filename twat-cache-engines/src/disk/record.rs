@@ -3,26 +3,38 @@
 //! ```text
 //! magic "TWCE" | format u8 | flags u8 | value layout u64 | namespace u64 | created u64 |
 //! renewed u64 | expires u64 | took u64 | key length u32 | payload length u64 |
-//! raw length u64 | key | payload | checksum u32
+//! raw length u64 | renewal: renewed u64 | expires u64 | renewal checksum u32 |
+//! key | payload | checksum u32
 //! ```
 //!
-//! All integers little-endian. `checksum` is CRC-32 over everything before it: it guards
-//! against damage, not against an adversary (keys are found by BLAKE3, and the stored key is
-//! compared on every read). A reader that sees another magic, another format, lengths that do
-//! not add up to the buffer, a bad checksum, another value layout (the function's return type
-//! changed under a pinned `version`) or another key (a hash collision) treats the entry as
-//! absent. `expires` 0 means never; `renewed` is the write or the latest `refresh`, which the
-//! *current* TTL is counted from (see [`deadline`]). `raw length` is the payload's length once
-//! decompressed: decompression stops there, so a damaged or hostile frame cannot expand without
-//! bound. `took` is how long computing the value took, in nanoseconds (0: not measured), for
-//! early refresh (format 4; entries of format 3 and older read as absent).
+//! All integers little-endian. `checksum` is CRC-32 over everything before it except the
+//! renewal: it guards against damage, not against an adversary (keys are found by BLAKE3,
+//! and the stored key is compared on every read). A reader that sees another magic, another
+//! format, lengths that do not add up to the buffer, a bad checksum, another value layout (the
+//! function's return type changed under a pinned `version`) or another key (a hash collision)
+//! treats the entry as absent. `expires` 0 means never; `renewed` is the write or the latest
+//! `refresh`, which the *current* TTL is counted from (see [`deadline`]). `raw length` is the
+//! payload's length once decompressed: decompression stops there, so a damaged or hostile frame
+//! cannot expand without bound. `took` is how long computing the value took, in nanoseconds
+//! (0: not measured), for early refresh.
+//!
+//! A `refresh` renews an entry by writing its renewal (20 bytes, within the first
+//! [`HEADER_LEN`] bytes) in place, not the whole entry. All zeros: never renewed, the write's
+//! own `renewed` and `expires` are in force; else the renewal's, if its own checksum (over the
+//! header's fixed fields and the renewal) holds. A renewal that is neither — damaged, or torn
+//! by a crash mid-write — makes the entry absent, like any other damage: never a wrong
+//! deadline. Format 5; entries of older formats read as absent.
 
 pub(crate) const MAGIC: [u8; 4] = *b"TWCE";
-pub(crate) const FORMAT: u8 = 4;
+pub(crate) const FORMAT: u8 = 5;
 /// `flags` bit: the payload is a zstd frame.
 pub(crate) const COMPRESSED: u8 = 1;
 
-const FIXED: usize = 4 + 1 + 1 + 8 + 8 + 8 + 8 + 8 + 8 + 4 + 8 + 8;
+/// The fixed fields before the renewal.
+const FIELDS: usize = 4 + 1 + 1 + 8 + 8 + 8 + 8 + 8 + 8 + 4 + 8 + 8;
+/// The renewal: renewed, expires, its checksum.
+const RENEWAL: std::ops::Range<usize> = FIELDS..FIELDS + 8 + 8 + 4;
+const FIXED: usize = RENEWAL.end;
 const CHECKSUM: usize = 4;
 
 /// The metadata of an entry.
@@ -88,8 +100,47 @@ pub(crate) struct Record<'a> {
     pub payload: &'a [u8],
 }
 
-fn checksum(bytes: &[u8]) -> u32 {
-    crc32fast::hash(bytes)
+/// The entry's checksum: over `body` (everything before the checksum) but the renewal, which
+/// renewals rewrite in place.
+fn body_checksum(body: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&body[..RENEWAL.start]);
+    hasher.update(&body[RENEWAL.end..]);
+    hasher.finalize()
+}
+
+/// A renewal's checksum: over the header's fixed fields (so a renewal holds only for the entry
+/// it was written in) and the renewal's `renewed` and `expires` (`renewal`'s first 16 bytes).
+fn renewal_checksum(fields: &[u8], renewal: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&fields[..FIELDS]);
+    hasher.update(&renewal[..16]);
+    hasher.finalize()
+}
+
+/// `renewed` and `expires` in force in a header (`prefix`: at least [`HEADER_LEN`] bytes): the
+/// renewal's, or the write's if it was never renewed; `None` if the renewal is damaged or torn.
+fn lifetime(prefix: &[u8]) -> Option<(u64, u64)> {
+    let renewal = &prefix[RENEWAL];
+    if renewal.iter().all(|&b| b == 0) {
+        return Some((u64_at(prefix, 30), u64_at(prefix, 38)));
+    }
+    let sum = u32::from_le_bytes(renewal[16..20].try_into().expect("4 bytes"));
+    (sum == renewal_checksum(prefix, renewal)).then(|| (u64_at(renewal, 0), u64_at(renewal, 8)))
+}
+
+/// Whether `bytes` are an intact entry but for its renewal: what a reader sees for an instant
+/// while another thread or process renews the entry in place (worth reading again before
+/// treating it as damage).
+pub(crate) fn renewal_torn(bytes: &[u8]) -> bool {
+    bytes.len() >= FIXED + CHECKSUM
+        && bytes[..4] == MAGIC
+        && bytes[4] == FORMAT
+        && lifetime(bytes).is_none()
+        && {
+            let (body, sum) = bytes.split_at(bytes.len() - CHECKSUM);
+            body_checksum(body).to_le_bytes() == sum
+        }
 }
 
 #[cfg(test)]
@@ -113,7 +164,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record<'_>> {
     }
     let body = &bytes[..bytes.len() - CHECKSUM];
     let stored_sum = u32::from_le_bytes(bytes[bytes.len() - CHECKSUM..].try_into().ok()?);
-    if checksum(body) != stored_sum {
+    if body_checksum(body) != stored_sum {
         return None;
     }
     let (key_len, payload_len) = lengths(body)?;
@@ -121,14 +172,15 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Record<'_>> {
     if key_end.checked_add(payload_len)? != body.len() {
         return None;
     }
+    let (renewed, expires) = lifetime(body)?;
     Some(Record {
         header: Header {
             flags: body[5],
             value_layout: u64_at(body, 6),
             namespace: u64_at(body, 14),
             created: u64_at(body, 22),
-            renewed: u64_at(body, 30),
-            expires: u64_at(body, 38),
+            renewed,
+            expires,
             took: u64_at(body, 46),
             raw_len: u64_at(body, RAW_LEN_AT),
         },
@@ -184,6 +236,7 @@ pub(crate) fn encode_with<E>(
     out.extend_from_slice(&header.took.to_le_bytes());
     out.extend_from_slice(&(key.len() as u32).to_le_bytes());
     out.extend_from_slice(&[0; 16]); // payload and raw lengths, once known
+    out.extend_from_slice(&[0; RENEWAL.end - RENEWAL.start]); // never renewed
     out.extend_from_slice(key);
     append_payload(&mut out)?;
     let payload_len = (out.len() - FIXED - key.len()) as u64;
@@ -194,7 +247,7 @@ pub(crate) fn encode_with<E>(
     };
     out[PAYLOAD_LEN_AT..PAYLOAD_LEN_AT + 8].copy_from_slice(&payload_len.to_le_bytes());
     out[RAW_LEN_AT..RAW_LEN_AT + 8].copy_from_slice(&raw_len.to_le_bytes());
-    let sum = checksum(&out);
+    let sum = body_checksum(&out);
     out.extend_from_slice(&sum.to_le_bytes());
     Ok(out)
 }
@@ -213,25 +266,30 @@ pub(crate) struct Peek {
 /// the checksum: for pruning, which must not read whole files. `None` if it is not an entry.
 pub(crate) fn peek(prefix: &[u8]) -> Option<Peek> {
     declared_len(prefix)?;
+    let (renewed, expires) = lifetime(prefix)?;
     Some(Peek {
         flags: prefix[5],
         namespace: u64_at(prefix, 14),
         created: u64_at(prefix, 22),
-        renewed: u64_at(prefix, 30),
-        expires: u64_at(prefix, 38),
+        renewed,
+        expires,
     })
 }
 
-/// Bytes of an entry that [`peek`] needs.
+/// Bytes of an entry that [`peek`] needs (the renewal included, which a store rewrites in
+/// place within them).
 pub(crate) const HEADER_LEN: usize = FIXED;
+const _: () = assert!(RENEWAL.end <= HEADER_LEN);
 
-/// Rewrites the `renewed` and `expires` fields of an intact entry in place (for `refresh`).
+/// Renews an intact entry (for `refresh`): writes `renewed` and `expires` into its renewal,
+/// leaving every other byte as it is (so a store can write just those in place).
 pub(crate) fn renew(bytes: &mut [u8], renewed: u64, expires: u64) {
-    bytes[30..38].copy_from_slice(&renewed.to_le_bytes());
-    bytes[38..46].copy_from_slice(&expires.to_le_bytes());
-    let end = bytes.len() - CHECKSUM;
-    let sum = checksum(&bytes[..end]);
-    bytes[end..].copy_from_slice(&sum.to_le_bytes());
+    let mut renewal = [0u8; RENEWAL.end - RENEWAL.start];
+    renewal[..8].copy_from_slice(&renewed.to_le_bytes());
+    renewal[8..16].copy_from_slice(&expires.to_le_bytes());
+    let sum = renewal_checksum(bytes, &renewal);
+    renewal[16..].copy_from_slice(&sum.to_le_bytes());
+    bytes[RENEWAL].copy_from_slice(&renewal);
 }
 
 #[cfg(test)]
@@ -292,26 +350,69 @@ mod tests {
         let mut bytes = encode(&header(), b"key", b"payload");
         bytes[4] = FORMAT - 1;
         let end = bytes.len() - CHECKSUM;
-        let sum = checksum(&bytes[..end]);
+        let sum = body_checksum(&bytes[..end]);
         bytes[end..].copy_from_slice(&sum.to_le_bytes());
         assert!(decode(&bytes).is_none());
         assert!(peek(&bytes).is_none() && declared_len(&bytes).is_none());
     }
 
+    /// Every flipped bit is detected, in the renewal too (written or not).
     #[test]
     fn every_single_flipped_bit_is_detected() {
-        let bytes = encode(&header(), b"some key", b"some payload bytes");
-        for i in 0..bytes.len() * 8 {
-            let mut damaged = bytes.clone();
-            damaged[i / 8] ^= 1 << (i % 8);
-            assert!(decode(&damaged).is_none(), "bit {i} flipped went unnoticed");
+        let fresh = encode(&header(), b"some key", b"some payload bytes");
+        let mut renewed = fresh.clone();
+        renew(&mut renewed, 300, 500);
+        for bytes in [fresh, renewed] {
+            assert!(decode(&bytes).is_some());
+            for i in 0..bytes.len() * 8 {
+                let mut damaged = bytes.clone();
+                damaged[i / 8] ^= 1 << (i % 8);
+                assert!(decode(&damaged).is_none(), "bit {i} flipped went unnoticed");
+                assert!(peek(&damaged).is_none_or(|_| !RENEWAL.contains(&(i / 8))));
+            }
+            for len in 0..bytes.len() {
+                assert!(
+                    decode(&bytes[..len]).is_none(),
+                    "truncation to {len} went unnoticed"
+                );
+            }
         }
-        for len in 0..bytes.len() {
-            assert!(
-                decode(&bytes[..len]).is_none(),
-                "truncation to {len} went unnoticed"
-            );
+    }
+
+    /// A renewal torn anywhere (a prefix of its bytes written, as a crash leaves it, or as a
+    /// reader racing the write sees it) reads as absent, or as the entry before or after the
+    /// renewal: never with another deadline. Torn, it is told apart from other damage.
+    #[test]
+    fn a_torn_renewal_reads_as_absent_never_as_another_deadline() {
+        for earlier in [None, Some((300, 500))] {
+            let mut before = encode(&header(), b"key", b"payload");
+            if let Some((renewed, expires)) = earlier {
+                renew(&mut before, renewed, expires);
+            }
+            let previous = earlier.unwrap_or((100, 200));
+            let mut after = before.clone();
+            renew(&mut after, 700, 900);
+            assert_eq!(before[..RENEWAL.start], after[..RENEWAL.start]);
+            assert_eq!(before[RENEWAL.end..], after[RENEWAL.end..]);
+            for cut in RENEWAL.start..=RENEWAL.end {
+                let mut torn = before.clone();
+                torn[RENEWAL.start..cut].copy_from_slice(&after[RENEWAL.start..cut]);
+                let lifetime = decode(&torn).map(|r| (r.header.renewed, r.header.expires));
+                let peeked = peek(&torn[..HEADER_LEN]).map(|p| (p.renewed, p.expires));
+                assert_eq!(lifetime, peeked);
+                match lifetime {
+                    None => assert!(renewal_torn(&torn), "cut at {cut}"),
+                    Some(l) if torn == before => assert_eq!(l, previous),
+                    Some(l) => assert_eq!((l, &torn), ((700, 900), &after), "cut at {cut}"),
+                }
+            }
         }
+        let mut damaged = encode(&header(), b"key", b"payload");
+        damaged[FIXED] ^= 1;
+        assert!(
+            !renewal_torn(&damaged),
+            "damage elsewhere is not a torn renewal"
+        );
     }
 
     proptest! {

@@ -305,9 +305,11 @@ impl<S: Backend> DiskCore<S> {
     /// Removes every entry of this namespace (and damaged ones) from `store`.
     pub(super) fn clear_entries(&self, store: &S) -> Result<(), StoreError> {
         if !store.clear_location()? {
+            // Headers only: a whole-entry read of every file would hold every invalidation
+            // stripe for as long as reading the whole store takes.
             let mut ids = Vec::new();
-            store.for_each(&mut |id, value| {
-                if record::decode(value).is_none_or(|r| r.header.namespace == self.namespace_tag) {
+            store.for_each_header(&mut |id, header| {
+                if record::peek(header).is_none_or(|p| p.namespace == self.namespace_tag) {
                     ids.push(id);
                 }
             })?;

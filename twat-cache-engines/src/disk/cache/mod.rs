@@ -457,10 +457,26 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         // Read before the entry: a removal after this voids the renewal (see `DiskCore::renew`).
         let generation = if renews { *core.stripe(id) } else { 0 };
         // Stores that prune by last access record it as they read (coarsely: see the store).
-        let stored = core.stored_for(id, S::PRUNES && core.tracks_access())?;
-        let Some(entry) = record::decode(&stored) else {
-            core.discard(id);
-            return None;
+        let first = core.stored_for(id, S::PRUNES && core.tracks_access())?;
+        let again;
+        let (stored, entry) = match record::decode(&first) {
+            Some(entry) => (&first, entry),
+            // Another thread or process renewing the entry in place right now: look again
+            // before treating it as damage (a torn renewal that stays is damage).
+            None if record::renewal_torn(&first) => {
+                again = core.stored(id)?;
+                match record::decode(&again) {
+                    Some(entry) => (&again, entry),
+                    None => {
+                        core.discard(id);
+                        return None;
+                    }
+                }
+            }
+            None => {
+                core.discard(id);
+                return None;
+            }
         };
         if entry.key != key || entry.header.namespace != core.namespace_tag {
             return None; // a hash collision: someone else's entry, left alone
@@ -486,10 +502,10 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
             core.discard(id);
             return None;
         };
-        if renews {
+        if renews && renewal_due(entry.header.renewed, now, core.ttl, S::RENEWAL_RESOLUTION) {
             let mut renewal = stored.to_vec();
             record::renew(&mut renewal, now, now.saturating_add(core.ttl));
-            core.renew(id, &stored, renewal, generation);
+            core.renew(id, stored, renewal, generation);
             deadline = now.saturating_add(core.ttl);
             renewed = now;
         }
@@ -695,6 +711,14 @@ pub struct DiskHit<V> {
     pub stored_len: u64,
     /// Nanoseconds computing the value took (0: not measured).
     pub took: u64,
+}
+
+/// Whether a `refresh` hit at `now` renews an entry last renewed at `renewed`: once the
+/// backend's resolution or a sixteenth of the TTL has passed, whichever is shorter (so an
+/// entry hit often is written once per step, and still expires no more than a step early).
+fn renewal_due(renewed: u64, now: u64, ttl: u64, resolution: Duration) -> bool {
+    let step = crate::clock::duration_nanos(resolution).min(ttl / 16);
+    now.saturating_sub(renewed) >= step
 }
 
 /// The flight-table hash of an entry id.
