@@ -4,6 +4,7 @@ use crossbeam_utils::CachePadded;
 
 use super::eviction::Limits;
 use super::shard::Shard;
+use super::store::Charges;
 use super::{MemoryCache, Weigher};
 use crate::clock::duration_nanos;
 use crate::early::EarlyRefresh;
@@ -89,16 +90,19 @@ impl<K, V> MemoryCacheBuilder<K, V> {
             .unwrap_or_else(|| default_shard_count(maxsize, max_bytes));
         let capacity = split(maxsize.map(|n| n as u64), shard_count);
         let bytes = split(max_bytes, shard_count);
+        let custom_weigher = self.weigher.is_some();
+        let uniform_weight = (size_of::<K>() + size_of::<V>()) as u64;
         let shards = (0..shard_count)
             .map(|i| {
                 let cap = capacity(i).map_or(usize::MAX, |c| c as usize);
                 let max_bytes = bytes(i).unwrap_or(u64::MAX);
-                CachePadded::new(Shard::new(policy, Limits::new(cap, max_bytes)))
+                let charges = Charges::new(custom_weigher, uniform_weight);
+                CachePadded::new(Shard::new(policy, Limits::new(cap, max_bytes), charges))
             })
             .collect();
         let weigher = self
             .weigher
-            .unwrap_or_else(|| Box::new(|_: &K, _: &V| (size_of::<K>() + size_of::<V>()) as u64));
+            .unwrap_or_else(|| Box::new(move |_: &K, _: &V| uniform_weight));
         MemoryCache {
             shards,
             shard_mask: shard_count - 1,

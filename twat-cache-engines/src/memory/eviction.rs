@@ -53,8 +53,19 @@ impl<K: std::hash::Hash, V> Env<'_, K, V> {
         |key| self.hash_of(key)
     }
 
+    /// Adds a new entry of `weight` (see [`Store::push`]); the caller links it.
+    pub fn push(
+        &self,
+        store: &mut Store<K, V>,
+        hash: u64,
+        entry: (K, V, Stamp),
+        weight: u64,
+    ) -> u32 {
+        store.push(hash, entry, weight, self.hash())
+    }
+
     /// Puts a new entry of `weight` into the slot at `index` (see [`Store::replace`]) and
-    /// returns the entry that was there, keeping the store's byte count.
+    /// returns the entry that was there.
     pub fn replace(
         &self,
         store: &mut Store<K, V>,
@@ -63,15 +74,13 @@ impl<K: std::hash::Hash, V> Env<'_, K, V> {
         entry: (K, V, Stamp),
         weight: u64,
     ) -> (K, V) {
-        let (k, v) = store.replace(index, hash, entry, self.hash());
-        store.bytes = store.bytes - (self.weigh)(&k, &v) + weight;
+        let (k, v, _) = store.replace(index, hash, entry, weight, self.hash());
         (k, v)
     }
 
-    /// Removes the entry at `index` and takes its weight off the store's byte count.
+    /// Removes the entry at `index`, giving back what it was charged.
     pub fn take(&self, store: &mut Store<K, V>, index: u32) -> (K, V) {
-        let (k, v) = store.remove(index, self.hash());
-        store.bytes -= (self.weigh)(&k, &v);
+        let (k, v, _) = store.remove(index, self.hash());
         (k, v)
     }
 }
@@ -181,8 +190,7 @@ pub(crate) fn insert_new<K: std::hash::Hash, V>(
                 };
                 evict(store, env, victim, &mut removed.evicted);
             }
-            let index = store.push(hash, key, value, stamp, env.hash());
-            store.bytes += weight;
+            let index = env.push(store, hash, (key, value, stamp), weight);
             if env.policy == Policy::Lfu {
                 store.slot(index).set_meta(1);
                 store.link_head(index, COUNTED);
@@ -202,11 +210,7 @@ pub(crate) fn insert_new<K: std::hash::Hash, V>(
                     removed.evicted.push(evicted);
                     loser
                 }
-                None => {
-                    let index = store.push(hash, key, value, stamp, env.hash());
-                    store.bytes += weight;
-                    index
-                }
+                None => env.push(store, hash, (key, value, stamp), weight),
             };
             store.link_head(index, WINDOW);
             tinylfu_rebalance(store, env, &mut removed.evicted);
