@@ -1,4 +1,7 @@
-//! Options of a [`MemoryCache`], and how they are split across shards.
+//! Options of a [`MemoryCache`], and how they are split across shards (entry bounds are; the
+//! byte bound is shared).
+
+use std::sync::atomic::AtomicU64;
 
 use crossbeam_utils::CachePadded;
 
@@ -89,15 +92,16 @@ impl<K, V> MemoryCacheBuilder<K, V> {
             .shards
             .unwrap_or_else(|| default_shard_count(maxsize, max_bytes));
         let capacity = split(maxsize.map(|n| n as u64), shard_count);
-        let bytes = split(max_bytes, shard_count);
+        // The byte bound is the whole cache's: shards share one count (`u64::MAX` is none).
+        let max_bytes = max_bytes.filter(|&b| b != u64::MAX);
         let custom_weigher = self.weigher.is_some();
         let uniform_weight = (size_of::<K>() + size_of::<V>()) as u64;
         let shards = (0..shard_count)
             .map(|i| {
                 let cap = capacity(i).map_or(usize::MAX, |c| c as usize);
-                let max_bytes = bytes(i).unwrap_or(u64::MAX);
+                let limits = Limits::new(cap, max_bytes.unwrap_or(u64::MAX));
                 let charges = Charges::new(custom_weigher, uniform_weight);
-                CachePadded::new(Shard::new(policy, Limits::new(cap, max_bytes), charges))
+                CachePadded::new(Shard::new(policy, limits, charges))
             })
             .collect();
         let weigher = self
@@ -117,6 +121,7 @@ impl<K, V> MemoryCacheBuilder<K, V> {
             early: (early_refresh && ttl.is_some()).then(|| EarlyRefresh::new(early_refresh_seed)),
             clock,
             weigher,
+            shared_bytes: max_bytes.map(|_| Box::new(CachePadded::new(AtomicU64::new(0)))),
         }
     }
 }
