@@ -288,3 +288,60 @@ fn attribute_max_bytes_without_maxsize_keeps_the_hottest_entry() {
     assert_eq!(hot(1), 10);
     assert_eq!(HOT_CALLS.get(), before, "the hottest entry was evicted");
 }
+
+mod model {
+    use proptest::prelude::*;
+    use twat_cache::{MemoryCache, Policy};
+
+    fn policy() -> impl Strategy<Value = Policy> {
+        prop_oneof![
+            Just(Policy::Lru),
+            Just(Policy::Fifo),
+            Just(Policy::Lfu),
+            Just(Policy::TinyLfu)
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        /// Over many shards: the bound holds after every call, the byte count is exactly what
+        /// the held entries weigh, and a clear gives the whole bound back (the shared count
+        /// and the shards' counts agree).
+        #[test]
+        fn a_shared_byte_bound_is_exact_over_many_shards(
+            policy in policy(),
+            shards in 1usize..16,
+            budget in 1u64..3000,
+            ops in prop::collection::vec((any::<u8>(), 0usize..600, 0u8..8), 1..300),
+        ) {
+            let cache: MemoryCache<u8, Vec<u8>> = MemoryCache::builder()
+                .policy(policy)
+                .shards(shards)
+                .max_bytes(budget)
+                .weigher(|_, v: &Vec<u8>| v.len() as u64 + 1)
+                .build();
+            for (k, n, op) in ops {
+                match op {
+                    0 => { cache.remove(&k); }
+                    1 => { cache.get(&k); }
+                    _ => cache.insert(k, vec![k; n]),
+                }
+                let held: u64 = (0..=255u8)
+                    .filter_map(|k| cache.contains_key(&k).then(|| cache.get(&k)).flatten())
+                    .map(|v| v.len() as u64 + 1)
+                    .sum();
+                let bytes = cache.stats().bytes;
+                prop_assert_eq!(bytes, held);
+                prop_assert!(bytes <= budget, "bytes {} > budget {}", bytes, budget);
+                if n as u64 + 1 <= budget && op >= 2 {
+                    prop_assert!(cache.contains_key(&k), "a value that fits was not cached");
+                }
+            }
+            cache.clear();
+            prop_assert_eq!(cache.stats().bytes, 0);
+            cache.insert(0, vec![0; budget as usize - 1]);
+            prop_assert!(cache.contains_key(&0), "clear did not give the whole bound back");
+        }
+    }
+}
