@@ -134,7 +134,10 @@ fn a_value_that_fits_the_whole_byte_bound_is_cached_whatever_the_shard_count() {
             assert_eq!(cache.get(&2).map(|v| v.0), Some(256 * MIB), "{policy:?}");
             assert!(cache.stats().bytes <= 256 * MIB);
             cache.insert(3, Reported(256 * MIB + 1));
-            assert!(!cache.contains_key(&3), "heavier than the bound: not stored");
+            assert!(
+                !cache.contains_key(&3),
+                "heavier than the bound: not stored"
+            );
         }
     }
 }
@@ -172,14 +175,23 @@ fn a_big_value_evicts_across_shards_and_the_bound_holds_after_every_call() {
             let weight = (i as u64 % 4 + 1) * 12 * MIB;
             cache.insert(k, Reported(weight));
             let bytes = cache.stats().bytes;
-            assert!(bytes <= 64 * MIB, "{policy:?}: bytes {bytes} over the bound");
-            assert!(cache.contains_key(&k), "{policy:?}: {weight} bytes not cached");
+            assert!(
+                bytes <= 64 * MIB,
+                "{policy:?}: bytes {bytes} over the bound"
+            );
+            assert!(
+                cache.contains_key(&k),
+                "{policy:?}: {weight} bytes not cached"
+            );
             assert!(cache.len() >= 1);
         }
         cache.clear();
         assert_eq!(cache.stats().bytes, 0);
         cache.insert(1, Reported(64 * MIB));
-        assert!(cache.contains_key(&1), "{policy:?}: clear gave the budget back");
+        assert!(
+            cache.contains_key(&1),
+            "{policy:?}: clear gave the budget back"
+        );
     }
 }
 
@@ -201,7 +213,11 @@ fn concurrent_inserts_into_many_shards_keep_the_byte_bound() {
         t.join().unwrap();
     }
     let stats = cache.stats();
-    assert!(stats.bytes <= 8 * MIB, "bytes {} over the bound", stats.bytes);
+    assert!(
+        stats.bytes <= 8 * MIB,
+        "bytes {} over the bound",
+        stats.bytes
+    );
     cache.clear();
     assert_eq!(cache.stats().bytes, 0);
 }

@@ -63,6 +63,9 @@ impl<K, V> MemoryCacheBuilder<K, V> {
     common_setters!();
 
     /// How an entry's size is estimated; the default is `size_of::<K>() + size_of::<V>()`.
+    /// An entry is weighed once, when it is stored, and keeps that charge until it leaves
+    /// (a value that grows behind an `Arc` later does not change it). `max_bytes` bounds the
+    /// whole cache, all shards together: any entry up to the whole bound is cached.
     pub fn weigher(mut self, weigh: impl Fn(&K, &V) -> u64 + Send + Sync + 'static) -> Self {
         self.weigher = Some(Box::new(weigh));
         self

@@ -412,7 +412,8 @@ mod tests {
 
     #[test]
     fn a_replaced_slot_holds_the_new_entry_under_its_key_only() {
-        let mut store: Store<u64, u64> = Store::with_capacity(4, None, Charges::PerSlot(Vec::new()));
+        let mut store: Store<u64, u64> =
+            Store::with_capacity(4, None, Charges::PerSlot(Vec::new()));
         let hash = |k: &u64| k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         for k in 1..=3 {
             let i = store.push(hash(&k), (k, k * 10, Stamp::default()), k, hash);
@@ -448,7 +449,8 @@ mod tests {
 
     #[test]
     fn deadlines_follow_their_slots() {
-        let mut store: Store<u64, u64> = Store::with_capacity(4, None, Charges::PerSlot(Vec::new()));
+        let mut store: Store<u64, u64> =
+            Store::with_capacity(4, None, Charges::PerSlot(Vec::new()));
         let hash = |k: &u64| k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         for (k, expires) in [(1, 0), (2, 0), (3, 300), (4, 0)] {
             let stamp = Stamp { expires, delta: 0 };
