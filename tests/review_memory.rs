@@ -183,7 +183,6 @@ fn a_big_value_evicts_across_shards_and_the_bound_holds_after_every_call() {
                 cache.contains_key(&k),
                 "{policy:?}: {weight} bytes not cached"
             );
-            assert!(cache.len() >= 1);
         }
         cache.clear();
         assert_eq!(cache.stats().bytes, 0);
@@ -350,7 +349,7 @@ mod model {
                 let bytes = cache.stats().bytes;
                 prop_assert_eq!(bytes, held);
                 prop_assert!(bytes <= budget, "bytes {} > budget {}", bytes, budget);
-                if n as u64 + 1 <= budget && op >= 2 {
+                if (n as u64) < budget && op >= 2 {
                     prop_assert!(cache.contains_key(&k), "a value that fits was not cached");
                 }
             }
