@@ -360,3 +360,48 @@ mod model {
         }
     }
 }
+
+/// Issue 30's figure in small: on a Zipf trace a byte bound alone (every entry weighing 1)
+/// hits within a point of the same bound in entries.
+#[test]
+fn a_byte_bound_alone_hits_as_often_as_the_same_entry_bound_on_zipf() {
+    const KEYS: usize = 50_000;
+    const CAPACITY: usize = 1_000;
+    // Zipf(0.99) by inverse transform over a cumulative table; a fixed xorshift seed.
+    let mut cumulative = Vec::with_capacity(KEYS);
+    let mut total = 0.0;
+    for rank in 1..=KEYS {
+        total += 1.0 / (rank as f64).powf(0.99);
+        cumulative.push(total);
+    }
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let trace: Vec<u64> = (0..200_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64 * total;
+            cumulative.partition_point(|&c| c < u) as u64
+        })
+        .collect();
+    let ratio = |cache: MemoryCache<u64, u64>| {
+        let hits = trace
+            .iter()
+            .filter(|&&k| cache.get(&k).is_some() || (cache.insert(k, k), false).1)
+            .count();
+        100.0 * hits as f64 / trace.len() as f64
+    };
+    let by_entries = ratio(MemoryCache::builder().maxsize(CAPACITY).shards(4).build());
+    let by_bytes = ratio(
+        MemoryCache::builder()
+            .max_bytes(CAPACITY as u64)
+            .weigher(|_, _| 1)
+            .shards(4)
+            .build(),
+    );
+    eprintln!("Zipf hit ratio: {by_entries:.1}% by entries, {by_bytes:.1}% by bytes");
+    assert!(
+        by_bytes >= by_entries - 1.0,
+        "hit ratio {by_bytes:.1}% under a byte bound, {by_entries:.1}% under the entry bound"
+    );
+}
