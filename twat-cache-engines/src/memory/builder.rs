@@ -1,9 +1,13 @@
-//! Options of a [`MemoryCache`], and how they are split across shards.
+//! Options of a [`MemoryCache`], and how they are split across shards (entry bounds are; the
+//! byte bound is shared).
+
+use std::sync::atomic::AtomicU64;
 
 use crossbeam_utils::CachePadded;
 
 use super::eviction::Limits;
 use super::shard::Shard;
+use super::store::Charges;
 use super::{MemoryCache, Weigher};
 use crate::clock::duration_nanos;
 use crate::early::EarlyRefresh;
@@ -59,6 +63,9 @@ impl<K, V> MemoryCacheBuilder<K, V> {
     common_setters!();
 
     /// How an entry's size is estimated; the default is `size_of::<K>() + size_of::<V>()`.
+    /// An entry is weighed once, when it is stored, and keeps that charge until it leaves
+    /// (a value that grows behind an `Arc` later does not change it). `max_bytes` bounds the
+    /// whole cache, all shards together: any entry up to the whole bound is cached.
     pub fn weigher(mut self, weigh: impl Fn(&K, &V) -> u64 + Send + Sync + 'static) -> Self {
         self.weigher = Some(Box::new(weigh));
         self
@@ -89,17 +96,21 @@ impl<K, V> MemoryCacheBuilder<K, V> {
             .shards
             .unwrap_or_else(|| default_shard_count(maxsize, max_bytes));
         let capacity = split(maxsize.map(|n| n as u64), shard_count);
-        let bytes = split(max_bytes, shard_count);
+        // The byte bound is the whole cache's: shards share one count (`u64::MAX` is none).
+        let max_bytes = max_bytes.filter(|&b| b != u64::MAX);
+        let custom_weigher = self.weigher.is_some();
+        let uniform_weight = (size_of::<K>() + size_of::<V>()) as u64;
         let shards = (0..shard_count)
             .map(|i| {
                 let cap = capacity(i).map_or(usize::MAX, |c| c as usize);
-                let max_bytes = bytes(i).unwrap_or(u64::MAX);
-                CachePadded::new(Shard::new(policy, Limits::new(cap, max_bytes)))
+                let limits = Limits::new(cap, max_bytes.unwrap_or(u64::MAX));
+                let charges = Charges::new(custom_weigher, uniform_weight);
+                CachePadded::new(Shard::new(policy, limits, charges))
             })
             .collect();
         let weigher = self
             .weigher
-            .unwrap_or_else(|| Box::new(|_: &K, _: &V| (size_of::<K>() + size_of::<V>()) as u64));
+            .unwrap_or_else(|| Box::new(move |_: &K, _: &V| uniform_weight));
         MemoryCache {
             shards,
             shard_mask: shard_count - 1,
@@ -114,6 +125,7 @@ impl<K, V> MemoryCacheBuilder<K, V> {
             early: (early_refresh && ttl.is_some()).then(|| EarlyRefresh::new(early_refresh_seed)),
             clock,
             weigher,
+            shared_bytes: max_bytes.map(|_| Box::new(CachePadded::new(AtomicU64::new(0)))),
         }
     }
 }

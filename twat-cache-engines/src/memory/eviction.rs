@@ -3,20 +3,22 @@
 //! Runs under the shard's write lock, except [`on_hit_shared`], which runs under the read lock and
 //! touches only a slot's atomics.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::sketch::FrequencySketch;
 use super::store::{COUNTED, MAIN, NIL, Stamp, Store, WINDOW};
 use crate::Policy;
 
-/// Per-shard bounds.
+/// A shard's bounds.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
-    /// Most entries (`usize::MAX`: unbounded).
+    /// Most entries in this shard (`usize::MAX`: unbounded).
     pub capacity: usize,
-    /// Most estimated bytes (`u64::MAX`: unbounded).
+    /// Most estimated bytes of the whole cache, all shards together (`u64::MAX`: unbounded):
+    /// an entry that fits the bound is cached, however many shards share it.
     pub max_bytes: u64,
-    /// W-TinyLFU admission-window size in entries.
-    pub window: usize,
+    /// W-TinyLFU admission-window size in entries, for a bounded `capacity`.
+    window: usize,
 }
 
 impl Limits {
@@ -32,6 +34,26 @@ impl Limits {
             window,
         }
     }
+
+    /// Whether only the byte bound limits the shard: how many entries fit is then known only
+    /// from what it holds.
+    #[inline]
+    fn bounded_by_bytes_alone(&self) -> bool {
+        self.capacity == usize::MAX && self.max_bytes != u64::MAX
+    }
+
+    /// The W-TinyLFU admission window of a shard holding `len` entries: 1% of its capacity.
+    /// Under a byte bound alone, 1% of what it holds (what fits, once it is full): a window of
+    /// `usize::MAX` never let an entry reach the main region, and every eviction took the
+    /// window's oldest (FIFO).
+    #[inline]
+    pub fn window(&self, len: usize) -> usize {
+        if self.bounded_by_bytes_alone() {
+            (len / 100).max(1)
+        } else {
+            self.window
+        }
+    }
 }
 
 /// The hooks a policy needs from the cache: how to hash and weigh an entry.
@@ -40,6 +62,9 @@ pub(crate) struct Env<'a, K, V> {
     pub limits: Limits,
     pub hasher: &'a foldhash::fast::RandomState,
     pub weigh: &'a dyn Fn(&K, &V) -> u64,
+    /// The bytes of every shard together, when the cache has a byte bound (each shard's
+    /// store also counts its own, under its lock).
+    pub shared_bytes: Option<&'a AtomicU64>,
 }
 
 impl<K: std::hash::Hash, V> Env<'_, K, V> {
@@ -53,8 +78,37 @@ impl<K: std::hash::Hash, V> Env<'_, K, V> {
         |key| self.hash_of(key)
     }
 
+    /// Bytes held against the byte bound: the whole cache's when it has one, else the shard's.
+    #[inline]
+    pub fn held(&self, store: &Store<K, V>) -> u64 {
+        match self.shared_bytes {
+            Some(shared) => shared.load(Ordering::Relaxed),
+            None => store.bytes,
+        }
+    }
+
+    /// Whether `weight` more bytes stay within the byte bound.
+    #[inline]
+    fn fits(&self, store: &Store<K, V>, weight: u64) -> bool {
+        self.held(store).saturating_add(weight) <= self.limits.max_bytes
+    }
+
+    /// Adds a new entry of `weight` (see [`Store::push`]); the caller links it.
+    pub fn push(
+        &self,
+        store: &mut Store<K, V>,
+        hash: u64,
+        entry: (K, V, Stamp),
+        weight: u64,
+    ) -> u32 {
+        if let Some(shared) = self.shared_bytes {
+            shared.fetch_add(weight, Ordering::Relaxed);
+        }
+        store.push(hash, entry, weight, self.hash())
+    }
+
     /// Puts a new entry of `weight` into the slot at `index` (see [`Store::replace`]) and
-    /// returns the entry that was there, keeping the store's byte count.
+    /// returns the entry that was there.
     pub fn replace(
         &self,
         store: &mut Store<K, V>,
@@ -63,15 +117,20 @@ impl<K: std::hash::Hash, V> Env<'_, K, V> {
         entry: (K, V, Stamp),
         weight: u64,
     ) -> (K, V) {
-        let (k, v) = store.replace(index, hash, entry, self.hash());
-        store.bytes = store.bytes - (self.weigh)(&k, &v) + weight;
+        let (k, v, charge) = store.replace(index, hash, entry, weight, self.hash());
+        if let Some(shared) = self.shared_bytes {
+            // Adds `weight - charge` modulo 2^64: the total stays exact either way.
+            shared.fetch_add(weight.wrapping_sub(charge), Ordering::Relaxed);
+        }
         (k, v)
     }
 
-    /// Removes the entry at `index` and takes its weight off the store's byte count.
+    /// Removes the entry at `index`, giving back what it was charged.
     pub fn take(&self, store: &mut Store<K, V>, index: u32) -> (K, V) {
-        let (k, v) = store.remove(index, self.hash());
-        store.bytes -= (self.weigh)(&k, &v);
+        let (k, v, charge) = store.remove(index, self.hash());
+        if let Some(shared) = self.shared_bytes {
+            shared.fetch_sub(charge, Ordering::Relaxed);
+        }
         (k, v)
     }
 }
@@ -155,8 +214,10 @@ impl<K, V> Taken<K, V> {
     }
 }
 
-/// Inserts a key known to be absent, evicting what the policy chooses. Returns `false` (and
-/// stores nothing) when the entry alone is heavier than the shard's byte budget.
+/// Inserts a key known to be absent, evicting what the policy chooses from this shard. Returns
+/// `false` (and stores nothing) when the entry alone is heavier than the byte bound. The cache
+/// may still be over its byte bound afterwards when the rest of the bytes are in other shards:
+/// the caller then evicts there ([`evict_one`]), after releasing this shard's lock.
 pub(crate) fn insert_new<K: std::hash::Hash, V>(
     store: &mut Store<K, V>,
     env: &Env<'_, K, V>,
@@ -173,16 +234,13 @@ pub(crate) fn insert_new<K: std::hash::Hash, V>(
     sweep_expired(store, env, now, removed);
     match env.policy {
         Policy::Lru | Policy::Fifo | Policy::Lfu => {
-            while store.len() >= env.limits.capacity
-                || store.bytes.saturating_add(weight) > env.limits.max_bytes
-            {
+            while store.len() >= env.limits.capacity || !env.fits(store, weight) {
                 let Some(victim) = plain_victim(store, env.policy) else {
                     break;
                 };
                 evict(store, env, victim, &mut removed.evicted);
             }
-            let index = store.push(hash, key, value, stamp, env.hash());
-            store.bytes += weight;
+            let index = env.push(store, hash, (key, value, stamp), weight);
             if env.policy == Policy::Lfu {
                 store.slot(index).set_meta(1);
                 store.link_head(index, COUNTED);
@@ -192,6 +250,7 @@ pub(crate) fn insert_new<K: std::hash::Hash, V>(
             }
         }
         Policy::TinyLfu => {
+            fit_sketch(store, env);
             if let Some(sketch) = &mut store.sketch {
                 sketch.increment(hash);
             }
@@ -202,11 +261,7 @@ pub(crate) fn insert_new<K: std::hash::Hash, V>(
                     removed.evicted.push(evicted);
                     loser
                 }
-                None => {
-                    let index = store.push(hash, key, value, stamp, env.hash());
-                    store.bytes += weight;
-                    index
-                }
+                None => env.push(store, hash, (key, value, stamp), weight),
             };
             store.link_head(index, WINDOW);
             tinylfu_rebalance(store, env, &mut removed.evicted);
@@ -227,6 +282,26 @@ fn plain_victim<K, V>(store: &mut Store<K, V>, policy: Policy) -> Option<u32> {
         store.fixed[WINDOW as usize].tail
     };
     (tail != NIL).then_some(tail)
+}
+
+/// Evicts one entry of this shard, as the policy chooses, for room in another shard (a byte
+/// bound is shared by all of them). `false` if the shard is empty.
+pub(crate) fn evict_one<K: std::hash::Hash, V>(
+    store: &mut Store<K, V>,
+    env: &Env<'_, K, V>,
+    out: &mut Taken<K, V>,
+) -> bool {
+    if store.len() == 0 {
+        return false;
+    }
+    match env.policy {
+        Policy::Lru | Policy::Fifo | Policy::Lfu => match plain_victim(store, env.policy) {
+            Some(victim) => evict(store, env, victim, out),
+            None => return false,
+        },
+        Policy::TinyLfu => tinylfu_evict(store, env, out),
+    }
+    true
 }
 
 fn evict<K: std::hash::Hash, V>(
@@ -266,17 +341,16 @@ fn tinylfu_loser<K: std::hash::Hash, V>(
     env: &Env<'_, K, V>,
     weight: u64,
 ) -> Option<u32> {
-    let limits = env.limits;
     let window_len = store.fixed[WINDOW as usize].len;
-    if store.len() != limits.capacity
-        || store.bytes.saturating_add(weight) > limits.max_bytes
+    if store.len() != env.limits.capacity
+        || !env.fits(store, weight)
         || store.fixed[MAIN as usize].len == 0
     {
         return None;
     }
     let victim = main_victim(store, env);
     // With the newcomer linked, the window would hold `window_len + 1`.
-    if window_len < limits.window {
+    if window_len < env.limits.window(store.len()) {
         return Some(victim);
     }
     Some(contest(store, env, victim))
@@ -305,33 +379,67 @@ fn contest<K: std::hash::Hash, V>(
     }
 }
 
-/// Restores the W-TinyLFU invariants after an insert: within capacity and byte budget, with the
-/// window no larger than its share.
+/// Restores the W-TinyLFU invariants after an insert: within capacity and byte bound, with the
+/// window no larger than its share. The newcomer (at the window's head) stays: when the cache is
+/// over its byte bound with nothing else left here, the other shards make room.
 fn tinylfu_rebalance<K: std::hash::Hash, V>(
     store: &mut Store<K, V>,
     env: &Env<'_, K, V>,
     out: &mut Taken<K, V>,
 ) {
-    let limits = env.limits;
-    while store.len() > limits.capacity || store.bytes > limits.max_bytes {
-        if store.fixed[MAIN as usize].len == 0 {
-            let oldest = store.fixed[WINDOW as usize].tail;
-            evict(store, env, oldest, out);
-            continue;
-        }
-        let victim = main_victim(store, env);
-        let loser = if store.fixed[WINDOW as usize].len > limits.window {
-            contest(store, env, victim)
-        } else {
-            victim
-        };
-        evict(store, env, loser, out);
+    while store.len() > env.limits.capacity
+        || (store.len() > 1 && env.held(store) > env.limits.max_bytes)
+    {
+        tinylfu_evict(store, env, out);
     }
-    while store.fixed[WINDOW as usize].len > limits.window {
+    while store.fixed[WINDOW as usize].len > env.limits.window(store.len()) {
         let candidate = store.fixed[WINDOW as usize].tail;
         let candidate_hash = env.hash_of(&store.slot(candidate).key);
         promote(store, candidate, candidate_hash);
     }
+}
+
+/// Evicts one entry of a non-empty W-TinyLFU shard: the main region's victim, or the loser of
+/// the admission contest while the window is over its share (the window's oldest while the main
+/// region is empty). With two or more entries, never the window's newest (the newcomer).
+fn tinylfu_evict<K: std::hash::Hash, V>(
+    store: &mut Store<K, V>,
+    env: &Env<'_, K, V>,
+    out: &mut Taken<K, V>,
+) {
+    if store.fixed[MAIN as usize].len == 0 {
+        let oldest = store.fixed[WINDOW as usize].tail;
+        evict(store, env, oldest, out);
+        return;
+    }
+    let victim = main_victim(store, env);
+    let loser = if store.fixed[WINDOW as usize].len > env.limits.window(store.len()) {
+        contest(store, env, victim)
+    } else {
+        victim
+    };
+    evict(store, env, loser, out);
+}
+
+/// Under a byte bound alone a shard's capacity in entries is known only from what it holds:
+/// the sketch starts small and doubles when the entries outgrow it (a crowded sketch lets
+/// one-hit keys look as frequent as hot ones), keeping the residents' counts.
+fn fit_sketch<K: std::hash::Hash, V>(store: &mut Store<K, V>, env: &Env<'_, K, V>) {
+    if !env.limits.bounded_by_bytes_alone() {
+        return;
+    }
+    let Some(sketch) = &store.sketch else {
+        return;
+    };
+    if store.len() < sketch.capacity() {
+        return;
+    }
+    let mut grown = FrequencySketch::new(sketch.capacity().saturating_mul(2));
+    for slot in &store.slots {
+        let hash = env.hash_of(&slot.key);
+        grown.add(hash, sketch.estimate(hash));
+    }
+    store.sketch = Some(grown);
 }
 
 /// Moves a window entry to the head of the main region.

@@ -12,12 +12,12 @@ mod store;
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_utils::CachePadded;
 
 pub use builder::MemoryCacheBuilder;
-use eviction::{Env, Removed};
+use eviction::{Env, Removed, Taken};
 use shard::Shard;
 use store::{Cap, Stamp};
 
@@ -76,6 +76,9 @@ pub struct MemoryCache<K, V> {
     early: Option<EarlyRefresh>,
     clock: Clock,
     weigher: Weigher<K, V>,
+    /// With a byte bound: the bytes of all shards together. The bound is the whole cache's,
+    /// not split across shards (a share of 256 MiB over 64 shards refused anything over 4 MiB).
+    shared_bytes: Option<Box<CachePadded<AtomicU64>>>,
 }
 
 /// A hit whose early refresh is due: the deadline it was judged by, and the draw; or, for a
@@ -155,8 +158,13 @@ impl<K, V> MemoryCache<K, V> {
 
     #[inline]
     fn shard_of(&self, hash: u64) -> &Shard<K, V> {
+        &self.shards[self.shard_index(hash)]
+    }
+
+    #[inline]
+    fn shard_index(&self, hash: u64) -> usize {
         // Skip the top 7 bits: the hash table uses them as tags within the shard.
-        &self.shards[((hash << 7) >> 32) as usize & self.shard_mask]
+        ((hash << 7) >> 32) as usize & self.shard_mask
     }
 
     #[inline]
@@ -231,6 +239,9 @@ impl<K, V> MemoryCache<K, V> {
         for shard in self.shards.iter() {
             let mut store = shard.store.write();
             shard.generation.fetch_add(1, Ordering::Release);
+            if let Some(shared) = &self.shared_bytes {
+                shared.fetch_sub(store.bytes, Ordering::Relaxed);
+            }
             let dropped = store.clear();
             drop(store);
             drop(dropped);
@@ -254,6 +265,7 @@ where
             limits: shard.limits,
             hasher: &self.hasher,
             weigh: &*self.weigher,
+            shared_bytes: self.shared_bytes.as_deref().map(|b| &**b),
         }
     }
 
@@ -510,7 +522,38 @@ where
         Counters::bump(&counters.expirations, removed.expired.len() as u64);
         // Values are dropped here, outside the lock.
         drop((removed, replaced));
+        if let Some(shared) = env.shared_bytes
+            && shared.load(Ordering::Relaxed) > env.limits.max_bytes
+        {
+            self.trim_other_shards(self.shard_index(hash), shared, env.limits.max_bytes);
+        }
         stored
+    }
+
+    /// After an insert left the cache over its byte bound because the rest of the bytes are in
+    /// other shards (its own had nothing more to evict): evicts from the others, one entry per
+    /// shard in turn, each under its own lock and never two at once, until the cache fits.
+    #[cold]
+    #[inline(never)]
+    fn trim_other_shards(&self, home: usize, shared: &AtomicU64, max_bytes: u64) {
+        loop {
+            let mut evicted_any = false;
+            for step in 1..self.shards.len() {
+                if shared.load(Ordering::Relaxed) <= max_bytes {
+                    return;
+                }
+                let shard = &self.shards[(home + step) & self.shard_mask];
+                let env = self.env(shard);
+                let mut evicted = Taken::default();
+                evicted_any |= eviction::evict_one(&mut shard.store.write(), &env, &mut evicted);
+                Counters::bump(&shard.counters.evictions, evicted.len() as u64);
+                // The value is dropped here, outside the lock.
+                drop(evicted);
+            }
+            if !evicted_any {
+                return;
+            }
+        }
     }
 
     /// Removes `query`'s entry; `true` if a live (unexpired) entry was removed.

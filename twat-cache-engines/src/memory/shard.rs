@@ -6,7 +6,7 @@ use parking_lot::RwLock;
 
 use super::eviction::Limits;
 use super::sketch::FrequencySketch;
-use super::store::Store;
+use super::store::{Charges, Store};
 use crate::Policy;
 use crate::flight::FlightTable;
 use crate::stats::Counters;
@@ -22,7 +22,7 @@ pub(crate) struct Shard<K, V> {
 }
 
 impl<K, V> Shard<K, V> {
-    pub fn new(policy: Policy, limits: Limits) -> Self {
+    pub fn new(policy: Policy, limits: Limits, charges: Charges) -> Self {
         // Reserve the bounded size up front (dense slots, no doubling slack), but never a
         // pathological amount for a huge `maxsize`. `+ 1`: W-TinyLFU links a new entry before
         // choosing its victim, so a full shard briefly holds one more.
@@ -40,7 +40,7 @@ impl<K, V> Shard<K, V> {
             FrequencySketch::new(expected)
         });
         Self {
-            store: RwLock::new(Store::with_capacity(reserve, sketch)),
+            store: RwLock::new(Store::with_capacity(reserve, sketch, charges)),
             counters: Counters::default(),
             flights: FlightTable::default(),
             limits,

@@ -12,6 +12,8 @@ pub(crate) struct FrequencySketch {
     blocks: Vec<Block>,
     /// `blocks.len() - 1` (a power of two, less one).
     block_mask: usize,
+    /// The cache capacity it was sized for.
+    capacity: usize,
     additions: u64,
     sample_size: u64,
 }
@@ -45,9 +47,15 @@ impl FrequencySketch {
         Self {
             blocks: vec![Block::default(); words >> 3],
             block_mask: (words >> 3) - 1,
+            capacity,
             additions: 0,
             sample_size: (capacity.max(8) as u64).saturating_mul(AGING_PERIOD_PER_ENTRY),
         }
+    }
+
+    /// The cache capacity (in entries) this sketch was sized for.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// The block of `hash`'s four counters, chosen by one mix of the hash, and within it, for

@@ -8,7 +8,9 @@
 //!
 //! Deadlines live beside the slots (`deadlines`, index for index), not in them, and only once an
 //! entry has one: a cache without TTLs keeps 32-byte slots for `u64 → u64` — two per cache line,
-//! none straddling two (a 40-byte slot made one hit in four touch a second line).
+//! none straddling two (a 40-byte slot made one hit in four touch a second line). What each
+//! entry was charged against the byte bound lives beside them too, and only for a custom
+//! weigher (`Charges`).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -90,6 +92,29 @@ impl Default for List {
     }
 }
 
+/// What each entry was charged against the byte bound when it was stored. A weigher may read
+/// state that changes later (a length behind an `Arc`), so taking an entry out subtracts its
+/// charge, never a fresh estimate (which underflowed the byte count when the value had grown).
+pub(crate) enum Charges {
+    /// Every entry weighs the same (the default weigher, `size_of::<K>() + size_of::<V>()`):
+    /// nothing to remember per slot, and slots keep their size.
+    Uniform(u64),
+    /// A custom weigher: each slot's charge, index for index with `slots` (as `deadlines`).
+    PerSlot(Vec<u64>),
+}
+
+impl Charges {
+    /// Charges for a cache with a custom weigher, or else with the default one, whose every
+    /// entry weighs `uniform`.
+    pub fn new(custom_weigher: bool, uniform: u64) -> Self {
+        if custom_weigher {
+            Self::PerSlot(Vec::new())
+        } else {
+            Self::Uniform(uniform)
+        }
+    }
+}
+
 pub(crate) struct Store<K, V> {
     pub slots: Vec<Slot<K, V>>,
     /// Each slot's deadline in clock nanoseconds (0 = never), atomic so a hit can slide it
@@ -103,12 +128,18 @@ pub(crate) struct Store<K, V> {
     pub counted: hashbrown::HashMap<u32, List, foldhash::fast::FixedState>,
     /// Smallest LFU bucket key (a hint: re-derived when its bucket is gone).
     pub lfu_min: u32,
+    /// The sum of the entries' charges (kept by `push`, `replace` and `remove`).
     pub bytes: u64,
+    charges: Charges,
     pub sketch: Option<FrequencySketch>,
 }
 
 impl<K, V> Store<K, V> {
-    pub fn with_capacity(entries: usize, sketch: Option<FrequencySketch>) -> Self {
+    pub fn with_capacity(
+        entries: usize,
+        sketch: Option<FrequencySketch>,
+        charges: Charges,
+    ) -> Self {
         Self {
             slots: Vec::with_capacity(entries),
             deadlines: Vec::new(),
@@ -118,6 +149,7 @@ impl<K, V> Store<K, V> {
             counted: Default::default(),
             lfu_min: 0,
             bytes: 0,
+            charges,
             sketch,
         }
     }
@@ -173,13 +205,21 @@ impl<K, V> Store<K, V> {
         self.caps.get(index as usize).copied().unwrap_or_default()
     }
 
-    /// Adds an entry that is on no list yet; the caller links it.
+    /// What the entry at `index` was charged when it was stored.
+    #[cfg(test)]
+    pub fn charge(&self, index: u32) -> u64 {
+        match &self.charges {
+            Charges::Uniform(weight) => *weight,
+            Charges::PerSlot(charges) => charges[index as usize],
+        }
+    }
+
+    /// Adds an entry that is on no list yet, charging it `weight`; the caller links it.
     pub fn push(
         &mut self,
         hash: u64,
-        key: K,
-        value: V,
-        stamp: Stamp,
+        (key, value, stamp): (K, V, Stamp),
+        weight: u64,
         hasher: impl Fn(&K) -> u64,
     ) -> u32 {
         let index = u32::try_from(self.slots.len()).expect("a shard holds < 2^32 entries");
@@ -202,22 +242,29 @@ impl<K, V> Store<K, V> {
             meta: AtomicU32::new(0),
             list: WINDOW,
         });
+        match &mut self.charges {
+            Charges::Uniform(uniform) => debug_assert_eq!(weight, *uniform),
+            Charges::PerSlot(charges) => charges.push(weight),
+        }
+        self.bytes += weight;
         let slots = &self.slots;
         self.table
             .insert_unique(hash, index, |&i| hasher(&slots[i as usize].key));
         index
     }
 
-    /// Puts a new entry into the slot at `index` (taken off its list and out of the index),
-    /// returning the entry that was there; the caller links the slot again. Cheaper than
-    /// [`Store::remove`] then [`Store::push`]: no other slot moves into a hole.
+    /// Puts a new entry of `weight` into the slot at `index` (taken off its list and out of
+    /// the index), returning the entry that was there and its charge; the caller links the
+    /// slot again. Cheaper than [`Store::remove`] then [`Store::push`]: no other slot moves
+    /// into a hole.
     pub fn replace(
         &mut self,
         index: u32,
         hash: u64,
         (key, value, stamp): (K, V, Stamp),
+        weight: u64,
         hasher: impl Fn(&K) -> u64,
-    ) -> (K, V) {
+    ) -> (K, V, u64) {
         self.unlink_and_unindex(index, &hasher);
         if stamp.expires != 0 || !self.deadlines.is_empty() {
             // As in `push`: the first deadline gives every other entry one of "never".
@@ -234,14 +281,20 @@ impl<K, V> Store<K, V> {
         let old_value = std::mem::replace(&mut slot.value, value);
         slot.delta = stamp.delta;
         *slot.meta.get_mut() = 0;
+        let old_charge = match &mut self.charges {
+            Charges::Uniform(uniform) => *uniform,
+            Charges::PerSlot(charges) => std::mem::replace(&mut charges[index as usize], weight),
+        };
+        self.bytes = self.bytes - old_charge + weight;
         let slots = &self.slots;
         self.table
             .insert_unique(hash, index, |&i| hasher(&slots[i as usize].key));
-        (old_key, old_value)
+        (old_key, old_value, old_charge)
     }
 
-    /// Removes the entry at `index` from its list, the index and the slots; returns it.
-    pub fn remove(&mut self, index: u32, hasher: impl Fn(&K) -> u64) -> (K, V) {
+    /// Removes the entry at `index` from its list, the index and the slots; returns it and
+    /// its charge.
+    pub fn remove(&mut self, index: u32, hasher: impl Fn(&K) -> u64) -> (K, V, u64) {
         self.unlink_and_unindex(index, &hasher);
         let last = (self.slots.len() - 1) as u32;
         let removed = self.slots.swap_remove(index as usize);
@@ -251,10 +304,15 @@ impl<K, V> Store<K, V> {
         if !self.caps.is_empty() {
             self.caps.swap_remove(index as usize);
         }
+        let charge = match &mut self.charges {
+            Charges::Uniform(uniform) => *uniform,
+            Charges::PerSlot(charges) => charges.swap_remove(index as usize),
+        };
+        self.bytes -= charge;
         if index != last {
             self.relocated(last, index, &hasher);
         }
-        (removed.key, removed.value)
+        (removed.key, removed.value, charge)
     }
 
     /// Takes the slot at `index` off its list and out of the hash index (it stays in `slots`).
@@ -370,6 +428,9 @@ impl<K, V> Store<K, V> {
         }
         self.deadlines.clear();
         self.caps.clear();
+        if let Charges::PerSlot(charges) = &mut self.charges {
+            charges.clear();
+        }
         std::mem::take(&mut self.slots)
     }
 }
@@ -387,10 +448,11 @@ mod tests {
 
     #[test]
     fn a_replaced_slot_holds_the_new_entry_under_its_key_only() {
-        let mut store: Store<u64, u64> = Store::with_capacity(4, None);
+        let mut store: Store<u64, u64> =
+            Store::with_capacity(4, None, Charges::PerSlot(Vec::new()));
         let hash = |k: &u64| k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         for k in 1..=3 {
-            let i = store.push(hash(&k), k, k * 10, Stamp::default(), hash);
+            let i = store.push(hash(&k), (k, k * 10, Stamp::default()), k, hash);
             store.link_head(i, WINDOW);
         }
         let two = store.find(hash(&2), |x| *x == 2).unwrap();
@@ -399,9 +461,10 @@ mod tests {
             delta: 7,
             ..Stamp::default()
         };
-        let old = store.replace(two, hash(&9), (9, 90, stamp), hash);
+        let old = store.replace(two, hash(&9), (9, 90, stamp), 9, hash);
         store.link_head(two, MAIN);
-        assert_eq!(old, (2, 20));
+        assert_eq!(old, (2, 20, 2));
+        assert_eq!((store.charge(two), store.bytes), (9, 1 + 9 + 3));
         assert_eq!(store.find(hash(&2), |x| *x == 2), None);
         assert_eq!(store.find(hash(&9), |x| *x == 9), Some(two));
         assert_eq!(store.slot(two).value, 90);
@@ -423,14 +486,15 @@ mod tests {
 
     #[test]
     fn deadlines_follow_their_slots() {
-        let mut store: Store<u64, u64> = Store::with_capacity(4, None);
+        let mut store: Store<u64, u64> =
+            Store::with_capacity(4, None, Charges::PerSlot(Vec::new()));
         let hash = |k: &u64| k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         for (k, expires) in [(1, 0), (2, 0), (3, 300), (4, 0)] {
             let stamp = Stamp {
                 expires,
                 ..Stamp::default()
             };
-            let i = store.push(hash(&k), k, k, stamp, hash);
+            let i = store.push(hash(&k), (k, k, stamp), k * 100, hash);
             store.link_head(i, WINDOW);
         }
         let deadline_of = |store: &Store<u64, u64>, k: u64| {
@@ -441,8 +505,11 @@ mod tests {
             [0, 0, 300, 0]
         );
         // Removing key 1 moves the last slot (key 4) into its place.
-        store.remove(store.find(hash(&1), |x| *x == 1).unwrap(), hash);
+        let (_, _, charge) = store.remove(store.find(hash(&1), |x| *x == 1).unwrap(), hash);
+        assert_eq!((charge, store.bytes), (100, 900));
         assert_eq!(deadline_of(&store, 3), 300);
+        let four = store.find(hash(&4), |x| *x == 4).unwrap();
+        assert_eq!(store.charge(four), 400, "a charge follows its slot");
         assert_eq!(deadline_of(&store, 4), 0);
         let three = store.find(hash(&3), |x| *x == 3).unwrap();
         assert!(store.is_expired(three, 300) && !store.is_expired(three, 299));
@@ -453,7 +520,8 @@ mod tests {
     /// A copy's cap moves with its slot, and a slide never passes it.
     #[test]
     fn caps_follow_their_slots_and_bound_slides() {
-        let mut store: Store<u64, u64> = Store::with_capacity(4, None);
+        let mut store: Store<u64, u64> =
+            Store::with_capacity(4, None, Charges::PerSlot(Vec::new()));
         let hash = |k: &u64| k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let cap = Cap {
             until: 400,
@@ -465,7 +533,7 @@ mod tests {
                 cap,
                 ..Stamp::default()
             };
-            let i = store.push(hash(&k), k, k, stamp, hash);
+            let i = store.push(hash(&k), (k, k, stamp), 1, hash);
             store.link_head(i, WINDOW);
         }
         store.remove(store.find(hash(&1), |x| *x == 1).unwrap(), hash);
