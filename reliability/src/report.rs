@@ -26,9 +26,9 @@ const GUARANTEES: &str = r#"## What is guaranteed
    `#[fcache]`, `#[ucache]` and Redis also across processes).
 5. **Bounded memory on hostile input.** Reading a stored entry never takes more memory than the
    entry may hold: its declared size, bounded per entry by `DEFAULT_MAX_ENTRY_BYTES` (256 MiB)
-   unless `max_bytes` or `max_entry_bytes` sets another bound (`twat-cache inspect` too): a
-   huge entry file, a decompression bomb or a lying length is refused before it is read or
-   expanded.
+   unless `max_bytes` or `max_entry_bytes` sets another bound (`twat-cache inspect` too; a
+   Redis value's length is checked on the server before it is fetched): a huge entry file, a
+   decompression bomb or a lying length is refused before it is read or expanded.
 6. **An invalidation wins.** After `invalidate`/`clear` returns, the old value is never
    returned again by this process — also when the storage was away at the time (the removal is
    applied when it returns).
