@@ -132,14 +132,7 @@ fn not_an_entry() -> Option<Stored> {
 /// Opens an entry for reading without following a symlink or blocking on a FIFO.
 pub(super) fn open_entry(path: &Path) -> std::io::Result<File> {
     inject_fault!(Read, path);
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
-    );
-    options.open(path)
+    super::open_no_follow(path)
 }
 
 /// An empty shard directory is removed by a prune only once it has not changed for this long.

@@ -48,6 +48,19 @@ pub use redis_store::{
 pub use sled_db::{CORRUPT_GRACE, EXIT_FLUSH_LIMIT, FLUSH_EVERY_MS};
 pub use sled_store::SledStore;
 
+/// Opens `path` for reading without following a symlink (in its last component) or blocking
+/// on a FIFO: for entry files and for the files tools copy.
+pub(crate) fn open_no_follow(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+    );
+    options.open(path)
+}
+
 /// `bytes` in lower-case hex. Entry paths and Redis keys are built on every lookup, so this
 /// fills one pre-sized string (a `format!` per byte cost 23k instructions per file hit).
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::anchor::Anchor;
 pub use super::error::OpenError;
-use super::private_dir;
+use super::{open_no_follow, private_dir};
 
 /// How often sled flushes in the background. A kill -9 may lose up to this much of the most
 /// recent writes (never corrupting older ones); a normal exit flushes everything.
@@ -168,17 +168,6 @@ fn private_dir_builder() -> std::fs::DirBuilder {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder
-}
-
-fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
-    );
-    options.open(path)
 }
 
 /// Copies the directories and regular files below `from` into `to` (links and anything else
