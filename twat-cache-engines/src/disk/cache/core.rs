@@ -168,8 +168,17 @@ impl<S: Backend> DiskCore<S> {
             .build()
     }
 
-    pub(super) fn id_of(&self, key: &[u8]) -> EntryId {
-        *blake3::keyed_hash(&self.id_key, key).as_bytes()
+    /// The id of the entry of `key` for values of layout `value_layout` (see
+    /// `value_layout.rs`): a generic function's instantiations share this core and may share
+    /// a key (`key = s` with `T` only in the return type), so each value type needs its own
+    /// entry or they overwrite each other's. The fixed-size layout goes first, so no two
+    /// (layout, key) pairs hash the same bytes.
+    pub(super) fn id_of(&self, key: &[u8], value_layout: u64) -> EntryId {
+        *blake3::Hasher::new_keyed(&self.id_key)
+            .update(&value_layout.to_le_bytes())
+            .update(key)
+            .finalize()
+            .as_bytes()
     }
 
     /// The self-describing bytes of `key` (see `key_bytes.rs`); `None` (with a fault) if its
@@ -337,10 +346,10 @@ impl<S: Backend> DiskCore<S> {
         }
     }
 
-    /// Removes the entry whose serialized key is `key`, voiding in-flight computations of its
-    /// stripe; `true` if there was one.
-    pub(super) fn remove_key(&self, key: &[u8]) -> bool {
-        let id = self.id_of(key);
+    /// Removes the entry whose serialized key is `key` and whose values have layout
+    /// `value_layout`, voiding in-flight computations of its stripe; `true` if there was one.
+    pub(super) fn remove_key(&self, key: &[u8], value_layout: u64) -> bool {
+        let id = self.id_of(key, value_layout);
         let mut generation = self.stripe(&id);
         *generation += 1;
         let in_fallback = self.fallback.get().is_some_and(|f| f.remove(&id));
