@@ -65,8 +65,8 @@ pub struct DiskCore<S> {
     pub(super) fallback: OnceLock<Box<dyn Fallback>>,
     /// Makes the fallback a local file cache rather than memory.
     pub(super) fallback_files: Mutex<Option<FilesOpener>>,
-    /// BLAKE3 key derived from the namespace: an entry id is the keyed BLAKE3 of the serialized
-    /// key, so every namespace has its own id space.
+    /// BLAKE3 key derived from the namespace: an entry id is the keyed BLAKE3 of the value
+    /// layout and the serialized key (see `id_of`), so every namespace has its own id space.
     pub(super) id_key: [u8; 32],
     pub(super) namespace_tag: u64,
     pub(super) ttl: u64,
@@ -168,8 +168,17 @@ impl<S: Backend> DiskCore<S> {
             .build()
     }
 
-    pub(super) fn id_of(&self, key: &[u8]) -> EntryId {
-        *blake3::keyed_hash(&self.id_key, key).as_bytes()
+    /// The id of the entry of `key` for values of layout `value_layout` (see
+    /// `value_layout.rs`): a generic function's instantiations share this core and may share
+    /// a key (`key = s` with `T` only in the return type), so each value type needs its own
+    /// entry or they overwrite each other's. The fixed-size layout goes first, so no two
+    /// (layout, key) pairs hash the same bytes.
+    pub(super) fn id_of(&self, key: &[u8], value_layout: u64) -> EntryId {
+        *blake3::Hasher::new_keyed(&self.id_key)
+            .update(&value_layout.to_le_bytes())
+            .update(key)
+            .finalize()
+            .as_bytes()
     }
 
     /// The self-describing bytes of `key` (see `key_bytes.rs`); `None` (with a fault) if its
@@ -337,16 +346,16 @@ impl<S: Backend> DiskCore<S> {
         }
     }
 
-    /// Removes the entry whose serialized key is `key`, voiding in-flight computations of its
-    /// stripe; `true` if there was one.
-    pub(super) fn remove_key(&self, key: &[u8]) -> bool {
-        let id = self.id_of(key);
+    /// Removes the entry whose serialized key is `key` and whose values have layout
+    /// `value_layout`, voiding in-flight computations of its stripe; `true` if there was one.
+    pub(super) fn remove_key(&self, key: &[u8], value_layout: u64) -> bool {
+        let id = self.id_of(key, value_layout);
         let mut generation = self.stripe(&id);
         *generation += 1;
         let in_fallback = self.fallback.get().is_some_and(|f| f.remove(&id));
         let Some(store) = self.store_or_record(Missed::Entry(id)) else {
             // The storage is away: the removal is recorded and applied when it returns (its
-            // entry cannot be checked now; an id is a 256-bit keyed hash of this key).
+            // entry cannot be checked now; an id is a 256-bit keyed hash of this key and layout).
             return in_fallback;
         };
         // Only remove a disk entry that is really ours (same key), never a colliding one. If
@@ -356,7 +365,8 @@ impl<S: Backend> DiskCore<S> {
             Ok(Some(stored)) => crate::disk::record::decode(&stored).is_some_and(|r| r.key == key),
             // Nothing this cache can read; in a store other machines share, maybe an entry
             // over this cache's bound that a cache with a larger one wrote: the invalidation
-            // reaches it too (its id is the keyed hash of this key, as when applied later).
+            // reaches it too (its id is the keyed hash of this key and layout, as when applied
+            // later).
             Ok(None) => !S::LOCAL,
             Err(why) => {
                 self.go_offline("reading the cache storage", &why, Missed::Entry(id));

@@ -150,12 +150,17 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         }
     }
 
+    /// The id of `key`'s entry of this value type (see [`DiskCore::id_of`]).
+    fn id_of(&self, key: &[u8]) -> EntryId {
+        self.core.id_of(key, self.value_layout)
+    }
+
     /// The value stored for `key`, counting a hit or a miss.
     pub fn get<Q: ?Sized + Serialize>(&self, key: &Q) -> Option<V> {
         let found = self
             .core
             .key_bytes(key)
-            .and_then(|bytes| self.read(&self.core.id_of(&bytes), &bytes));
+            .and_then(|bytes| self.read(&self.id_of(&bytes), &bytes));
         if found.is_none() {
             bump(&self.core.counters.misses);
         }
@@ -170,7 +175,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
     /// [`DiskCache::insert`], returning the stored entry's size in bytes (`None`: not stored).
     pub fn insert_sized<Q: ?Sized + Serialize>(&self, key: &Q, value: &V) -> Option<u64> {
         let bytes = self.core.key_bytes(key)?;
-        self.write(&self.core.id_of(&bytes), &bytes, value, None, 0)
+        self.write(&self.id_of(&bytes), &bytes, value, None, 0)
     }
 
     /// Removes `key`'s entry; `true` if one was there. A computation of `key` in flight
@@ -178,7 +183,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
     pub fn remove<Q: ?Sized + Serialize>(&self, key: &Q) -> bool {
         self.core
             .key_bytes(key)
-            .is_some_and(|bytes| self.core.remove_key(&bytes))
+            .is_some_and(|bytes| self.core.remove_key(&bytes, self.value_layout))
     }
 
     /// The duty to store a value for `key` whether or not an entry exists (see
@@ -194,7 +199,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         let Some(bytes) = self.core.key_bytes(key) else {
             return self.vacant(None, None, None);
         };
-        let id = self.core.id_of(&bytes);
+        let id = self.id_of(&bytes);
         flight::settle(
             || self.attempt(&id, &bytes, CROSS_PROCESS_WAIT),
             || self.vacant(Some(bytes.to_vec()), None, None),
@@ -206,7 +211,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         let Some(bytes) = self.core.key_bytes(key) else {
             return self.vacant(None, None, None);
         };
-        let id = self.core.id_of(&bytes);
+        let id = self.id_of(&bytes);
         flight::settle_async(
             || self.attempt(&id, &bytes, Duration::ZERO),
             || self.vacant(Some(bytes.to_vec()), None, None),
@@ -296,7 +301,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         draw: f64,
     ) -> Found<DiskHit<V>, DiskVacant<'_, S, V>> {
         if let Some(bytes) = bytes {
-            let id = self.core.id_of(bytes);
+            let id = self.id_of(bytes);
             if let Some(lock) = self.claim_refresh(&id, draw) {
                 return Found::Vacant(self.vacancy(Some(bytes.to_vec()), None, lock));
             }
@@ -334,7 +339,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         flight: Option<Arc<Flight>>,
         entry_lock: Option<EntryLock>,
     ) -> DiskVacant<'_, S, V> {
-        let id = key.as_deref().map_or([0; 32], |k| self.core.id_of(k));
+        let id = key.as_deref().map_or([0; 32], |k| self.id_of(k));
         let generation = *self.core.stripe(&id);
         DiskVacant {
             cache: self,
@@ -549,7 +554,7 @@ impl<S: Backend, V: Serialize + DeserializeOwned + 'static> DiskCache<S, V> {
         let Some(bytes) = bytes else {
             return Found::Vacant(self.vacancy(None, None, None));
         };
-        let id = self.core.id_of(bytes);
+        let id = self.id_of(bytes);
         if let Some(hit) = self.read_with_lifetime(&id, bytes) {
             return Found::Hit(hit);
         }
