@@ -524,3 +524,17 @@ fn inspect_reports_an_oversized_entry_without_reading_it() {
     assert_eq!(entries[0]["bytes"], len);
     assert!(path.exists(), "inspect changes nothing");
 }
+
+#[test]
+fn help_starts_with_what_the_command_does() {
+    for flag in ["-h", "--help"] {
+        let out = Command::new(CLI).arg(flag).output().unwrap();
+        assert!(out.status.success());
+        let help = String::from_utf8_lossy(&out.stdout);
+        let first = help.lines().next().unwrap_or_default();
+        assert!(
+            first.contains("inspect") && first.contains("clean") && first.contains("cache root"),
+            "{flag}: the first line says what the command does: {first:?}"
+        );
+    }
+}
