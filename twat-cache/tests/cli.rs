@@ -327,6 +327,22 @@ fn a_database_held_by_a_running_process_is_reported_and_left_intact() {
         .find(|c| c["folder"] == "sled")
         .unwrap();
     assert_eq!(held["state"], "in_use", "{list:#}");
+    for unknown in ["entries", "bytes", "expired", "stale_namespaces"] {
+        assert!(
+            held[unknown].is_null(),
+            "an in-use database's {unknown} are unknown, not 0: {held:#}"
+        );
+    }
+    let table = cli(root.path(), &["list"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.contains("in use"))
+        .unwrap_or_else(|| panic!("no in-use row: {table}"));
+    assert!(
+        !row.contains(" 0 B") && row.contains('?'),
+        "an in-use database reads as unknown, not empty: {row}"
+    );
     let out = cli(root.path(), &["clear", "sled", "--yes"]);
     assert_eq!(out.status.code(), Some(1));
     let message = String::from_utf8_lossy(&out.stderr);
