@@ -206,12 +206,10 @@ fn clear_removes_only_what_it_names() {
     let cleared = json(root.path(), &["clear", "sled/app::square"]);
     assert_eq!(cleared["cleared"][0]["freed"]["entries"], 8);
     let list = json(root.path(), &["list"]);
-    assert!(
-        list["caches"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["name"] != "app::square")
+    assert_eq!(
+        entries_of(&list, "sled", "app::square"),
+        0,
+        "a cleared sled cache is still listed, empty"
     );
     assert_eq!(
         entries_of(&list, "sled", "cli_fixture::fleeting"),
@@ -329,6 +327,22 @@ fn a_database_held_by_a_running_process_is_reported_and_left_intact() {
         .find(|c| c["folder"] == "sled")
         .unwrap();
     assert_eq!(held["state"], "in_use", "{list:#}");
+    for unknown in ["entries", "bytes", "expired", "stale_namespaces"] {
+        assert!(
+            held[unknown].is_null(),
+            "an in-use database's {unknown} are unknown, not 0: {held:#}"
+        );
+    }
+    let table = cli(root.path(), &["list"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.contains("in use"))
+        .unwrap_or_else(|| panic!("no in-use row: {table}"));
+    assert!(
+        !row.contains(" 0 B") && row.contains('?'),
+        "an in-use database reads as unknown, not empty: {row}"
+    );
     let out = cli(root.path(), &["clear", "sled", "--yes"]);
     assert_eq!(out.status.code(), Some(1));
     let message = String::from_utf8_lossy(&out.stderr);
@@ -523,4 +537,18 @@ fn inspect_reports_an_oversized_entry_without_reading_it() {
     assert_eq!(entries[0]["oversized"], true, "{shown:#}");
     assert_eq!(entries[0]["bytes"], len);
     assert!(path.exists(), "inspect changes nothing");
+}
+
+#[test]
+fn help_starts_with_what_the_command_does() {
+    for flag in ["-h", "--help"] {
+        let out = Command::new(CLI).arg(flag).output().unwrap();
+        assert!(out.status.success());
+        let help = String::from_utf8_lossy(&out.stdout);
+        let first = help.lines().next().unwrap_or_default();
+        assert!(
+            first.contains("inspect") && first.contains("clean") && first.contains("cache root"),
+            "{flag}: the first line says what the command does: {first:?}"
+        );
+    }
 }

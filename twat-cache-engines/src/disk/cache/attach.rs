@@ -129,7 +129,7 @@ impl<S: Backend> DiskCore<S> {
                 self.empty_fallback();
                 self.online.store(true, Ordering::Release);
                 if !first {
-                    tracing::info!(folder = %self.folder.display(),
+                    tracing::info!(location = %self.folder.display(),
                         "twat-cache: the cache storage works again; using it");
                     self.warned.store(false, Ordering::Relaxed); // warn again on a new outage
                 }

@@ -138,7 +138,7 @@ impl<S: Backend> DiskCore<S> {
         bump(&self.counters.errors);
         let instead = self.fallback().instead();
         if !self.warned.swap(true, Ordering::Relaxed) {
-            tracing::warn!(folder = %self.folder.display(), error = %why,
+            tracing::warn!(location = %self.folder.display(), error = %why,
                 "twat-cache: {doing} failed; {instead}");
         }
     }

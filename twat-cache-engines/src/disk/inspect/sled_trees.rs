@@ -166,12 +166,19 @@ fn tree_entries(cache: &CacheReport, tree: &sled::Tree, limit: usize) -> Vec<Ent
     shown
 }
 
+/// Removes the tree's entries but keeps the tree (and its in-use stamps), so `list` still
+/// shows the cleared cache, with 0 entries: dropping the tree made it vanish from the listing
+/// until its function next wrote, which read as a cache that never existed.
 pub(super) fn clear(cache: &CacheReport) -> Result<Freed, InspectError> {
     let (db, tree) = open_tree(cache)?;
     let freed = Freed::everything_of(cache);
-    drop(tree);
-    db.drop_tree(&cache.name)
-        .and_then(|_| db.flush())
+    for id in tree.iter().keys().flatten() {
+        if id.len() == 32 {
+            tree.remove(id)
+                .map_err(|e| InspectError::Failed(e.to_string()))?;
+        }
+    }
+    db.flush()
         .map_err(|e| InspectError::Failed(e.to_string()))?;
     Ok(freed)
 }

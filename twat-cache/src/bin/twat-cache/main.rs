@@ -20,9 +20,19 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use twat_cache::disk::inspect::{self, CacheReport, InspectError, PruneOptions};
 
-/// See, measure, inspect and clean twat-cache caches.
+/// The command line. `--help` opens with what the command does (its own `about`, not the
+/// library's description from Cargo.toml, which a bare `about` would take).
 #[derive(Parser)]
-#[command(name = "twat-cache", version, about)]
+#[command(
+    name = "twat-cache",
+    version,
+    about = "See, measure, inspect and clean the caches under the cache root.",
+    long_about = "See, measure, inspect and clean the caches under the cache root.\n\n\
+        Lists every cache twat-cache keeps there (#[bcache] sled trees, #[fcache] and \
+        #[ucache] file stores, and with --redis the keys on a Redis server) with their \
+        entries, sizes, ages and stale namespaces; shows a few entries of one; clears them; \
+        and prunes expired entries, stale namespaces and dead writers' temporary files."
+)]
 struct Cli {
     /// The cache root (default: `TWAT_CACHE_DIR`, else the platform cache dir + `twat-cache`).
     #[arg(long, global = true, value_name = "DIR")]

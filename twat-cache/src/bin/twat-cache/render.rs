@@ -83,7 +83,24 @@ fn align_right(table: &mut Table, columns: &[usize]) {
     }
 }
 
+/// Whether the cache's numbers were read: an in-use (or unreadable) sled database was not
+/// opened, so its counts are unknown, which must not read as an empty cache.
+fn counted(cache: &CacheReport) -> bool {
+    cache.state == CacheState::Ok
+}
+
+/// A count for the table: `?` for a cache that was not read.
+fn count_cell(cache: &CacheReport, count: impl ToString) -> String {
+    if counted(cache) {
+        count.to_string()
+    } else {
+        "?".into()
+    }
+}
+
 fn cache_json(cache: &CacheReport) -> Value {
+    // `null` (unknown) rather than 0 for the counts of a cache that was not read.
+    let known = |count: Value| if counted(cache) { count } else { Value::Null };
     json!({
         "folder": cache.folder,
         "name": cache.name,
@@ -98,10 +115,10 @@ fn cache_json(cache: &CacheReport) -> Value {
             CacheState::Unreadable(why) => Some(why.as_str()),
             _ => None,
         },
-        "entries": cache.entries(),
-        "bytes": cache.bytes(),
-        "expired": cache.expired(),
-        "stale_namespaces": cache.stale_namespaces(),
+        "entries": known(cache.entries().into()),
+        "bytes": known(cache.bytes().into()),
+        "expired": known(cache.expired().into()),
+        "stale_namespaces": known(cache.stale_namespaces().into()),
         "oldest": cache.oldest(),
         "newest": cache.newest(),
         "namespaces": cache.namespaces,
@@ -141,10 +158,10 @@ impl Output {
             t.add_row(vec![
                 display_name(cache),
                 format!("{:?}", cache.store).to_lowercase(),
-                cache.entries().to_string(),
-                size(cache.bytes()),
-                cache.expired().to_string(),
-                cache.stale_namespaces().to_string(),
+                count_cell(cache, cache.entries()),
+                count_cell(cache, size(cache.bytes())),
+                count_cell(cache, cache.expired()),
+                count_cell(cache, cache.stale_namespaces()),
                 age(cache.oldest()),
                 age(cache.newest()),
                 state(cache),
