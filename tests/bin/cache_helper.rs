@@ -29,7 +29,7 @@
 //! - `emfile N…`: lowers the open-file limit so the sled database cannot open, then `square`.
 //!
 //! Ends with `runs R` (body executions), `wrong W` (values that were not what the body
-//! computes), and `stats hits misses errors len` of the caches used.
+//! computes), and `stats hits misses errors len bytes` of the caches used.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -377,5 +377,10 @@ fn main() {
     let s = handle.stats();
     writeln!(out, "runs {}", RUNS.load(Ordering::SeqCst)).unwrap();
     writeln!(out, "wrong {wrong}").unwrap();
-    writeln!(out, "stats {} {} {} {}", s.hits, s.misses, s.errors, s.len).unwrap();
+    writeln!(
+        out,
+        "stats {} {} {} {} {}",
+        s.hits, s.misses, s.errors, s.len, s.bytes
+    )
+    .unwrap();
 }

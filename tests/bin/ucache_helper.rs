@@ -14,7 +14,7 @@
 //!
 //! Every command ends with `tier memory H L`, `tier disk H L` (hits and entries of each tier),
 //! `runs R` (body executions), `wrong W` (values that were not what the body computes) and
-//! `stats hits misses errors len` of the cache used.
+//! `stats hits misses errors len bytes` of the cache used.
 
 use std::io::Write;
 use std::path::Path;
@@ -123,5 +123,10 @@ fn main() {
     let s = handle.stats();
     writeln!(out, "runs {}", RUNS.load(Ordering::SeqCst)).unwrap();
     writeln!(out, "wrong {wrong}").unwrap();
-    writeln!(out, "stats {} {} {} {}", s.hits, s.misses, s.errors, s.len).unwrap();
+    writeln!(
+        out,
+        "stats {} {} {} {} {}",
+        s.hits, s.misses, s.errors, s.len, s.bytes
+    )
+    .unwrap();
 }

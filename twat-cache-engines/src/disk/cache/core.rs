@@ -204,15 +204,28 @@ impl<S: Backend> DiskCore<S> {
         self.max_entry
     }
 
-    /// Entries of this namespace.
+    /// Entries of this namespace: the store's count (for a file store shared by processes,
+    /// counted from its directory now, as `twat-cache stats` counts it), plus any fallback.
     pub fn len(&self) -> usize {
         let fallback = self.fallback.get().map_or(0, |f| f.len());
-        let disk = if self.store().is_some() {
-            self.counters.len.load(Ordering::Relaxed)
-        } else {
-            0
+        self.stored_counts().0 as usize + fallback
+    }
+
+    /// Entries and bytes in the storage (zero while it is away). A local store other processes
+    /// write too (files) is recounted first: this process's running count cannot see their
+    /// writes and removals. Not on the hit path: only `len`/`stats` ask.
+    fn stored_counts(&self) -> (u64, u64) {
+        let Some(store) = self.store() else {
+            return (0, 0);
         };
-        disk as usize + fallback
+        if S::PRUNES && S::LOCAL {
+            self.recount(store);
+        }
+        let c = &self.counters;
+        (
+            c.len.load(Ordering::Relaxed),
+            c.bytes.load(Ordering::Relaxed),
+        )
     }
 
     /// Whether no entry is held.
@@ -224,7 +237,7 @@ impl<S: Backend> DiskCore<S> {
     pub fn stats(&self) -> CacheStats {
         let c = &self.counters;
         let fallback = self.fallback.get().map(|f| f.stats()).unwrap_or_default();
-        let on_disk = u64::from(self.store().is_some());
+        let (len, bytes) = self.stored_counts();
         CacheStats {
             hits: c.hits.load(Ordering::Relaxed),
             misses: c.misses.load(Ordering::Relaxed),
@@ -232,8 +245,8 @@ impl<S: Backend> DiskCore<S> {
             evictions: c.evictions.load(Ordering::Relaxed) + fallback.evictions,
             expirations: c.expirations.load(Ordering::Relaxed),
             errors: c.errors.load(Ordering::Relaxed) + fallback.errors,
-            len: self.len() as u64,
-            bytes: c.bytes.load(Ordering::Relaxed) * on_disk + fallback.bytes,
+            len: len + fallback.len,
+            bytes: bytes + fallback.bytes,
         }
     }
 

@@ -124,6 +124,39 @@ impl<S: Backend> DiskCore<S> {
         }
     }
 
+    /// Resets `len`/`bytes` to the entries of this namespace in the store, as `twat-cache
+    /// stats` counts them (every entry whose header names the namespace, expired or not): a
+    /// store shared by processes is written by all of them. Reads headers only and removes
+    /// nothing; this process's writes during the walk are reconciled by the ledger, as a
+    /// prune's are. If a prune is walking now, its count is used instead.
+    pub(super) fn recount(&self, store: &S) {
+        if !self.ledger.open() {
+            return;
+        }
+        let (mut len, mut bytes) = (0u64, 0u64);
+        let walked = store.for_each_header(&mut |id, header| {
+            let ours = record::peek(header).is_some_and(|p| p.namespace == self.namespace_tag);
+            if let Some(size) = record::declared_len(header).filter(|_| ours) {
+                len += 1;
+                bytes += size;
+                self.ledger.note_counted(&id, size);
+            }
+        });
+        let correction = self.ledger.close();
+        match walked {
+            Ok(()) => {
+                let c = &self.counters;
+                c.len
+                    .store(len.saturating_add_signed(correction.len), Ordering::Relaxed);
+                c.bytes.store(
+                    bytes.saturating_add_signed(correction.bytes),
+                    Ordering::Relaxed,
+                );
+            }
+            Err(why) => self.fault("counting the cache storage", &why),
+        }
+    }
+
     /// Brings the store back within `maxsize` and `max_bytes` after an insert, sparing `keep`.
     pub(super) fn enforce_bounds(&self, keep: &EntryId, inserts: u64) {
         if S::PRUNES {
