@@ -5,7 +5,6 @@
 //! never appears in a `Debug`, an error or a warning.
 #![deny(warnings)]
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 use twat_cache::disk::inspect::{self, redis_keys};
 use twat_cache::disk::{Backend, RedisLocation, RedisStore};
 use twat_cache::{RedisCache, ucache};
-use twat_cache_tests::{RedisServer, isolated_cache_root};
+use twat_cache_tests::{RedisServer, events_during, isolated_cache_root};
 
 // ---------------------------------------------------------------------------------------------
 // Item 8: SCAN MATCH patterns are built from escaped names.
@@ -216,43 +215,6 @@ fn a_cancelled_async_call_releases_its_lock_without_blocking_the_executor() {
 
 const PASSWORD: &str = "pw-Zq8vK3-never-shown";
 const WRONG_PASSWORD: &str = "pw-wrong-Xk27-never-shown";
-
-/// The warnings (and any other events) emitted on this thread while `f` runs, as text.
-fn events_during<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let out = tracing::subscriber::with_default(Recorder(events.clone()), f);
-    let events = events.lock().unwrap().clone();
-    (out, events)
-}
-
-/// A subscriber that writes every event's fields down.
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-struct Fields(String);
-
-impl tracing::field::Visit for Fields {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, "{}={value:?} ", field.name());
-    }
-}
-
-impl tracing::Subscriber for Recorder {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut fields = Fields(String::new());
-        event.record(&mut fields);
-        self.0.lock().unwrap().push(fields.0);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
 
 fn assert_no_password(what: &str, text: &str) {
     for secret in [PASSWORD, WRONG_PASSWORD] {

@@ -280,3 +280,7 @@ pub fn helper_args() -> Vec<String> {
 #[path = "support/redis_server.rs"]
 mod redis_server;
 pub use redis_server::RedisServer;
+
+#[path = "support/events.rs"]
+mod events;
+pub use events::events_during;
