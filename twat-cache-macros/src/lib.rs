@@ -10,6 +10,7 @@ mod ast;
 mod attr;
 mod estimate;
 mod expand;
+mod key_reads;
 mod units;
 mod valid;
 
