@@ -89,30 +89,32 @@ fn const_checks(options: &Options) -> TokenStream {
 /// `#[deprecated]` fn whose note is the message: `#[allow(deprecated)]` on the function
 /// silences them, `#![deny(warnings)]` turns them into errors.
 fn key_warnings(f: &CachedFn, options: &Options) -> TokenStream {
-    let warnings = key_reads::unread(f, options).into_iter().map(|Unread { name, span }| {
-        let marker = format_ident!("__twat_cache_key_ignores_{}", name);
-        let note = if name == "self" {
-            "`key = …` never reads `self`: every instance shares one cached value per key; \
+    let warnings = key_reads::unread(f, options)
+        .into_iter()
+        .map(|Unread { name, span }| {
+            let marker = format_ident!("__twat_cache_key_ignores_{}", name);
+            let note = if name == "self" {
+                "`key = …` never reads `self`: every instance shares one cached value per key; \
              add what identifies the instance to `key` (e.g. `key = (self.id, …)`), or put \
              `#[allow(deprecated)]` on the function if sharing is intended"
-                .to_string()
-        } else {
-            format!(
-                "`key = …` never reads `{name}`: calls that differ only in `{name}` return one \
+                    .to_string()
+            } else {
+                format!(
+                    "`key = …` never reads `{name}`: calls that differ only in `{name}` return one \
                  cached value; add `{name}` to `key`, or rename it `_{name}` if it does not \
                  change the result (or put `#[allow(deprecated)]` on the function)"
-            )
-        };
-        // The lint lands on the called path: the argument's span, not the attribute's.
-        let call = Ident::new(&marker.to_string(), span);
-        quote! {
-            {
-                #[deprecated(note = #note)]
-                fn #marker() {}
-                #call();
+                )
+            };
+            // The lint lands on the called path: the argument's span, not the attribute's.
+            let call = Ident::new(&marker.to_string(), span);
+            quote! {
+                {
+                    #[deprecated(note = #note)]
+                    fn #marker() {}
+                    #call();
+                }
             }
-        }
-    });
+        });
     quote!(#(#warnings)*)
 }
 

@@ -80,3 +80,98 @@ fn collect_captures(literal: &str, into: &mut HashSet<String>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::*;
+    use crate::attr::{self, Kind};
+
+    /// The names `unread` reports for `#[mcache(<args>)]` on `<item>`.
+    fn unread_names(args: TokenStream, item: TokenStream) -> Vec<String> {
+        let mut errors = darling::Error::accumulator();
+        let options = attr::parse(Kind::Mcache, args, &mut errors);
+        errors.finish().expect("valid options");
+        let f = CachedFn::parse(item).expect("a function");
+        unread(&f, &options).into_iter().map(|u| u.name).collect()
+    }
+
+    #[test]
+    fn reports_each_left_out_argument_receiver_first() {
+        let names = unread_names(
+            quote!(key = a),
+            quote!(
+                fn get(&self, a: u32, b: &str, c: u8) -> u32 {
+                    0
+                }
+            ),
+        );
+        assert_eq!(names, ["self", "b", "c"]);
+    }
+
+    #[test]
+    fn a_field_access_on_self_reads_self() {
+        let names = unread_names(
+            quote!(key = (self.id, path)),
+            quote!(
+                fn get(&self, path: &str) -> u32 {
+                    0
+                }
+            ),
+        );
+        assert!(names.is_empty(), "{names:?}");
+    }
+
+    #[test]
+    fn underscore_names_are_deliberately_ignored() {
+        let names = unread_names(
+            quote!(key = id),
+            quote!(
+                fn get(id: u64, _trace: &str) -> u32 {
+                    0
+                }
+            ),
+        );
+        assert!(names.is_empty(), "{names:?}");
+    }
+
+    #[test]
+    fn macro_arguments_and_format_captures_are_reads() {
+        let names = unread_names(
+            quote!(key = format!("{}/{name:?}/{w:>pad$}", dir, pad = 4)),
+            quote!(
+                fn get(dir: &str, name: &str, w: u32, pad: usize, left: u8) -> u32 {
+                    0
+                }
+            ),
+        );
+        assert_eq!(names, ["left"]);
+    }
+
+    #[test]
+    fn raw_identifiers_match_their_plain_name() {
+        let names = unread_names(
+            quote!(key = r#type),
+            quote!(
+                fn get(r#type: u32, r#match: u32) -> u32 {
+                    0
+                }
+            ),
+        );
+        assert_eq!(names, ["match"]);
+    }
+
+    #[test]
+    fn without_key_nothing_is_reported() {
+        let names = unread_names(
+            quote!(),
+            quote!(
+                fn get(a: u32) -> u32 {
+                    a
+                }
+            ),
+        );
+        assert!(names.is_empty(), "{names:?}");
+    }
+}

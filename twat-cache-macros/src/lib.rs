@@ -29,6 +29,12 @@ use attr::Kind;
 /// "`…_uncached` is not a member of trait" — and reach its cache with
 /// `twat_cache::handle(name)`).
 ///
+/// With `key = …`, each argument (and `self`) the expression never mentions — macro arguments
+/// and format-string captures count — is a warning on that argument, since calls differing only
+/// in it would share one cached value: include it in `key`, name it `_…` if it is deliberately
+/// ignored, or put `#[allow(deprecated)]` on the function (the warning is a `deprecated` lint,
+/// the only warning a stable proc macro can raise).
+///
 /// Next to `fn foo(args) -> R` it generates `foo_uncached(args) -> R` (the body, never cached),
 /// `foo_invalidate(args) -> bool`, `foo_cache() -> &'static CacheHandle`,
 /// `foo_prime(args, value: R)` (stores `value` without running the body) and

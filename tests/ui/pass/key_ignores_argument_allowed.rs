@@ -6,10 +6,15 @@ use twat_cache::mcache;
 struct Client { region: &'static str }
 
 impl Client {
-    // Sharing one value between instances is intended here.
+    // The value depends on `id` alone: instances share it, and `verbose` only logs.
     #[allow(deprecated)]
     #[mcache(key = id)]
-    fn lookup(&self, id: u64, verbose: bool) -> u64 { id * 2 + u64::from(verbose) * 0 }
+    fn lookup(&self, id: u64, verbose: bool) -> u64 {
+        if verbose {
+            println!("computing {id}");
+        }
+        id * 2
+    }
 }
 
 fn main() {
