@@ -29,6 +29,7 @@ use syn::{Attribute, FnArg, Ident, Type};
 
 use crate::ast::{CachedFn, Output};
 use crate::attr::{Given, Kind, Options, POLICIES, Value};
+use crate::key_reads::{self, Unread};
 
 /// Whether `ty` is written `Option<&T>` (also `std::option::Option<&T>`).
 fn is_option_of_reference(ty: &Type) -> bool {
@@ -81,6 +82,40 @@ fn const_checks(options: &Options) -> TokenStream {
         ))
     });
     quote!(#(#checks)*)
+}
+
+/// One warning per argument `key = …` never reads (see `key_reads`), emitted once (in the
+/// wrapper). Stable proc macros cannot warn, so each is a call, spanned on the argument, of a
+/// `#[deprecated]` fn whose note is the message: `#[allow(deprecated)]` on the function
+/// silences them, `#![deny(warnings)]` turns them into errors.
+fn key_warnings(f: &CachedFn, options: &Options) -> TokenStream {
+    let warnings = key_reads::unread(f, options)
+        .into_iter()
+        .map(|Unread { name, span }| {
+            let marker = format_ident!("__twat_cache_key_ignores_{}", name);
+            let note = if name == "self" {
+                "`key = …` never reads `self`: every instance shares one cached value per key; \
+             add what identifies the instance to `key` (e.g. `key = (self.id, …)`), or put \
+             `#[allow(deprecated)]` on the function if sharing is intended"
+                    .to_string()
+            } else {
+                format!(
+                    "`key = …` never reads `{name}`: calls that differ only in `{name}` return one \
+                 cached value; add `{name}` to `key`, or rename it `_{name}` if it does not \
+                 change the result (or put `#[allow(deprecated)]` on the function)"
+                )
+            };
+            // The lint lands on the called path: the argument's span, not the attribute's.
+            let call = Ident::new(&marker.to_string(), span);
+            quote! {
+                {
+                    #[deprecated(note = #note)]
+                    fn #marker() {}
+                    #call();
+                }
+            }
+        });
+    quote!(#(#warnings)*)
 }
 
 /// A given option as the `SpecOption` the runtime applies to its engine builders, if it is one.
@@ -654,6 +689,7 @@ impl<'a> Context<'a> {
             quote!(#[inline])
         };
         let const_checks = const_checks(self.options);
+        let key_warnings = key_warnings(f, self.options);
         let redis_check = self.redis_check();
         let stored_check = self.stored_check();
         let from_engine = self.engine_value(quote!(__twat_value));
@@ -662,6 +698,7 @@ impl<'a> Context<'a> {
             #(#attrs)*
             #inline
             #vis #constness #asyncness fn #ident #generics (#(#inputs),*) #output #where_clause {
+                #key_warnings
                 #const_checks
                 #redis_check
                 #stored_check

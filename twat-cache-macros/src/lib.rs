@@ -10,6 +10,7 @@ mod ast;
 mod attr;
 mod estimate;
 mod expand;
+mod key_reads;
 mod units;
 mod valid;
 
@@ -27,6 +28,12 @@ use attr::Kind;
 /// `companions = false` (emit only the function — in `impl Trait for Type`, where
 /// "`…_uncached` is not a member of trait" — and reach its cache with
 /// `twat_cache::handle(name)`).
+///
+/// With `key = …`, each argument (and `self`) the expression never mentions — macro arguments
+/// and format-string captures count — is a warning on that argument, since calls differing only
+/// in it would share one cached value: include it in `key`, name it `_…` if it is deliberately
+/// ignored, or put `#[allow(deprecated)]` on the function (the warning is a `deprecated` lint,
+/// the only warning a stable proc macro can raise).
 ///
 /// Next to `fn foo(args) -> R` it generates `foo_uncached(args) -> R` (the body, never cached),
 /// `foo_invalidate(args) -> bool`, `foo_cache() -> &'static CacheHandle`,

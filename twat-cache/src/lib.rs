@@ -38,7 +38,7 @@
 //! | `ttl = "10m"` / `"1h30m"` / seconds / a const (`TTL`, `Duration::from_secs(60)`) | all | entry lifetime from insertion |
 //! | `refresh = true` | all | a hit renews the TTL (needs `ttl`) |
 //! | `policy = "tinylfu"` / `"lru"` / `"fifo"` / `"lfu"` | all | eviction policy (default `tinylfu`) |
-//! | `key = <expr>` | all | custom key over the arguments; required for `self` and generics |
+//! | `key = <expr>` | all | custom key over the arguments; required for `self` and generics; an argument it never mentions (unless named `_…`) is a warning, silenced by `#[allow(deprecated)]` |
 //! | `name = "…"` | all | registry name (default `module::fn`, `module::Type::method`) |
 //! | `cache_none = true` | all, `Option` returns | cache `None` too |
 //! | `cache_if = is_success` (a `fn(&V) -> bool` or a closure) | all | store a computed value only if the predicate accepts it (`V`: the `Ok`/`Some` value, or the whole return) |
